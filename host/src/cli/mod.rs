@@ -1,0 +1,93 @@
+//! The `rekon` command line. Each subcommand lives in its own module; this one
+//! parses arguments, sets up logging and maps results to exit codes.
+
+mod plugin;
+mod render;
+mod test;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::plugin::{Runtime, RuntimeOptions};
+
+/// rekon: GitOps for small Kubernetes clusters, with policies as WebAssembly plugins.
+///
+/// rekon renders the manifests in a git checkout (kustomize-compatible), runs
+/// mutator and validator plugins over them, and ranks registry tags with
+/// image-policy plugins. Plugins are WebAssembly components built against the
+/// WIT contract in `wit/`; they run sandboxed (no files, network or env, a
+/// deadline and a memory cap per call).
+///
+/// Examples:
+///   rekon render --config examples/pi-website/rekon.toml
+///   rekon render --config rekon.toml --explain frontend
+///   rekon test plugins/
+///   rekon plugin run --plugin flux_policy.wasm --settings @policy.json --input tags.txt
+#[derive(Debug, Parser)]
+#[command(name = "rekon", version, verbatim_doc_comment, max_term_width = 100)]
+pub struct Cli {
+    /// Log more (-v: debug, -vv: trace). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+
+    /// Directory for compiled plugins [default: $REKON_CACHE_DIR, $XDG_CACHE_HOME/rekon or ~/.cache/rekon].
+    #[arg(long, global = true, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+
+    /// Compile plugins without reading or writing the cache.
+    #[arg(long, global = true)]
+    no_cache: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Render(render::RenderArgs),
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
+    Test(test::TestArgs),
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let result = match &cli.command {
+        Command::Render(args) => render::run(&cli, args),
+        Command::Plugin(cmd) => plugin::run(&cli, cmd),
+        Command::Test(args) => test::run(&cli, args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "rekon=debug,info",
+        _ => "rekon=trace,debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+}
+
+impl Cli {
+    /// The runtime, with the cache the flags (or the config) ask for.
+    fn runtime(&self, config_cache: Option<PathBuf>) -> anyhow::Result<Runtime> {
+        let cache_dir = if self.no_cache {
+            None
+        } else {
+            self.cache_dir.clone().or(config_cache).or_else(crate::config::default_cache_dir).map(|d| d.join("plugins"))
+        };
+        Ok(Runtime::new(RuntimeOptions { cache_dir, ..Default::default() })?)
+    }
+}

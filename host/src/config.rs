@@ -1,0 +1,344 @@
+//! `rekon.toml`: where the source is, which plugins exist and how each
+//! kustomization chains them.
+//!
+//! ```toml
+//! [source]
+//! path = "."                                  # the checkout, relative to this file
+//!
+//! [plugins.readiness-probe]
+//! path = "plugins/readiness-probe.wasm"       # relative to this file
+//! sha256 = "…"                                # optional pin
+//! timeout-ms = 1000                           # per call (default 1000)
+//! memory-mib = 64                             # per call (default 64)
+//! settings = { readinessProbe = { initialDelaySeconds = 10 } }   # default settings
+//!
+//! [[kustomizations]]
+//! name = "frontend"
+//! path = "flux/clusters/production/frontend"  # inside the source
+//! mutators = ["readiness-probe"]              # or { plugin = "…", settings = { … } }
+//! validators = ["image-validator"]
+//! ```
+//!
+//! Unknown fields are errors; every error names the file and, where it can,
+//! the line.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::plugin::Limits;
+
+/// A configuration problem, naming the file and line.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{}: cannot read: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or does not fit the schema.
+    #[error("{}: {message}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// A semantic problem at a known line.
+    #[error("{}:{line}: {message}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The parsed, checked configuration with paths made absolute.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The configuration file.
+    pub file: PathBuf,
+    /// Root of the source tree.
+    pub source_root: PathBuf,
+    /// Where compiled plugins are cached (`None`: no cache).
+    pub cache_dir: Option<PathBuf>,
+    /// Declared plugins by name.
+    pub plugins: BTreeMap<String, PluginConfig>,
+    /// Kustomizations in file order.
+    pub kustomizations: Vec<Kustomization>,
+}
+
+/// One `[plugins.NAME]` table.
+#[derive(Debug, Clone)]
+pub struct PluginConfig {
+    /// The component file.
+    pub path: PathBuf,
+    /// Optional pinned sha256.
+    pub sha256: Option<String>,
+    /// Per-call limits.
+    pub limits: Limits,
+    /// Default settings (JSON), used where a chain entry gives none.
+    pub settings: serde_json::Value,
+}
+
+/// One `[[kustomizations]]` entry.
+#[derive(Debug, Clone)]
+pub struct Kustomization {
+    /// Its name.
+    pub name: String,
+    /// Path inside the source.
+    pub path: PathBuf,
+    /// Mutators, in order.
+    pub mutators: Vec<PluginUse>,
+    /// Validators.
+    pub validators: Vec<PluginUse>,
+}
+
+/// A plugin in a chain, with the settings for this use.
+#[derive(Debug, Clone)]
+pub struct PluginUse {
+    /// The plugin's name under `[plugins]`.
+    pub plugin: String,
+    /// Settings for this use.
+    pub settings: serde_json::Value,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawConfig {
+    #[serde(default)]
+    source: RawSource,
+    #[serde(default)]
+    cache_dir: Option<PathBuf>,
+    #[serde(default)]
+    plugins: BTreeMap<String, RawPlugin>,
+    #[serde(default)]
+    kustomizations: Vec<Spanned<RawKustomization>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    path: PathBuf,
+}
+
+impl Default for RawSource {
+    fn default() -> Self {
+        RawSource { path: PathBuf::from(".") }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawPlugin {
+    path: PathBuf,
+    sha256: Option<String>,
+    timeout_ms: Option<u64>,
+    memory_mib: Option<usize>,
+    max_output_mib: Option<usize>,
+    settings: Option<toml::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKustomization {
+    name: String,
+    path: PathBuf,
+    #[serde(default)]
+    mutators: Vec<RawUse>,
+    #[serde(default)]
+    validators: Vec<RawUse>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawUse {
+    Name(String),
+    Table {
+        plugin: String,
+        settings: Option<toml::Value>,
+    },
+}
+
+/// The largest memory cap a plugin may ask for (the instance pool's slot size).
+pub const MAX_MEMORY_MIB: usize = 256;
+
+impl Config {
+    /// Read and check `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parse `text` as the contents of `path`.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string().trim_end().to_string() })?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let base = if base.as_os_str().is_empty() { PathBuf::from(".") } else { base };
+        // Spans do not survive serde's untagged enums, so a chain entry's line
+        // is found by looking for its quoted name inside its kustomization.
+        // (The span of an array-of-tables entry covers only its header, so
+        // the search runs to the next table header.)
+        let line_of = |span: std::ops::Range<usize>, needle: &str| {
+            let rest = &text[span.end..];
+            let end = rest.find("\n[").map_or(text.len(), |i| span.end + i);
+            let start = text[span.start..end].find(&format!("\"{needle}\"")).map_or(span.start, |i| span.start + i);
+            text[..start].matches('\n').count() + 1
+        };
+
+        let mut plugins = BTreeMap::new();
+        for (name, p) in raw.plugins {
+            let memory = p.memory_mib.unwrap_or(64);
+            if memory == 0 || memory > MAX_MEMORY_MIB {
+                return Err(ConfigError::Parse {
+                    path: path.to_path_buf(),
+                    message: format!("plugins.{name}.memory-mib: {memory} is out of range 1..={MAX_MEMORY_MIB}"),
+                });
+            }
+            let defaults = Limits::default();
+            let limits = Limits {
+                timeout: p.timeout_ms.map(Duration::from_millis).unwrap_or(defaults.timeout),
+                memory_bytes: memory << 20,
+                max_output_bytes: p.max_output_mib.map(|m| m << 20).unwrap_or(defaults.max_output_bytes),
+                max_log_bytes: defaults.max_log_bytes,
+            };
+            let settings = to_json(p.settings);
+            plugins.insert(name, PluginConfig { path: base.join(p.path), sha256: p.sha256, limits, settings });
+        }
+
+        let mut kustomizations = Vec::new();
+        for spanned in raw.kustomizations {
+            let span = spanned.span();
+            let k = spanned.into_inner();
+            let chain = |uses: Vec<RawUse>, role: &str| -> Result<Vec<PluginUse>, ConfigError> {
+                uses.into_iter()
+                    .map(|u| {
+                        let (name, settings) = match u {
+                            RawUse::Name(n) => (n, None),
+                            RawUse::Table { plugin, settings } => (plugin, settings),
+                        };
+                        let Some(declared) = plugins.get(&name) else {
+                            return Err(ConfigError::Invalid {
+                                path: path.to_path_buf(),
+                                line: line_of(span.clone(), &name),
+                                message: format!(
+                                    "kustomization `{}`: {role} `{name}` is not declared under [plugins] (declared: {})",
+                                    k.name,
+                                    plugins.keys().cloned().collect::<Vec<_>>().join(", ")
+                                ),
+                            });
+                        };
+                        let settings = settings.map(|s| to_json(Some(s))).unwrap_or_else(|| declared.settings.clone());
+                        Ok(PluginUse { plugin: name, settings })
+                    })
+                    .collect()
+            };
+            let mutators = chain(k.mutators, "mutator")?;
+            let validators = chain(k.validators, "validator")?;
+            kustomizations.push(Kustomization { name: k.name, path: k.path, mutators, validators });
+        }
+        let mut seen = std::collections::HashSet::new();
+        for k in &kustomizations {
+            if !seen.insert(&k.name) {
+                return Err(ConfigError::Parse { path: path.to_path_buf(), message: format!("kustomization `{}` is declared twice", k.name) });
+            }
+        }
+        Ok(Config {
+            file: path.to_path_buf(),
+            source_root: base.join(raw.source.path),
+            cache_dir: raw.cache_dir.map(|d| base.join(d)).or_else(default_cache_dir),
+            plugins,
+            kustomizations,
+        })
+    }
+
+    /// The kustomizations selected by `name` (all when `None`).
+    pub fn select(&self, name: Option<&str>) -> Result<Vec<&Kustomization>, ConfigError> {
+        match name {
+            None => Ok(self.kustomizations.iter().collect()),
+            Some(name) => self.kustomizations.iter().find(|k| k.name == name).map(|k| vec![k]).ok_or_else(|| ConfigError::Parse {
+                path: self.file.clone(),
+                message: format!(
+                    "no kustomization named `{name}` (known: {})",
+                    self.kustomizations.iter().map(|k| k.name.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            }),
+        }
+    }
+}
+
+fn to_json(value: Option<toml::Value>) -> serde_json::Value {
+    match value {
+        Some(v) => serde_json::to_value(v).unwrap_or(serde_json::Value::Null),
+        None => serde_json::Value::Object(Default::default()),
+    }
+}
+
+/// `$REKON_CACHE_DIR`, else `$XDG_CACHE_HOME/rekon`, else `~/.cache/rekon`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("REKON_CACHE_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+        return Some(PathBuf::from(dir).join("rekon"));
+    }
+    std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/rekon"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[plugins.probe]
+path = "plugins/probe.wasm"
+timeout-ms = 250
+settings = { readinessProbe = { initialDelaySeconds = 10 } }
+
+[[kustomizations]]
+name = "frontend"
+path = "flux/frontend"
+mutators = ["probe", { plugin = "probe", settings = { x = 1 } }]
+"#;
+
+    #[test]
+    fn parses_paths_limits_and_settings() {
+        let c = Config::parse(GOOD, Path::new("/repo/rekon.toml")).unwrap();
+        assert_eq!(c.source_root, PathBuf::from("/repo/."));
+        let p = &c.plugins["probe"];
+        assert_eq!(p.path, PathBuf::from("/repo/plugins/probe.wasm"));
+        assert_eq!(p.limits.timeout, Duration::from_millis(250));
+        assert_eq!(p.limits.memory_bytes, 64 << 20);
+        let k = &c.kustomizations[0];
+        assert_eq!(k.mutators[0].settings, serde_json::json!({"readinessProbe": {"initialDelaySeconds": 10}}));
+        assert_eq!(k.mutators[1].settings, serde_json::json!({"x": 1}));
+    }
+
+    #[test]
+    fn unknown_plugin_is_named_with_its_line() {
+        let text = GOOD.replace("mutators = [\"probe\"", "mutators = [\"nope\"");
+        let err = Config::parse(&text, Path::new("rekon.toml")).unwrap_err().to_string();
+        assert!(err.starts_with("rekon.toml:10: kustomization `frontend`: mutator `nope` is not declared"), "{err}");
+    }
+
+    #[test]
+    fn unknown_fields_are_errors_with_line() {
+        let err = Config::parse("[plugins.a]\npath = \"a.wasm\"\ntimeout = 3\n", Path::new("r.toml")).unwrap_err().to_string();
+        assert!(err.contains("line 3") && err.contains("timeout"), "{err}");
+    }
+
+    #[test]
+    fn memory_cap_is_bounded() {
+        let err = Config::parse("[plugins.a]\npath = \"a.wasm\"\nmemory-mib = 4096\n", Path::new("r.toml")).unwrap_err().to_string();
+        assert!(err.contains("plugins.a.memory-mib"), "{err}");
+    }
+}

@@ -1,0 +1,13 @@
+//! rekon: a GitOps reconciler for small Kubernetes clusters whose policies are
+//! WebAssembly components.
+//!
+//! The data flow is: source tree -> [`rekon_kustomize::build`] ->
+//! [`render`] (mutator and validator [`plugin`]s) -> output. The binary
+//! (`src/main.rs`) is a thin layer over [`cli`].
+
+pub mod cli;
+pub mod config;
+pub mod explain;
+pub mod plugin;
+pub mod render;
+pub mod testing;

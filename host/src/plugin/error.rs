@@ -1,0 +1,163 @@
+//! Errors of loading and calling plugins. Every message names the plugin (and
+//! for calls, the export) so an operator reading a log line knows where to look.
+
+use std::path::PathBuf;
+
+use super::contract::ContractError;
+
+/// Why loading or calling a plugin failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    /// The plugin file could not be read.
+    #[error("plugin `{plugin}`: cannot read {}: {source}", path.display())]
+    Read {
+        /// The plugin's name in the configuration.
+        plugin: String,
+        /// Its file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not a WebAssembly component wasmtime can compile.
+    #[error("plugin `{plugin}` ({}): not a loadable WebAssembly component: {reason}", path.display())]
+    NotAComponent {
+        /// The plugin's name.
+        plugin: String,
+        /// Its file.
+        path: PathBuf,
+        /// What wasmtime said.
+        reason: String,
+    },
+    /// The component does not implement a contract this host accepts.
+    #[error("plugin `{plugin}` ({}) is refused: {source}", path.display())]
+    Contract {
+        /// The plugin's name.
+        plugin: String,
+        /// Its file.
+        path: PathBuf,
+        /// The contract problem.
+        source: ContractError,
+    },
+    /// The component imports something the sandbox does not provide.
+    #[error(
+        "plugin `{plugin}` ({}) is refused: it imports `{import}`, which this host does not grant \
+         (plugins may import rekon:plugin/host and the WASI interfaces, which are sandboxed)",
+        path.display()
+    )]
+    ImportNotGranted {
+        /// The plugin's name.
+        plugin: String,
+        /// Its file.
+        path: PathBuf,
+        /// The import that is not granted.
+        import: String,
+    },
+    /// The file's sha256 is not the one pinned in the configuration.
+    #[error("plugin `{plugin}` ({}): sha256 is {actual}, but the configuration pins {expected}", path.display())]
+    DigestMismatch {
+        /// The plugin's name.
+        plugin: String,
+        /// Its file.
+        path: PathBuf,
+        /// The pinned digest.
+        expected: String,
+        /// The file's digest.
+        actual: String,
+    },
+    /// `check-settings` refused the settings.
+    #[error("plugin `{plugin}`: settings refused: {message}")]
+    Settings {
+        /// The plugin's name.
+        plugin: String,
+        /// The plugin's explanation.
+        message: String,
+    },
+    /// A call into the plugin failed.
+    #[error("plugin `{plugin}`, export `{export}`: {failure}")]
+    Call {
+        /// The plugin's name.
+        plugin: String,
+        /// The export that was called, e.g. `mutate`.
+        export: &'static str,
+        /// What went wrong.
+        failure: CallFailure,
+    },
+    /// The plugin was asked for a world it does not implement.
+    #[error("plugin `{plugin}` implements the {actual} world, but is configured as a plugin of the {wanted} world")]
+    WrongWorld {
+        /// The plugin's name.
+        plugin: String,
+        /// What it is.
+        actual: super::World,
+        /// What the caller needed.
+        wanted: super::World,
+    },
+    /// The wasmtime engine could not be set up, or compiling for a target failed.
+    #[error("wasm engine: {0}")]
+    Engine(String),
+    /// The compiled-plugin cache could not be written.
+    #[error("plugin cache {}: {source}", path.display())]
+    Cache {
+        /// The cache file or directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// How one call into a plugin failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallFailure {
+    /// The plugin returned an error value (it ran fine and said no).
+    #[error("{0}")]
+    Refused(String),
+    /// The deadline passed (epoch interruption).
+    #[error("deadline of {timeout_ms} ms exceeded; the call was stopped (raise `timeout-ms` for this plugin if it is legitimately slow)")]
+    Timeout {
+        /// The deadline in milliseconds.
+        timeout_ms: u64,
+    },
+    /// The plugin tried to grow its memory past the cap.
+    #[error("memory cap of {cap_mib} MiB reached (it asked for {requested_mib} MiB); the call was stopped{}", detail_suffix(detail))]
+    MemoryCap {
+        /// The cap.
+        cap_mib: u64,
+        /// What it asked to grow to.
+        requested_mib: u64,
+        /// Its last words on stderr, if any.
+        detail: String,
+    },
+    /// The plugin returned more bytes than allowed.
+    #[error("returned {bytes} bytes, more than the cap of {cap} bytes")]
+    OutputTooLarge {
+        /// Bytes returned.
+        bytes: usize,
+        /// The cap.
+        cap: usize,
+    },
+    /// The plugin trapped (a panic, `unreachable`, out-of-bounds access...).
+    #[error("trapped: {reason}{}{}", detail_suffix(detail), backtrace_suffix(backtrace))]
+    Trap {
+        /// The trap reason, e.g. `wasm 'unreachable' instruction executed`.
+        reason: String,
+        /// The plugin's last words on stderr (a Rust panic message lands here).
+        detail: String,
+        /// Symbolized wasm frames, innermost first, where names exist.
+        backtrace: Vec<String>,
+    },
+}
+
+fn detail_suffix(detail: &str) -> String {
+    if detail.is_empty() { String::new() } else { format!("\n  plugin stderr: {}", detail.trim_end().replace('\n', "\n    ")) }
+}
+
+fn backtrace_suffix(frames: &[String]) -> String {
+    if frames.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\n  wasm backtrace:");
+    for (i, frame) in frames.iter().enumerate() {
+        out.push_str(&format!("\n    {i}: {frame}"));
+    }
+    out
+}

@@ -1,0 +1,157 @@
+//! The per-call sandbox: what a plugin instance can see and how much it may use.
+//!
+//! Every call gets a fresh [`CallState`] in a fresh `Store`: WASI with no
+//! preopened directories, no environment, no arguments, no sockets and no
+//! inherited stdio (stdout and stderr are captured into small buffers so a
+//! panic message can be shown in the error), a memory cap enforced by
+//! [`MemoryCap`], and the `log` import that forwards to `tracing`.
+
+use std::time::Duration;
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::host;
+
+/// Bytes of stdout/stderr kept per call. A plugin writing more traps, which is
+/// reported like any trap; plugins should use the `log` import instead.
+pub const STDIO_CAPTURE_BYTES: usize = 64 * 1024;
+
+/// Limits of one plugin's calls. Defaults suit a Raspberry Pi.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Wall-clock deadline of one call, enforced by epoch interruption.
+    pub timeout: Duration,
+    /// Cap on the plugin's linear memory.
+    pub memory_bytes: usize,
+    /// Cap on the bytes a call may return (all strings of the result together).
+    pub max_output_bytes: usize,
+    /// Cap on the bytes one call may log through the `log` import.
+    pub max_log_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            timeout: Duration::from_secs(1),
+            memory_bytes: 64 << 20,
+            max_output_bytes: 16 << 20,
+            max_log_bytes: 64 << 10,
+        }
+    }
+}
+
+/// A log line a plugin wrote through the `log` import.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    /// The level the plugin chose.
+    pub level: host::Level,
+    /// The message.
+    pub message: String,
+}
+
+/// The store data of one call.
+pub struct CallState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) memory: MemoryCap,
+    plugin: String,
+    log_bytes: usize,
+    max_log_bytes: usize,
+    log_dropped: bool,
+    pub(crate) logs: Vec<LogLine>,
+    pub(crate) stderr: MemoryOutputPipe,
+}
+
+impl CallState {
+    /// A fresh sandbox for one call of `plugin` under `limits`.
+    pub fn new(plugin: &str, limits: &Limits) -> Self {
+        let stderr = MemoryOutputPipe::new(STDIO_CAPTURE_BYTES);
+        // The builder's defaults already deny files (no preopens), env, args,
+        // and all sockets; only stdio needs redirecting away from the host's.
+        let wasi = WasiCtx::builder()
+            .stdout(MemoryOutputPipe::new(STDIO_CAPTURE_BYTES))
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        CallState {
+            wasi,
+            table: ResourceTable::new(),
+            memory: MemoryCap { cap: limits.memory_bytes, denied: None },
+            plugin: plugin.to_string(),
+            log_bytes: 0,
+            max_log_bytes: limits.max_log_bytes,
+            log_dropped: false,
+            logs: Vec::new(),
+            stderr,
+        }
+    }
+
+    /// What the plugin wrote to stderr, lossily decoded and trimmed to its last lines.
+    pub fn stderr_tail(&self) -> String {
+        let bytes = self.stderr.contents();
+        let text = String::from_utf8_lossy(&bytes);
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        lines[lines.len().saturating_sub(8)..].join("\n")
+    }
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl host::Host for CallState {
+    fn log(&mut self, level: host::Level, message: String) {
+        if self.log_bytes + message.len() > self.max_log_bytes {
+            if !self.log_dropped {
+                self.log_dropped = true;
+                tracing::warn!(plugin = %self.plugin, "plugin logged more than {} bytes in one call; further lines dropped", self.max_log_bytes);
+            }
+            return;
+        }
+        self.log_bytes += message.len();
+        let plugin = self.plugin.as_str();
+        match level {
+            host::Level::Trace => tracing::trace!(target: "rekon::plugin", plugin, "{message}"),
+            host::Level::Debug => tracing::debug!(target: "rekon::plugin", plugin, "{message}"),
+            host::Level::Info => tracing::info!(target: "rekon::plugin", plugin, "{message}"),
+            host::Level::Warn => tracing::warn!(target: "rekon::plugin", plugin, "{message}"),
+            host::Level::Error => tracing::error!(target: "rekon::plugin", plugin, "{message}"),
+        }
+        self.logs.push(LogLine { level, message });
+    }
+}
+
+/// Enforces the memory cap and remembers a denied growth, so the error can
+/// say "memory cap reached" instead of a bare allocation-failure trap.
+pub struct MemoryCap {
+    cap: usize,
+    pub(crate) denied: Option<usize>,
+}
+
+/// The error a denied growth raises inside the store; recognised by the caller.
+#[derive(Debug, thiserror::Error)]
+#[error("memory cap reached")]
+pub(crate) struct MemoryCapReached;
+
+impl wasmtime::ResourceLimiter for MemoryCap {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.cap {
+            self.denied = Some(desired);
+            // Trapping (rather than returning `false`, which makes the guest
+            // see a failed `memory.grow`) stops the call at the offending
+            // allocation, with a backtrace pointing at it.
+            return Err(wasmtime::Error::new(MemoryCapReached));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}

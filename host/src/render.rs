@@ -1,0 +1,245 @@
+//! Render a kustomization: build it from the source tree, run its mutators in
+//! order, then its validators. Nothing is applied here; the result is the
+//! final object list plus what each plugin changed or found.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use rekon_kustomize::Origin;
+use serde_json::Value;
+
+use crate::config::{Config, Kustomization, PluginUse};
+use crate::explain::{self, FieldChange};
+use crate::plugin::{Plugin, PluginError, PluginSource, Runtime, Severity, Violation, World};
+
+/// Why a render failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// The kustomize build failed.
+    #[error("kustomization `{kustomization}`: {source}")]
+    Build {
+        /// The kustomization.
+        kustomization: String,
+        /// The build error (names file and line).
+        source: rekon_kustomize::Error,
+    },
+    /// A plugin failed to load, refused its settings, or failed a call.
+    #[error("{0}")]
+    Plugin(#[from] PluginError),
+    /// A mutator returned something that is not a Kubernetes object.
+    #[error("plugin `{plugin}` returned an invalid object at position {index}: {message}")]
+    InvalidOutput {
+        /// The plugin.
+        plugin: String,
+        /// Position in its output.
+        index: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// Validators found error-severity violations.
+    #[error("kustomization `{kustomization}` was denied by its validators:\n{}", list(findings))]
+    Denied {
+        /// The kustomization.
+        kustomization: String,
+        /// All findings (errors and others).
+        findings: Vec<Finding>,
+    },
+}
+
+fn list(findings: &[Finding]) -> String {
+    findings.iter().map(|f| format!("  {f}")).collect::<Vec<_>>().join("\n")
+}
+
+/// An object of the final render, with where it came from.
+#[derive(Debug, Clone)]
+pub struct RenderedObject {
+    /// The object.
+    pub object: Value,
+    /// The file and line it was built from (`None` if a mutator added it).
+    pub origin: Option<Origin>,
+}
+
+/// One field a mutator changed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Change {
+    /// The plugin (name in the configuration).
+    pub plugin: String,
+    /// `Kind/namespace/name` of the object.
+    pub object: String,
+    /// The field.
+    #[serde(flatten)]
+    pub field: FieldChange,
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} {}: {} -> {}",
+            self.plugin,
+            self.object,
+            self.field.path,
+            explain::short(&self.field.before),
+            explain::short(&self.field.after)
+        )
+    }
+}
+
+/// One validator finding, with the plugin and the object's origin.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    /// The validator (name in the configuration).
+    pub plugin: String,
+    /// What it found.
+    pub violation: Violation,
+    /// Where the object came from.
+    pub origin: Option<Origin>,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let v = &self.violation;
+        let severity = match v.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        };
+        let o = &v.object;
+        let object = if o.namespace.is_empty() { format!("{}/{}", o.kind, o.name) } else { format!("{}/{}/{}", o.kind, o.namespace, o.name) };
+        write!(f, "{severity}: {object}")?;
+        if let Some(origin) = &self.origin {
+            write!(f, " ({}:{})", origin.file.display(), origin.line)?;
+        }
+        if !v.path.is_empty() {
+            write!(f, " {}", v.path)?;
+        }
+        write!(f, ": {} [{}]", v.message, self.plugin)
+    }
+}
+
+/// The result of rendering one kustomization.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// The kustomization's name.
+    pub kustomization: String,
+    /// The final objects, in build order.
+    pub objects: Vec<RenderedObject>,
+    /// Every field the mutators changed, in chain order.
+    pub changes: Vec<Change>,
+    /// Validator findings below error severity (errors fail the render).
+    pub findings: Vec<Finding>,
+}
+
+/// The plugins of a configuration, loaded and with their settings checked.
+pub struct Renderer {
+    plugins: HashMap<String, Plugin>,
+}
+
+impl Renderer {
+    /// Load every plugin the selected kustomizations use, and check every
+    /// (plugin, settings) pair once, before anything is rendered.
+    pub fn load(config: &Config, runtime: &Runtime, selected: &[&Kustomization]) -> Result<Self, RenderError> {
+        let mut plugins = HashMap::new();
+        for k in selected {
+            for (u, world) in k.mutators.iter().map(|u| (u, World::ManifestMutator)).chain(k.validators.iter().map(|u| (u, World::ManifestValidator))) {
+                if !plugins.contains_key(&u.plugin) {
+                    let declared = &config.plugins[&u.plugin];
+                    let plugin = runtime.load(&PluginSource {
+                        name: u.plugin.clone(),
+                        path: declared.path.clone(),
+                        sha256: declared.sha256.clone(),
+                        limits: declared.limits,
+                    })?;
+                    plugins.insert(u.plugin.clone(), plugin);
+                }
+                let plugin = &plugins[&u.plugin];
+                if plugin.world() != world {
+                    return Err(PluginError::WrongWorld { plugin: u.plugin.clone(), actual: plugin.world(), wanted: world }.into());
+                }
+                plugin.check_settings(&u.settings)?;
+            }
+        }
+        Ok(Renderer { plugins })
+    }
+
+    /// Render one kustomization of `config`.
+    pub fn render(&self, config: &Config, k: &Kustomization) -> Result<Rendered, RenderError> {
+        let build_err = |source| RenderError::Build { kustomization: k.name.clone(), source };
+        let root = rekon_kustomize::open_root(&config.source_root).map_err(build_err)?;
+        let resources = rekon_kustomize::build(&root, &k.path).map_err(build_err)?;
+        let mut objects: Vec<RenderedObject> =
+            resources.into_iter().map(|r| RenderedObject { object: r.object, origin: Some(r.origin) }).collect();
+
+        let mut changes = Vec::new();
+        for u in &k.mutators {
+            objects = self.mutate(u, objects, &mut changes)?;
+        }
+
+        let texts: Vec<String> = objects.iter().map(|o| o.object.to_string()).collect();
+        let mut findings = Vec::new();
+        for u in &k.validators {
+            for violation in self.plugin(u).validate(&u.settings, &texts)? {
+                let origin = objects.get(violation.object.index as usize).and_then(|o| o.origin.clone());
+                findings.push(Finding { plugin: u.plugin.clone(), violation, origin });
+            }
+        }
+        if findings.iter().any(|f| f.violation.severity == Severity::Error) {
+            return Err(RenderError::Denied { kustomization: k.name.clone(), findings });
+        }
+        Ok(Rendered { kustomization: k.name.clone(), objects, changes, findings })
+    }
+
+    fn plugin(&self, u: &PluginUse) -> &Plugin {
+        &self.plugins[&u.plugin]
+    }
+
+    fn mutate(&self, u: &PluginUse, objects: Vec<RenderedObject>, changes: &mut Vec<Change>) -> Result<Vec<RenderedObject>, RenderError> {
+        let inputs: Vec<String> = objects.iter().map(|o| o.object.to_string()).collect();
+        let outputs = self.plugin(u).mutate(&u.settings, &inputs)?;
+        let mut by_identity: HashMap<String, &RenderedObject> = objects.iter().map(|o| (identity(&o.object), o)).collect();
+        let mut result = Vec::with_capacity(outputs.len());
+        for (index, text) in outputs.into_iter().enumerate() {
+            // Unchanged objects come back as the identical string: skip the parse.
+            if inputs.get(index) == Some(&text) {
+                result.push(objects[index].clone());
+                continue;
+            }
+            let object: Value = serde_json::from_str(&text)
+                .map_err(|e| RenderError::InvalidOutput { plugin: u.plugin.clone(), index, message: format!("not JSON: {e}") })?;
+            check_object(&object).map_err(|message| RenderError::InvalidOutput { plugin: u.plugin.clone(), index, message })?;
+            let id = identity(&object);
+            let before = by_identity.remove(&id);
+            let fields = match before {
+                Some(b) => explain::diff(&b.object, &object),
+                None => vec![FieldChange { path: String::new(), before: None, after: Some(Value::String("(object added)".into())) }],
+            };
+            changes.extend(fields.into_iter().map(|field| Change { plugin: u.plugin.clone(), object: id.clone(), field }));
+            result.push(RenderedObject { object, origin: before.and_then(|b| b.origin.clone()) });
+        }
+        Ok(result)
+    }
+}
+
+/// `Kind/namespace/name` (or `Kind/name` when cluster-scoped).
+pub fn identity(object: &Value) -> String {
+    let s = |p: &str| object.pointer(p).and_then(Value::as_str).unwrap_or("");
+    match s("/metadata/namespace") {
+        "" => format!("{}/{}", s("/kind"), s("/metadata/name")),
+        ns => format!("{}/{}/{}", s("/kind"), ns, s("/metadata/name")),
+    }
+}
+
+fn check_object(object: &Value) -> Result<(), String> {
+    for (pointer, field) in [("/apiVersion", "apiVersion"), ("/kind", "kind"), ("/metadata/name", "metadata.name")] {
+        if object.pointer(pointer).and_then(Value::as_str).is_none_or(str::is_empty) {
+            return Err(format!("missing `{field}`"));
+        }
+    }
+    Ok(())
+}
+
+/// Multi-document YAML of rendered objects.
+pub fn to_yaml(rendered: &[Rendered]) -> String {
+    let objects: Vec<Value> = rendered.iter().flat_map(|r| r.objects.iter().map(|o| o.object.clone())).collect();
+    rekon_kustomize::to_yaml(&objects)
+}

@@ -1,0 +1,7 @@
+//! `rekon test`: run plugin test suites offline, each case in a fresh sandbox,
+//! in the spirit of `kyverno test`.
+
+mod runner;
+pub mod suite;
+
+pub use runner::{run_suite, CaseResult, Outcome, Report};

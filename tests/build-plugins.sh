@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Build every first-party plugin and test fixture as a WebAssembly component.
+# Output: target/wasm32-wasip2/release/*.wasm
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! rustup target list --installed | grep -qx wasm32-wasip2; then
+  echo "installing the wasm32-wasip2 target (once)" >&2
+  rustup target add wasm32-wasip2
+fi
+packages=()
+for manifest in plugins/*/Cargo.toml tests/fixtures/*/Cargo.toml; do
+  dir=$(dirname "$manifest")
+  [ "$dir" = plugins/sdk ] && continue
+  packages+=(-p "$(sed -n 's/^name *= *"\(.*\)"/\1/p' "$manifest" | head -n1)")
+done
+cargo build --quiet --release --target wasm32-wasip2 "${packages[@]}"
+
+# The example repository loads its plugins from examples/pi-website/plugins/.
+out=target/wasm32-wasip2/release
+mkdir -p examples/pi-website/plugins
+for name in flux-policy sortable-policy readiness-probe traefik-priority image-validator; do
+  cp "$out/${name//-/_}.wasm" "examples/pi-website/plugins/$name.wasm"
+done
