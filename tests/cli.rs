@@ -65,7 +65,7 @@ fn render_prints_yaml_and_explain_prints_changes() {
     let docs: Vec<serde_json::Value> = serde_yaml_ng::Deserializer::from_str(&stdout)
         .map(|d| serde::Deserialize::deserialize(d).unwrap())
         .collect();
-    assert_eq!(docs.len(), 8, "{stdout}");
+    assert_eq!(docs.len(), 7, "3 frontend objects and 4 ingress objects: {stdout}");
 
     let out = rekon(&["render", "--config", "examples/pi-website/rekon.toml", "--explain", "frontend"], None);
     let stdout = text(&out.stdout);

@@ -150,7 +150,8 @@ fn check_magic(bytes: &[u8]) -> Result<(), String> {
 }
 
 /// Imports the sandbox provides. WASI is linked but denies files, env,
-/// sockets and stdio (see [`sandbox`]); `rekon:plugin/host` is the log.
+/// sockets and stdio (see [`sandbox`]); `rekon:plugin/host` is the log and
+/// `rekon:plugin/types` only declares types.
 fn is_granted(import: &str) -> bool {
     import.starts_with("wasi:cli/")
         || import.starts_with("wasi:io/")
@@ -159,6 +160,7 @@ fn is_granted(import: &str) -> bool {
         || import.starts_with("wasi:filesystem/")
         || import.starts_with("wasi:sockets/")
         || import.starts_with("rekon:plugin/host@")
+        || import.starts_with("rekon:plugin/types@")
 }
 
 fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<CallState>> {

@@ -60,7 +60,12 @@ impl Report {
         for r in &self.results {
             let status = if r.outcome == Outcome::Pass { "PASS" } else { "FAIL" };
             let ms = r.duration.as_secs_f64() * 1e3;
-            let _ = writeln!(out, "{status:<6} {:<suite_w$}  {:<case_w$}  {ms:>7.1}ms", r.suite, r.case);
+            let case = if r.case.chars().count() > case_w {
+                format!("{}…", r.case.chars().take(case_w - 1).collect::<String>())
+            } else {
+                r.case.clone()
+            };
+            let _ = writeln!(out, "{status:<6} {:<suite_w$}  {case:<case_w$}  {ms:>7.1}ms", r.suite);
         }
         let failures: Vec<&CaseResult> = self.results.iter().filter(|r| r.outcome != Outcome::Pass).collect();
         if !failures.is_empty() {

@@ -1,0 +1,7 @@
+//! Builds of real trees in temporary directories, compared with the objects
+//! kustomize renders for them.
+
+mod errors;
+mod features;
+mod flux;
+mod support;
