@@ -9,14 +9,22 @@ fn rekon(args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_rekon"))
         .args(args)
         .current_dir(support::repo())
-        .env("REKON_CACHE_DIR", support::repo().join("target/rekon-test-cache"))
+        .env(
+            "REKON_CACHE_DIR",
+            support::repo().join("target/rekon-test-cache"),
+        )
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
     }
     drop(child.stdin.take());
     child.wait_with_output().unwrap()
@@ -30,13 +38,26 @@ fn text(bytes: &[u8]) -> String {
 fn first_party_plugin_suites_all_pass() {
     let out = rekon(&["test", "plugins"], None);
     let stdout = text(&out.stdout);
-    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{}", text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        text(&out.stderr)
+    );
     let last = stdout.lines().last().unwrap();
     let (passed, failed) = last.split_once(" passed, ").unwrap();
     assert!(passed.parse::<u32>().unwrap() >= 25, "{last}");
     assert_eq!(failed, "0 failed");
-    for suite in ["flux-policy", "sortable-policy", "readiness-probe", "traefik-priority", "image-validator"] {
-        assert!(stdout.contains(suite), "suite {suite} did not run:\n{stdout}");
+    for suite in [
+        "flux-policy",
+        "sortable-policy",
+        "readiness-probe",
+        "traefik-priority",
+        "image-validator",
+    ] {
+        assert!(
+            stdout.contains(suite),
+            "suite {suite} did not run:\n{stdout}"
+        );
     }
 }
 
@@ -51,13 +72,19 @@ fn a_failing_case_fails_the_run_and_is_explained() {
     let out = rekon(&["test", dir.path().to_str().unwrap()], None);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("expected \"a\" to be chosen, got \"b\""), "{stdout}");
+    assert!(
+        stdout.contains("expected \"a\" to be chosen, got \"b\""),
+        "{stdout}"
+    );
     assert_eq!(stdout.lines().last().unwrap(), "1 passed, 1 failed");
 }
 
 #[test]
 fn render_prints_yaml_and_explain_prints_changes() {
-    let out = rekon(&["render", "--config", "examples/pi-website/rekon.toml"], None);
+    let out = rekon(
+        &["render", "--config", "examples/pi-website/rekon.toml"],
+        None,
+    );
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(stdout.contains("initialDelaySeconds: 10"), "{stdout}");
@@ -65,16 +92,32 @@ fn render_prints_yaml_and_explain_prints_changes() {
     let docs: Vec<serde_json::Value> = serde_yaml_ng::Deserializer::from_str(&stdout)
         .map(|d| serde::Deserialize::deserialize(d).unwrap())
         .collect();
-    assert_eq!(docs.len(), 7, "3 frontend objects and 4 ingress objects: {stdout}");
+    assert_eq!(
+        docs.len(),
+        7,
+        "3 frontend objects and 4 ingress objects: {stdout}"
+    );
 
-    let out = rekon(&["render", "--config", "examples/pi-website/rekon.toml", "--explain", "frontend"], None);
+    let out = rekon(
+        &[
+            "render",
+            "--config",
+            "examples/pi-website/rekon.toml",
+            "--explain",
+            "frontend",
+        ],
+        None,
+    );
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
         stdout.contains("readiness-probe: Deployment/website/frontend spec.template.spec.containers[0].readinessProbe.initialDelaySeconds: 5 -> 10"),
         "{stdout}"
     );
-    assert!(!stdout.contains("traefik-priority"), "only the named kustomization: {stdout}");
+    assert!(
+        !stdout.contains("traefik-priority"),
+        "only the named kustomization: {stdout}"
+    );
 }
 
 #[test]
@@ -82,9 +125,22 @@ fn plugin_run_ranks_tags_from_stdin() {
     let settings = r#"{"filterTags":{"pattern":"^main-[a-f0-9]+-(?P<ts>[0-9]+)","extract":"$ts"},"policy":{"numerical":{"order":"asc"}}}"#;
     let plugin = support::wasm("flux_policy");
     let tags = "main-placeholder-0000000000\nmain-abc1234-1767225600\nmain-def5678-1767312000\nmain-def5678-1767312000.sig\n";
-    let out = rekon(&["plugin", "run", "--plugin", plugin.to_str().unwrap(), "--settings", settings], Some(tags));
+    let out = rekon(
+        &[
+            "plugin",
+            "run",
+            "--plugin",
+            plugin.to_str().unwrap(),
+            "--settings",
+            settings,
+        ],
+        Some(tags),
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout), "main-def5678-1767312000\nmain-abc1234-1767225600\n");
+    assert_eq!(
+        text(&out.stdout),
+        "main-def5678-1767312000\nmain-abc1234-1767225600\n"
+    );
 }
 
 #[test]
@@ -97,22 +153,46 @@ fn plugin_run_mutates_yaml_and_validates() {
     )
     .unwrap();
     let plugin = support::wasm("image_validator");
-    let out = rekon(&["plugin", "run", "--plugin", plugin.to_str().unwrap(), "--input", input.to_str().unwrap()], None);
-    assert_eq!(out.status.code(), Some(1), "an untagged image is an error finding");
+    let out = rekon(
+        &[
+            "plugin",
+            "run",
+            "--plugin",
+            plugin.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "an untagged image is an error finding"
+    );
     let stdout = text(&out.stdout);
-    assert!(stdout.starts_with("error: [0] Deployment/web spec.template.spec.containers[0].image:"), "{stdout}");
+    assert!(
+        stdout.starts_with("error: [0] Deployment/web spec.template.spec.containers[0].image:"),
+        "{stdout}"
+    );
 }
 
 #[test]
 fn plugin_inspect_shows_world_contract_and_imports() {
     let plugin = support::wasm("readiness_probe");
-    let out = rekon(&["plugin", "inspect", "--json", plugin.to_str().unwrap()], None);
+    let out = rekon(
+        &["plugin", "inspect", "--json", plugin.to_str().unwrap()],
+        None,
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(info["world"], "manifest-mutator");
     assert_eq!(info["contract"], "rekon:plugin@0.1.0");
     assert_eq!(info["plugin_name"], "readiness-probe");
-    assert!(info["imports"].as_array().unwrap().iter().any(|i| i.as_str().unwrap().starts_with("rekon:plugin/host@0.1.0")));
+    assert!(info["imports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|i| i.as_str().unwrap().starts_with("rekon:plugin/host@0.1.0")));
 }
 
 #[test]
@@ -121,7 +201,15 @@ fn plugin_compile_writes_an_artifact_for_the_pi() {
     let out_file = dir.path().join("p.cwasm");
     let plugin = support::wasm("readiness_probe");
     let out = rekon(
-        &["plugin", "compile", plugin.to_str().unwrap(), "--target", "aarch64-unknown-linux-gnu", "-o", out_file.to_str().unwrap()],
+        &[
+            "plugin",
+            "compile",
+            plugin.to_str().unwrap(),
+            "--target",
+            "aarch64-unknown-linux-gnu",
+            "-o",
+            out_file.to_str().unwrap(),
+        ],
         None,
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -132,9 +220,16 @@ fn plugin_compile_writes_an_artifact_for_the_pi() {
 fn config_errors_name_the_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("rekon.toml");
-    std::fs::write(&config, "[[kustomizations]]\nname = \"a\"\npath = \"a\"\nmutators = [\"ghost\"]\n").unwrap();
+    std::fs::write(
+        &config,
+        "[[kustomizations]]\nname = \"a\"\npath = \"a\"\nmutators = [\"ghost\"]\n",
+    )
+    .unwrap();
     let out = rekon(&["render", "--config", config.to_str().unwrap()], None);
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("rekon.toml:4: kustomization `a`: mutator `ghost` is not declared"), "{stderr}");
+    assert!(
+        stderr.contains("rekon.toml:4: kustomization `a`: mutator `ghost` is not declared"),
+        "{stderr}"
+    );
 }

@@ -18,7 +18,10 @@ fn example_config() -> Config {
 fn render_all(config: &Config) -> Vec<rekon::render::Rendered> {
     let selected = config.select(None).unwrap();
     let renderer = Renderer::load(config, support::runtime(), &selected).unwrap();
-    selected.iter().map(|k| renderer.render(config, k).unwrap()).collect()
+    selected
+        .iter()
+        .map(|k| renderer.render(config, k).unwrap())
+        .collect()
 }
 
 fn find<'a>(rendered: &'a [rekon::render::Rendered], kind: &str, name: &str) -> &'a Value {
@@ -38,7 +41,10 @@ fn the_example_renders_with_plugin_changes_applied() {
     let deployment = find(&rendered, "Deployment", "frontend");
     assert_eq!(deployment["metadata"]["namespace"], "website");
     let probe = &deployment["spec"]["template"]["spec"]["containers"][0]["readinessProbe"];
-    assert_eq!(probe["initialDelaySeconds"], 10, "raised from 5 by readiness-probe");
+    assert_eq!(
+        probe["initialDelaySeconds"], 10,
+        "raised from 5 by readiness-probe"
+    );
     assert_eq!(probe["periodSeconds"], 5);
     assert_eq!(
         deployment["spec"]["template"]["spec"]["containers"][0]["image"],
@@ -48,7 +54,10 @@ fn the_example_renders_with_plugin_changes_applied() {
     let route = find(&rendered, "IngressRoute", "api");
     assert_eq!(route["spec"]["routes"][0]["priority"], 2000);
     let ingress = find(&rendered, "Ingress", "site");
-    assert_eq!(ingress["metadata"]["annotations"]["traefik.ingress.kubernetes.io/router.priority"], "1000");
+    assert_eq!(
+        ingress["metadata"]["annotations"]["traefik.ingress.kubernetes.io/router.priority"],
+        "1000"
+    );
 
     // Namespace first (kustomize's order), and not namespaced itself.
     let first = &rendered[0].objects[0].object;
@@ -56,14 +65,27 @@ fn the_example_renders_with_plugin_changes_applied() {
     assert!(first["metadata"].get("namespace").is_none());
 
     // --explain material: who changed what.
-    let changes: Vec<String> = rendered.iter().flat_map(|r| &r.changes).map(|c| c.to_string()).collect();
+    let changes: Vec<String> = rendered
+        .iter()
+        .flat_map(|r| &r.changes)
+        .map(|c| c.to_string())
+        .collect();
     assert!(
         changes.contains(&"readiness-probe: Deployment/website/frontend spec.template.spec.containers[0].readinessProbe.initialDelaySeconds: 5 -> 10".to_string()),
         "{changes:#?}"
     );
-    assert!(changes.iter().any(|c| c.starts_with("traefik-priority: IngressRoute/website/api spec.routes[0].priority")), "{changes:#?}");
+    assert!(
+        changes
+            .iter()
+            .any(|c| c
+                .starts_with("traefik-priority: IngressRoute/website/api spec.routes[0].priority")),
+        "{changes:#?}"
+    );
     // The Service was out of scope for every mutator.
-    assert!(!changes.iter().any(|c| c.contains("Service/")), "{changes:#?}");
+    assert!(
+        !changes.iter().any(|c| c.contains("Service/")),
+        "{changes:#?}"
+    );
 }
 
 fn write(dir: &Path, file: &str, text: &str) {
@@ -93,30 +115,48 @@ fn scratch(manifests: &[(&str, &str)]) -> (tempfile::TempDir, Config) {
 fn render_err(config: &Config) -> String {
     let selected = config.select(None).unwrap();
     let renderer = Renderer::load(config, support::runtime(), &selected).unwrap();
-    renderer.render(config, selected[0]).unwrap_err().to_string()
+    renderer
+        .render(config, selected[0])
+        .unwrap_err()
+        .to_string()
 }
 
 #[test]
 fn malformed_yaml_names_the_file_and_line() {
     let (_dir, config) = scratch(&[
         ("app/kustomization.yaml", "resources:\n  - deploy.yaml\n"),
-        ("app/deploy.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  a: [1, 2\n"),
+        (
+            "app/deploy.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  a: [1, 2\n",
+        ),
     ]);
     let err = render_err(&config);
     assert!(err.contains("app/deploy.yaml"), "{err}");
-    assert!(err.contains(":6") || err.contains("line 6") || err.contains(":7") || err.contains("line 7"), "{err}");
+    assert!(
+        err.contains(":6")
+            || err.contains("line 6")
+            || err.contains(":7")
+            || err.contains("line 7"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_missing_resource_names_the_kustomization() {
     let (_dir, config) = scratch(&[("app/kustomization.yaml", "resources:\n  - nowhere.yaml\n")]);
     let err = render_err(&config);
-    assert!(err.contains("app/kustomization.yaml") && err.contains("nowhere.yaml"), "{err}");
+    assert!(
+        err.contains("app/kustomization.yaml") && err.contains("nowhere.yaml"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_path_outside_the_source_is_refused() {
-    let (_dir, config) = scratch(&[("app/kustomization.yaml", "resources:\n  - ../../etc/passwd\n")]);
+    let (_dir, config) = scratch(&[(
+        "app/kustomization.yaml",
+        "resources:\n  - ../../etc/passwd\n",
+    )]);
     let err = render_err(&config);
     assert!(err.contains("outside the source"), "{err}");
 }
@@ -133,10 +173,20 @@ fn an_error_violation_stops_the_render_and_names_the_object() {
     let selected = config.select(None).unwrap();
     let renderer = Renderer::load(&config, support::runtime(), &selected).unwrap();
     let err = renderer.render(&config, selected[0]).unwrap_err();
-    let RenderError::Denied { findings, .. } = &err else { panic!("expected a denial, got {err}") };
+    let RenderError::Denied { findings, .. } = &err else {
+        panic!("expected a denial, got {err}")
+    };
     let text = err.to_string();
-    assert!(findings.iter().any(|f| f.violation.path == "spec.template.spec.containers[0].image"), "{text}");
-    assert!(text.contains("Deployment/latest-app (app/pod.yaml:1)"), "{text}");
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.violation.path == "spec.template.spec.containers[0].image"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Deployment/latest-app (app/pod.yaml:1)"),
+        "{text}"
+    );
     assert!(text.contains("[image-validator]"), "{text}");
 }
 
@@ -151,25 +201,56 @@ fn invalid_settings_are_refused_before_rendering() {
     std::fs::write(dir.path().join("rekon.toml"), toml).unwrap();
     let config = Config::load(&dir.path().join("rekon.toml")).unwrap();
     let selected = config.select(None).unwrap();
-    let err = Renderer::load(&config, support::runtime(), &selected).err().unwrap().to_string();
-    assert!(err.starts_with("plugin `readiness-probe`: settings refused"), "{err}");
+    let err = Renderer::load(&config, support::runtime(), &selected)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.starts_with("plugin `readiness-probe`: settings refused"),
+        "{err}"
+    );
 }
 
 #[test]
 fn the_compile_cache_is_hit_on_the_second_load() {
     let dir = tempfile::tempdir().unwrap();
-    let runtime = Runtime::new(RuntimeOptions { cache_dir: Some(dir.path().to_path_buf()), ..Default::default() }).unwrap();
-    let source = PluginSource { name: "flux".into(), path: support::wasm("flux_policy"), sha256: None, limits: Limits::default() };
-    assert_eq!(runtime.load(&source).unwrap().cache_outcome(), CacheOutcome::Compiled);
-    assert_eq!(runtime.load(&source).unwrap().cache_outcome(), CacheOutcome::Hit);
+    let runtime = Runtime::new(RuntimeOptions {
+        cache_dir: Some(dir.path().to_path_buf()),
+        ..Default::default()
+    })
+    .unwrap();
+    let source = PluginSource {
+        name: "flux".into(),
+        path: support::wasm("flux_policy"),
+        sha256: None,
+        limits: Limits::default(),
+    };
+    assert_eq!(
+        runtime.load(&source).unwrap().cache_outcome(),
+        CacheOutcome::Compiled
+    );
+    assert_eq!(
+        runtime.load(&source).unwrap().cache_outcome(),
+        CacheOutcome::Hit
+    );
     // A fresh runtime (a restart) hits the same entry.
-    let again = Runtime::new(RuntimeOptions { cache_dir: Some(dir.path().to_path_buf()), ..Default::default() }).unwrap();
-    assert_eq!(again.load(&source).unwrap().cache_outcome(), CacheOutcome::Hit);
+    let again = Runtime::new(RuntimeOptions {
+        cache_dir: Some(dir.path().to_path_buf()),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(
+        again.load(&source).unwrap().cache_outcome(),
+        CacheOutcome::Hit
+    );
     // A corrupt entry is ignored and rewritten, not fatal.
     for entry in std::fs::read_dir(dir.path()).unwrap() {
         std::fs::write(entry.unwrap().path(), b"garbage").unwrap();
     }
-    assert_eq!(again.load(&source).unwrap().cache_outcome(), CacheOutcome::Compiled);
+    assert_eq!(
+        again.load(&source).unwrap().cache_outcome(),
+        CacheOutcome::Compiled
+    );
 }
 
 #[test]
@@ -179,10 +260,18 @@ fn precompiled_artifacts_load_here_and_build_for_aarch64() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("flux.cwasm");
     std::fs::write(&path, &native).unwrap();
-    let plugin = support::runtime().load(&PluginSource { name: "flux".into(), path, sha256: None, limits: Limits::default() }).unwrap();
+    let plugin = support::runtime()
+        .load(&PluginSource {
+            name: "flux".into(),
+            path,
+            sha256: None,
+            limits: Limits::default(),
+        })
+        .unwrap();
     assert_eq!(plugin.description().name, "flux-policy");
 
-    let arm = rekon::plugin::precompile_for_target(&wasm, Some("aarch64-unknown-linux-gnu")).unwrap();
+    let arm =
+        rekon::plugin::precompile_for_target(&wasm, Some("aarch64-unknown-linux-gnu")).unwrap();
     assert!(arm.starts_with(b"\x7fELF"), "an ELF object for the Pi");
     // e_machine 0xB7 = EM_AARCH64.
     assert_eq!(u16::from_le_bytes([arm[18], arm[19]]), 0xB7);

@@ -22,16 +22,27 @@ fn hostile(limits: Limits) -> rekon::plugin::Plugin {
 /// from a failed call into the next.
 fn assert_still_works(plugin: &rekon::plugin::Plugin) {
     let input = vec![deployment()];
-    let out = plugin.mutate(&json!({"mode": "ok"}), &input).expect("a good call after a bad one");
+    let out = plugin
+        .mutate(&json!({"mode": "ok"}), &input)
+        .expect("a good call after a bad one");
     assert_eq!(out, input);
 }
 
 fn call_failure(mode: &str, limits: Limits) -> (CallFailure, Duration, rekon::plugin::Plugin) {
     let plugin = hostile(limits);
     let started = Instant::now();
-    let err = plugin.mutate(&json!({ "mode": mode }), &[deployment()]).unwrap_err();
+    let err = plugin
+        .mutate(&json!({ "mode": mode }), &[deployment()])
+        .unwrap_err();
     let elapsed = started.elapsed();
-    let PluginError::Call { plugin: name, export, failure } = err else { panic!("expected a call failure, got {err}") };
+    let PluginError::Call {
+        plugin: name,
+        export,
+        failure,
+    } = err
+    else {
+        panic!("expected a call failure, got {err}")
+    };
     assert_eq!(name, "hostile-plugin");
     assert_eq!(export, "mutate");
     (failure, elapsed, plugin)
@@ -39,19 +50,35 @@ fn call_failure(mode: &str, limits: Limits) -> (CallFailure, Duration, rekon::pl
 
 #[test]
 fn an_endless_loop_is_stopped_at_the_deadline() {
-    let limits = Limits { timeout: Duration::from_millis(200), ..Limits::default() };
+    let limits = Limits {
+        timeout: Duration::from_millis(200),
+        ..Limits::default()
+    };
     let (failure, elapsed, plugin) = call_failure("loop", limits);
     assert_eq!(failure, CallFailure::Timeout { timeout_ms: 200 });
     assert!(failure.to_string().contains("deadline of 200 ms exceeded"));
-    assert!(elapsed < Duration::from_secs(5), "stopped after {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(5),
+        "stopped after {elapsed:?}"
+    );
     assert_still_works(&plugin);
 }
 
 #[test]
 fn unbounded_allocation_hits_the_memory_cap() {
-    let limits = Limits { memory_bytes: 16 << 20, ..Limits::default() };
+    let limits = Limits {
+        memory_bytes: 16 << 20,
+        ..Limits::default()
+    };
     let (failure, _, plugin) = call_failure("alloc", limits);
-    let CallFailure::MemoryCap { cap_mib, requested_mib, .. } = &failure else { panic!("expected the memory cap, got {failure}") };
+    let CallFailure::MemoryCap {
+        cap_mib,
+        requested_mib,
+        ..
+    } = &failure
+    else {
+        panic!("expected the memory cap, got {failure}")
+    };
     assert_eq!(*cap_mib, 16);
     assert!(*requested_mib >= 16, "{failure}");
     assert_still_works(&plugin);
@@ -60,9 +87,17 @@ fn unbounded_allocation_hits_the_memory_cap() {
 #[test]
 fn a_trap_is_reported_with_a_symbolized_backtrace() {
     let (failure, _, plugin) = call_failure("trap", Limits::default());
-    let CallFailure::Trap { reason, backtrace, .. } = &failure else { panic!("expected a trap, got {failure}") };
+    let CallFailure::Trap {
+        reason, backtrace, ..
+    } = &failure
+    else {
+        panic!("expected a trap, got {failure}")
+    };
     assert!(reason.contains("unreachable"), "{reason}");
-    assert!(backtrace.iter().any(|f| f.contains("hostile")), "no named frame in {backtrace:?}");
+    assert!(
+        backtrace.iter().any(|f| f.contains("hostile")),
+        "no named frame in {backtrace:?}"
+    );
     assert_still_works(&plugin);
 }
 
@@ -70,15 +105,24 @@ fn a_trap_is_reported_with_a_symbolized_backtrace() {
 fn a_panic_message_reaches_the_error() {
     let (failure, _, plugin) = call_failure("panic", Limits::default());
     let text = failure.to_string();
-    assert!(text.contains("hostile plugin panicked on purpose"), "{text}");
+    assert!(
+        text.contains("hostile plugin panicked on purpose"),
+        "{text}"
+    );
     assert_still_works(&plugin);
 }
 
 #[test]
 fn a_huge_result_is_refused() {
-    let limits = Limits { max_output_bytes: 1 << 20, memory_bytes: 128 << 20, ..Limits::default() };
+    let limits = Limits {
+        max_output_bytes: 1 << 20,
+        memory_bytes: 128 << 20,
+        ..Limits::default()
+    };
     let (failure, _, plugin) = call_failure("huge", limits);
-    let CallFailure::OutputTooLarge { bytes, cap } = failure else { panic!("expected output cap, got {failure}") };
+    let CallFailure::OutputTooLarge { bytes, cap } = failure else {
+        panic!("expected output cap, got {failure}")
+    };
     assert_eq!(cap, 1 << 20);
     assert!(bytes > cap);
     assert_still_works(&plugin);
@@ -88,29 +132,50 @@ fn a_huge_result_is_refused() {
 fn a_log_flood_is_cut_and_the_call_still_succeeds() {
     let plugin = hostile(Limits::default());
     let input = vec![deployment()];
-    let out = plugin.mutate(&json!({"mode": "log-flood"}), &input).unwrap();
+    let out = plugin
+        .mutate(&json!({"mode": "log-flood"}), &input)
+        .unwrap();
     assert_eq!(out, input);
 }
 
 #[test]
 fn imports_the_host_does_not_grant_are_refused_at_load() {
     let err = support::runtime()
-        .load(&PluginSource { name: "greedy".into(), path: support::wasm("greedy_plugin"), sha256: None, limits: Limits::default() })
+        .load(&PluginSource {
+            name: "greedy".into(),
+            path: support::wasm("greedy_plugin"),
+            sha256: None,
+            limits: Limits::default(),
+        })
         .err()
         .expect("greedy plugin must be refused");
     let text = err.to_string();
-    assert!(matches!(err, PluginError::ImportNotGranted { .. }), "{text}");
-    assert!(text.contains("plugin `greedy`") && text.contains("evil:net/socket"), "{text}");
+    assert!(
+        matches!(err, PluginError::ImportNotGranted { .. }),
+        "{text}"
+    );
+    assert!(
+        text.contains("plugin `greedy`") && text.contains("evil:net/socket"),
+        "{text}"
+    );
 }
 
 #[test]
 fn another_minor_contract_is_refused_naming_both_versions() {
     let err = support::runtime()
-        .load(&PluginSource { name: "future".into(), path: support::wasm("future_contract_plugin"), sha256: None, limits: Limits::default() })
+        .load(&PluginSource {
+            name: "future".into(),
+            path: support::wasm("future_contract_plugin"),
+            sha256: None,
+            limits: Limits::default(),
+        })
         .err()
         .expect("a 0.2 plugin must be refused");
     let text = err.to_string();
-    assert!(text.contains("rekon:plugin@0.2.0") && text.contains("rekon:plugin@0.1.0"), "{text}");
+    assert!(
+        text.contains("rekon:plugin@0.2.0") && text.contains("rekon:plugin@0.1.0"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -122,23 +187,39 @@ fn non_components_are_refused_with_the_reason() {
     std::fs::write(&text_file, b"hello").unwrap();
     let load = |path: &std::path::Path| {
         support::runtime()
-            .load(&PluginSource { name: "bad".into(), path: path.to_path_buf(), sha256: None, limits: Limits::default() })
+            .load(&PluginSource {
+                name: "bad".into(),
+                path: path.to_path_buf(),
+                sha256: None,
+                limits: Limits::default(),
+            })
             .err()
             .unwrap()
             .to_string()
     };
     let e = load(&core);
-    assert!(e.contains("plugin `bad`") && e.contains("core WebAssembly module, not a component"), "{e}");
+    assert!(
+        e.contains("plugin `bad`") && e.contains("core WebAssembly module, not a component"),
+        "{e}"
+    );
     let e = load(&text_file);
     assert!(e.contains("not a WebAssembly file"), "{e}");
     let e = load(&dir.path().join("missing.wasm"));
-    assert!(e.contains("cannot read") && e.contains("missing.wasm"), "{e}");
+    assert!(
+        e.contains("cannot read") && e.contains("missing.wasm"),
+        "{e}"
+    );
 }
 
 #[test]
 fn a_pinned_digest_must_match() {
     let err = support::runtime()
-        .load(&PluginSource { name: "pinned".into(), path: support::wasm("hostile_plugin"), sha256: Some("sha256:00ff".into()), limits: Limits::default() })
+        .load(&PluginSource {
+            name: "pinned".into(),
+            path: support::wasm("hostile_plugin"),
+            sha256: Some("sha256:00ff".into()),
+            limits: Limits::default(),
+        })
         .err()
         .unwrap();
     assert!(matches!(err, PluginError::DigestMismatch { .. }), "{err}");
@@ -147,8 +228,14 @@ fn a_pinned_digest_must_match() {
 #[test]
 fn invalid_settings_are_refused_naming_the_plugin() {
     let plugin = support::load("readiness_probe", Limits::default());
-    let err = plugin.check_settings(&json!({"readinessProbe": {"initialDelaySeconds": "soon"}})).unwrap_err().to_string();
-    assert!(err.starts_with("plugin `readiness-probe`: settings refused:"), "{err}");
+    let err = plugin
+        .check_settings(&json!({"readinessProbe": {"initialDelaySeconds": "soon"}}))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("plugin `readiness-probe`: settings refused:"),
+        "{err}"
+    );
     assert!(err.contains("initialDelaySeconds"), "{err}");
 }
 

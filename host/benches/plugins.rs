@@ -12,13 +12,26 @@ use rekon::plugin::{Limits, Plugin, PluginSource, Runtime, RuntimeOptions, Tag};
 use serde_json::{json, Value};
 
 fn wasm(name: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/wasm32-wasip2/release").join(format!("{name}.wasm"));
-    assert!(path.exists(), "{} missing: run tests/build-plugins.sh", path.display());
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/wasm32-wasip2/release")
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.exists(),
+        "{} missing: run tests/build-plugins.sh",
+        path.display()
+    );
     path
 }
 
 fn load(runtime: &Runtime, name: &str) -> Plugin {
-    runtime.load(&PluginSource { name: name.into(), path: wasm(name), sha256: None, limits: Limits::default() }).unwrap()
+    runtime
+        .load(&PluginSource {
+            name: name.into(),
+            path: wasm(name),
+            sha256: None,
+            limits: Limits::default(),
+        })
+        .unwrap()
 }
 
 fn deployment(i: usize) -> Value {
@@ -48,16 +61,25 @@ fn native_probe(objects: &[String]) -> Vec<String> {
             let mut object: Value = serde_json::from_str(text).unwrap();
             let before = object.clone();
             if object["kind"] == "Deployment" && object["metadata"]["namespace"] == "website" {
-                if let Some(containers) = object.pointer_mut("/spec/template/spec/containers").and_then(Value::as_array_mut) {
+                if let Some(containers) = object
+                    .pointer_mut("/spec/template/spec/containers")
+                    .and_then(Value::as_array_mut)
+                {
                     for c in containers {
-                        if let Some(probe) = c.get_mut("readinessProbe").and_then(Value::as_object_mut) {
+                        if let Some(probe) =
+                            c.get_mut("readinessProbe").and_then(Value::as_object_mut)
+                        {
                             probe.insert("initialDelaySeconds".into(), json!(10));
                             probe.insert("periodSeconds".into(), json!(5));
                         }
                     }
                 }
             }
-            if object == before { text.clone() } else { object.to_string() }
+            if object == before {
+                text.clone()
+            } else {
+                object.to_string()
+            }
         })
         .collect()
 }
@@ -70,10 +92,17 @@ fn mutator(c: &mut Criterion) {
     for n in [1usize, 1000] {
         let objects: Vec<String> = (0..n).map(|i| deployment(i).to_string()).collect();
         // The plugin must do the same work as the native version.
-        assert_eq!(plugin.mutate(&settings, &objects).unwrap(), native_probe(&objects));
+        assert_eq!(
+            plugin.mutate(&settings, &objects).unwrap(),
+            native_probe(&objects)
+        );
         group.throughput(Throughput::Elements(n as u64));
-        group.bench_with_input(BenchmarkId::new("plugin", n), &objects, |b, o| b.iter(|| plugin.mutate(&settings, o).unwrap()));
-        group.bench_with_input(BenchmarkId::new("native", n), &objects, |b, o| b.iter(|| native_probe(o)));
+        group.bench_with_input(BenchmarkId::new("plugin", n), &objects, |b, o| {
+            b.iter(|| plugin.mutate(&settings, o).unwrap())
+        });
+        group.bench_with_input(BenchmarkId::new("native", n), &objects, |b, o| {
+            b.iter(|| native_probe(o))
+        });
     }
     group.finish();
 }
@@ -105,14 +134,28 @@ fn policy(c: &mut Criterion) {
     let settings_json = json!({"filterTags": {"pattern": "^main-[a-f0-9]+-(?P<ts>[0-9]+)", "extract": "$ts"}, "policy": {"numerical": {"order": "asc"}}});
     let settings: flux_policy::Settings = serde_json::from_value(settings_json.clone()).unwrap();
     let names = tags();
-    let wit_tags: Vec<Tag> = names.iter().map(|n| Tag { name: n.clone(), digest: None, created: None }).collect();
+    let wit_tags: Vec<Tag> = names
+        .iter()
+        .map(|n| Tag {
+            name: n.clone(),
+            digest: None,
+            created: None,
+        })
+        .collect();
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    assert_eq!(plugin.rank(&settings_json, "r", &wit_tags).unwrap(), flux_policy::rank(&settings, &refs).unwrap());
+    assert_eq!(
+        plugin.rank(&settings_json, "r", &wit_tags).unwrap(),
+        flux_policy::rank(&settings, &refs).unwrap()
+    );
 
     let mut group = c.benchmark_group("flux-policy-10k-tags");
     group.throughput(Throughput::Elements(names.len() as u64));
-    group.bench_function("plugin", |b| b.iter(|| plugin.rank(&settings_json, "r", &wit_tags).unwrap()));
-    group.bench_function("native", |b| b.iter(|| flux_policy::rank(&settings, &refs).unwrap()));
+    group.bench_function("plugin", |b| {
+        b.iter(|| plugin.rank(&settings_json, "r", &wit_tags).unwrap())
+    });
+    group.bench_function("native", |b| {
+        b.iter(|| flux_policy::rank(&settings, &refs).unwrap())
+    });
     group.finish();
 }
 

@@ -133,7 +133,9 @@ struct RawSource {
 
 impl Default for RawSource {
     fn default() -> Self {
-        RawSource { path: PathBuf::from(".") }
+        RawSource {
+            path: PathBuf::from("."),
+        }
     }
 }
 
@@ -175,15 +177,25 @@ pub const MAX_MEMORY_MIB: usize = 256;
 impl Config {
     /// Read and check `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Self::parse(&text, path)
     }
 
     /// Parse `text` as the contents of `path`.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string().trim_end().to_string() })?;
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let base = if base.as_os_str().is_empty() { PathBuf::from(".") } else { base };
+        let base = if base.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            base
+        };
         // Spans do not survive serde's untagged enums, so a chain entry's line
         // is found by looking for its quoted name inside its kustomization.
         // (The span of an array-of-tables entry covers only its header, so
@@ -191,7 +203,9 @@ impl Config {
         let line_of = |span: std::ops::Range<usize>, needle: &str| {
             let rest = &text[span.end..];
             let end = rest.find("\n[").map_or(text.len(), |i| span.end + i);
-            let start = text[span.start..end].find(&format!("\"{needle}\"")).map_or(span.start, |i| span.start + i);
+            let start = text[span.start..end]
+                .find(&format!("\"{needle}\""))
+                .map_or(span.start, |i| span.start + i);
             text[..start].matches('\n').count() + 1
         };
 
@@ -201,18 +215,34 @@ impl Config {
             if memory == 0 || memory > MAX_MEMORY_MIB {
                 return Err(ConfigError::Parse {
                     path: path.to_path_buf(),
-                    message: format!("plugins.{name}.memory-mib: {memory} is out of range 1..={MAX_MEMORY_MIB}"),
+                    message: format!(
+                        "plugins.{name}.memory-mib: {memory} is out of range 1..={MAX_MEMORY_MIB}"
+                    ),
                 });
             }
             let defaults = Limits::default();
             let limits = Limits {
-                timeout: p.timeout_ms.map(Duration::from_millis).unwrap_or(defaults.timeout),
+                timeout: p
+                    .timeout_ms
+                    .map(Duration::from_millis)
+                    .unwrap_or(defaults.timeout),
                 memory_bytes: memory << 20,
-                max_output_bytes: p.max_output_mib.map(|m| m << 20).unwrap_or(defaults.max_output_bytes),
+                max_output_bytes: p
+                    .max_output_mib
+                    .map(|m| m << 20)
+                    .unwrap_or(defaults.max_output_bytes),
                 max_log_bytes: defaults.max_log_bytes,
             };
             let settings = to_json(p.settings);
-            plugins.insert(name, PluginConfig { path: base.join(p.path), sha256: p.sha256, limits, settings });
+            plugins.insert(
+                name,
+                PluginConfig {
+                    path: base.join(p.path),
+                    sha256: p.sha256,
+                    limits,
+                    settings,
+                },
+            );
         }
 
         let mut kustomizations = Vec::new();
@@ -244,18 +274,29 @@ impl Config {
             };
             let mutators = chain(k.mutators, "mutator")?;
             let validators = chain(k.validators, "validator")?;
-            kustomizations.push(Kustomization { name: k.name, path: k.path, mutators, validators });
+            kustomizations.push(Kustomization {
+                name: k.name,
+                path: k.path,
+                mutators,
+                validators,
+            });
         }
         let mut seen = std::collections::HashSet::new();
         for k in &kustomizations {
             if !seen.insert(&k.name) {
-                return Err(ConfigError::Parse { path: path.to_path_buf(), message: format!("kustomization `{}` is declared twice", k.name) });
+                return Err(ConfigError::Parse {
+                    path: path.to_path_buf(),
+                    message: format!("kustomization `{}` is declared twice", k.name),
+                });
             }
         }
         Ok(Config {
             file: path.to_path_buf(),
             source_root: base.join(raw.source.path),
-            cache_dir: raw.cache_dir.map(|d| base.join(d)).or_else(default_cache_dir),
+            cache_dir: raw
+                .cache_dir
+                .map(|d| base.join(d))
+                .or_else(default_cache_dir),
             plugins,
             kustomizations,
         })
@@ -265,13 +306,22 @@ impl Config {
     pub fn select(&self, name: Option<&str>) -> Result<Vec<&Kustomization>, ConfigError> {
         match name {
             None => Ok(self.kustomizations.iter().collect()),
-            Some(name) => self.kustomizations.iter().find(|k| k.name == name).map(|k| vec![k]).ok_or_else(|| ConfigError::Parse {
-                path: self.file.clone(),
-                message: format!(
-                    "no kustomization named `{name}` (known: {})",
-                    self.kustomizations.iter().map(|k| k.name.as_str()).collect::<Vec<_>>().join(", ")
-                ),
-            }),
+            Some(name) => self
+                .kustomizations
+                .iter()
+                .find(|k| k.name == name)
+                .map(|k| vec![k])
+                .ok_or_else(|| ConfigError::Parse {
+                    path: self.file.clone(),
+                    message: format!(
+                        "no kustomization named `{name}` (known: {})",
+                        self.kustomizations
+                            .iter()
+                            .map(|k| k.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                }),
         }
     }
 }
@@ -319,26 +369,46 @@ mutators = ["probe", { plugin = "probe", settings = { x = 1 } }]
         assert_eq!(p.limits.timeout, Duration::from_millis(250));
         assert_eq!(p.limits.memory_bytes, 64 << 20);
         let k = &c.kustomizations[0];
-        assert_eq!(k.mutators[0].settings, serde_json::json!({"readinessProbe": {"initialDelaySeconds": 10}}));
+        assert_eq!(
+            k.mutators[0].settings,
+            serde_json::json!({"readinessProbe": {"initialDelaySeconds": 10}})
+        );
         assert_eq!(k.mutators[1].settings, serde_json::json!({"x": 1}));
     }
 
     #[test]
     fn unknown_plugin_is_named_with_its_line() {
         let text = GOOD.replace("mutators = [\"probe\"", "mutators = [\"nope\"");
-        let err = Config::parse(&text, Path::new("rekon.toml")).unwrap_err().to_string();
-        assert!(err.starts_with("rekon.toml:10: kustomization `frontend`: mutator `nope` is not declared"), "{err}");
+        let err = Config::parse(&text, Path::new("rekon.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(
+                "rekon.toml:10: kustomization `frontend`: mutator `nope` is not declared"
+            ),
+            "{err}"
+        );
     }
 
     #[test]
     fn unknown_fields_are_errors_with_line() {
-        let err = Config::parse("[plugins.a]\npath = \"a.wasm\"\ntimeout = 3\n", Path::new("r.toml")).unwrap_err().to_string();
+        let err = Config::parse(
+            "[plugins.a]\npath = \"a.wasm\"\ntimeout = 3\n",
+            Path::new("r.toml"),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("line 3") && err.contains("timeout"), "{err}");
     }
 
     #[test]
     fn memory_cap_is_bounded() {
-        let err = Config::parse("[plugins.a]\npath = \"a.wasm\"\nmemory-mib = 4096\n", Path::new("r.toml")).unwrap_err().to_string();
+        let err = Config::parse(
+            "[plugins.a]\npath = \"a.wasm\"\nmemory-mib = 4096\n",
+            Path::new("r.toml"),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("plugins.a.memory-mib"), "{err}");
     }
 }

@@ -38,12 +38,19 @@ fn walk(path: String, before: Option<&Value>, after: Option<&Value>, out: &mut V
             }
         }
         (a, b) if a == b => {}
-        (a, b) => out.push(FieldChange { path, before: a.cloned(), after: b.cloned() }),
+        (a, b) => out.push(FieldChange {
+            path,
+            before: a.cloned(),
+            after: b.cloned(),
+        }),
     }
 }
 
 fn join_key(path: &str, key: &str) -> String {
-    let simple = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '$');
+    let simple = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '$');
     match (path.is_empty(), simple) {
         (true, true) => key.to_string(),
         (false, true) => format!("{path}.{key}"),
@@ -57,7 +64,11 @@ pub fn short(value: &Option<Value>) -> String {
         None => "(absent)".to_string(),
         Some(v) => {
             let text = v.to_string();
-            if text.len() > 60 { format!("{}…", &text[..text.floor_char_boundary(57)]) } else { text }
+            if text.len() > 60 {
+                format!("{}…", &text[..text.floor_char_boundary(57)])
+            } else {
+                text
+            }
         }
     }
 }

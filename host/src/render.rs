@@ -37,7 +37,10 @@ pub enum RenderError {
         message: String,
     },
     /// Validators found error-severity violations.
-    #[error("kustomization `{kustomization}` was denied by its validators:\n{}", list(findings))]
+    #[error(
+        "kustomization `{kustomization}` was denied by its validators:\n{}",
+        list(findings)
+    )]
     Denied {
         /// The kustomization.
         kustomization: String,
@@ -47,7 +50,11 @@ pub enum RenderError {
 }
 
 fn list(findings: &[Finding]) -> String {
-    findings.iter().map(|f| format!("  {f}")).collect::<Vec<_>>().join("\n")
+    findings
+        .iter()
+        .map(|f| format!("  {f}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// An object of the final render, with where it came from.
@@ -105,7 +112,11 @@ impl fmt::Display for Finding {
             Severity::Info => "info",
         };
         let o = &v.object;
-        let object = if o.namespace.is_empty() { format!("{}/{}", o.kind, o.name) } else { format!("{}/{}/{}", o.kind, o.namespace, o.name) };
+        let object = if o.namespace.is_empty() {
+            format!("{}/{}", o.kind, o.name)
+        } else {
+            format!("{}/{}/{}", o.kind, o.namespace, o.name)
+        };
         write!(f, "{severity}: {object}")?;
         if let Some(origin) = &self.origin {
             write!(f, " ({}:{})", origin.file.display(), origin.line)?;
@@ -138,10 +149,19 @@ pub struct Renderer {
 impl Renderer {
     /// Load every plugin the selected kustomizations use, and check every
     /// (plugin, settings) pair once, before anything is rendered.
-    pub fn load(config: &Config, runtime: &Runtime, selected: &[&Kustomization]) -> Result<Self, RenderError> {
+    pub fn load(
+        config: &Config,
+        runtime: &Runtime,
+        selected: &[&Kustomization],
+    ) -> Result<Self, RenderError> {
         let mut plugins = HashMap::new();
         for k in selected {
-            for (u, world) in k.mutators.iter().map(|u| (u, World::ManifestMutator)).chain(k.validators.iter().map(|u| (u, World::ManifestValidator))) {
+            for (u, world) in k
+                .mutators
+                .iter()
+                .map(|u| (u, World::ManifestMutator))
+                .chain(k.validators.iter().map(|u| (u, World::ManifestValidator)))
+            {
                 if !plugins.contains_key(&u.plugin) {
                     let declared = &config.plugins[&u.plugin];
                     let plugin = runtime.load(&PluginSource {
@@ -154,7 +174,12 @@ impl Renderer {
                 }
                 let plugin = &plugins[&u.plugin];
                 if plugin.world() != world {
-                    return Err(PluginError::WrongWorld { plugin: u.plugin.clone(), actual: plugin.world(), wanted: world }.into());
+                    return Err(PluginError::WrongWorld {
+                        plugin: u.plugin.clone(),
+                        actual: plugin.world(),
+                        wanted: world,
+                    }
+                    .into());
                 }
                 plugin.check_settings(&u.settings)?;
             }
@@ -164,11 +189,19 @@ impl Renderer {
 
     /// Render one kustomization of `config`.
     pub fn render(&self, config: &Config, k: &Kustomization) -> Result<Rendered, RenderError> {
-        let build_err = |source| RenderError::Build { kustomization: k.name.clone(), source };
+        let build_err = |source| RenderError::Build {
+            kustomization: k.name.clone(),
+            source,
+        };
         let root = rekon_kustomize::open_root(&config.source_root).map_err(build_err)?;
         let resources = rekon_kustomize::build(&root, &k.path).map_err(build_err)?;
-        let mut objects: Vec<RenderedObject> =
-            resources.into_iter().map(|r| RenderedObject { object: r.object, origin: Some(r.origin) }).collect();
+        let mut objects: Vec<RenderedObject> = resources
+            .into_iter()
+            .map(|r| RenderedObject {
+                object: r.object,
+                origin: Some(r.origin),
+            })
+            .collect();
 
         let mut changes = Vec::new();
         for u in &k.mutators {
@@ -179,24 +212,47 @@ impl Renderer {
         let mut findings = Vec::new();
         for u in &k.validators {
             for violation in self.plugin(u).validate(&u.settings, &texts)? {
-                let origin = objects.get(violation.object.index as usize).and_then(|o| o.origin.clone());
-                findings.push(Finding { plugin: u.plugin.clone(), violation, origin });
+                let origin = objects
+                    .get(violation.object.index as usize)
+                    .and_then(|o| o.origin.clone());
+                findings.push(Finding {
+                    plugin: u.plugin.clone(),
+                    violation,
+                    origin,
+                });
             }
         }
-        if findings.iter().any(|f| f.violation.severity == Severity::Error) {
-            return Err(RenderError::Denied { kustomization: k.name.clone(), findings });
+        if findings
+            .iter()
+            .any(|f| f.violation.severity == Severity::Error)
+        {
+            return Err(RenderError::Denied {
+                kustomization: k.name.clone(),
+                findings,
+            });
         }
-        Ok(Rendered { kustomization: k.name.clone(), objects, changes, findings })
+        Ok(Rendered {
+            kustomization: k.name.clone(),
+            objects,
+            changes,
+            findings,
+        })
     }
 
     fn plugin(&self, u: &PluginUse) -> &Plugin {
         &self.plugins[&u.plugin]
     }
 
-    fn mutate(&self, u: &PluginUse, objects: Vec<RenderedObject>, changes: &mut Vec<Change>) -> Result<Vec<RenderedObject>, RenderError> {
+    fn mutate(
+        &self,
+        u: &PluginUse,
+        objects: Vec<RenderedObject>,
+        changes: &mut Vec<Change>,
+    ) -> Result<Vec<RenderedObject>, RenderError> {
         let inputs: Vec<String> = objects.iter().map(|o| o.object.to_string()).collect();
         let outputs = self.plugin(u).mutate(&u.settings, &inputs)?;
-        let mut by_identity: HashMap<String, &RenderedObject> = objects.iter().map(|o| (identity(&o.object), o)).collect();
+        let mut by_identity: HashMap<String, &RenderedObject> =
+            objects.iter().map(|o| (identity(&o.object), o)).collect();
         let mut result = Vec::with_capacity(outputs.len());
         for (index, text) in outputs.into_iter().enumerate() {
             // Unchanged objects come back as the identical string: skip the parse.
@@ -204,17 +260,36 @@ impl Renderer {
                 result.push(objects[index].clone());
                 continue;
             }
-            let object: Value = serde_json::from_str(&text)
-                .map_err(|e| RenderError::InvalidOutput { plugin: u.plugin.clone(), index, message: format!("not JSON: {e}") })?;
-            check_object(&object).map_err(|message| RenderError::InvalidOutput { plugin: u.plugin.clone(), index, message })?;
+            let object: Value =
+                serde_json::from_str(&text).map_err(|e| RenderError::InvalidOutput {
+                    plugin: u.plugin.clone(),
+                    index,
+                    message: format!("not JSON: {e}"),
+                })?;
+            check_object(&object).map_err(|message| RenderError::InvalidOutput {
+                plugin: u.plugin.clone(),
+                index,
+                message,
+            })?;
             let id = identity(&object);
             let before = by_identity.remove(&id);
             let fields = match before {
                 Some(b) => explain::diff(&b.object, &object),
-                None => vec![FieldChange { path: String::new(), before: None, after: Some(Value::String("(object added)".into())) }],
+                None => vec![FieldChange {
+                    path: String::new(),
+                    before: None,
+                    after: Some(Value::String("(object added)".into())),
+                }],
             };
-            changes.extend(fields.into_iter().map(|field| Change { plugin: u.plugin.clone(), object: id.clone(), field }));
-            result.push(RenderedObject { object, origin: before.and_then(|b| b.origin.clone()) });
+            changes.extend(fields.into_iter().map(|field| Change {
+                plugin: u.plugin.clone(),
+                object: id.clone(),
+                field,
+            }));
+            result.push(RenderedObject {
+                object,
+                origin: before.and_then(|b| b.origin.clone()),
+            });
         }
         Ok(result)
     }
@@ -230,8 +305,16 @@ pub fn identity(object: &Value) -> String {
 }
 
 fn check_object(object: &Value) -> Result<(), String> {
-    for (pointer, field) in [("/apiVersion", "apiVersion"), ("/kind", "kind"), ("/metadata/name", "metadata.name")] {
-        if object.pointer(pointer).and_then(Value::as_str).is_none_or(str::is_empty) {
+    for (pointer, field) in [
+        ("/apiVersion", "apiVersion"),
+        ("/kind", "kind"),
+        ("/metadata/name", "metadata.name"),
+    ] {
+        if object
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
             return Err(format!("missing `{field}`"));
         }
     }
@@ -240,6 +323,9 @@ fn check_object(object: &Value) -> Result<(), String> {
 
 /// Multi-document YAML of rendered objects.
 pub fn to_yaml(rendered: &[Rendered]) -> String {
-    let objects: Vec<Value> = rendered.iter().flat_map(|r| r.objects.iter().map(|o| o.object.clone())).collect();
+    let objects: Vec<Value> = rendered
+        .iter()
+        .flat_map(|r| r.objects.iter().map(|o| o.object.clone()))
+        .collect();
     rekon_kustomize::to_yaml(&objects)
 }

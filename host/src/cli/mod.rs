@@ -76,8 +76,13 @@ fn init_logging(verbose: u8) {
         1 => "rekon=debug,info",
         _ => "rekon=trace,debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
 }
 
 impl Cli {
@@ -86,8 +91,15 @@ impl Cli {
         let cache_dir = if self.no_cache {
             None
         } else {
-            self.cache_dir.clone().or(config_cache).or_else(crate::config::default_cache_dir).map(|d| d.join("plugins"))
+            self.cache_dir
+                .clone()
+                .or(config_cache)
+                .or_else(crate::config::default_cache_dir)
+                .map(|d| d.join("plugins"))
         };
-        Ok(Runtime::new(RuntimeOptions { cache_dir, ..Default::default() })?)
+        Ok(Runtime::new(RuntimeOptions {
+            cache_dir,
+            ..Default::default()
+        })?)
     }
 }

@@ -9,7 +9,9 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
-use crate::plugin::{precompile_for_target, write_atomically, Limits, Plugin, PluginSource, Severity, Tag, World};
+use crate::plugin::{
+    precompile_for_target, write_atomically, Limits, Plugin, PluginSource, Severity, Tag, World,
+};
 
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
@@ -94,24 +96,44 @@ pub fn run(cli: &super::Cli, cmd: &PluginCommand) -> anyhow::Result<ExitCode> {
 
 fn load(cli: &super::Cli, path: &Path, limits: Limits) -> anyhow::Result<Plugin> {
     let runtime = cli.runtime(None)?;
-    let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "plugin".into());
-    Ok(runtime.load(&PluginSource { name, path: path.to_path_buf(), sha256: None, limits })?)
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "plugin".into());
+    Ok(runtime.load(&PluginSource {
+        name,
+        path: path.to_path_buf(),
+        sha256: None,
+        limits,
+    })?)
 }
 
 fn run_plugin(cli: &super::Cli, args: &RunArgs) -> anyhow::Result<ExitCode> {
-    let limits = Limits { timeout: Duration::from_millis(args.timeout_ms), memory_bytes: (args.memory_mib as usize) << 20, ..Limits::default() };
+    let limits = Limits {
+        timeout: Duration::from_millis(args.timeout_ms),
+        memory_bytes: (args.memory_mib as usize) << 20,
+        ..Limits::default()
+    };
     let plugin = load(cli, &args.plugin, limits)?;
     let settings = read_settings(&args.settings)?;
     plugin.check_settings(&settings)?;
     let input = read_input(&args.input)?;
-    let input_name = PathBuf::from(if args.input == "-" { "<stdin>" } else { &args.input });
+    let input_name = PathBuf::from(if args.input == "-" {
+        "<stdin>"
+    } else {
+        &args.input
+    });
     match plugin.world() {
         World::ImagePolicy => {
             let tags: Vec<Tag> = input
                 .lines()
                 .map(str::trim)
                 .filter(|l| !l.is_empty())
-                .map(|name| Tag { name: name.to_string(), digest: None, created: None })
+                .map(|name| Tag {
+                    name: name.to_string(),
+                    digest: None,
+                    created: None,
+                })
                 .collect();
             for tag in plugin.rank(&settings, &args.repository, &tags)? {
                 println!("{tag}");
@@ -124,7 +146,10 @@ fn run_plugin(cli: &super::Cli, args: &RunArgs) -> anyhow::Result<ExitCode> {
             let values: Vec<Value> = out
                 .iter()
                 .enumerate()
-                .map(|(i, t)| serde_json::from_str(t).with_context(|| format!("plugin returned invalid JSON for object {i}")))
+                .map(|(i, t)| {
+                    serde_json::from_str(t)
+                        .with_context(|| format!("plugin returned invalid JSON for object {i}"))
+                })
                 .collect::<anyhow::Result<_>>()?;
             print!("{}", rekon_kustomize::to_yaml(&values));
             Ok(ExitCode::SUCCESS)
@@ -143,12 +168,19 @@ fn run_plugin(cli: &super::Cli, args: &RunArgs) -> anyhow::Result<ExitCode> {
                     Severity::Info => "info",
                 };
                 let o = &v.object;
-                println!("{severity}: [{}] {}/{} {}: {}", o.index, o.kind, o.name, v.path, v.message);
+                println!(
+                    "{severity}: [{}] {}/{} {}: {}",
+                    o.index, o.kind, o.name, v.path, v.message
+                );
             }
             if violations.is_empty() {
                 eprintln!("no findings");
             }
-            Ok(if denied { ExitCode::from(1) } else { ExitCode::SUCCESS })
+            Ok(if denied {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
     }
 }
@@ -176,8 +208,10 @@ fn inspect(cli: &super::Cli, args: &InspectArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn compile(args: &CompileArgs) -> anyhow::Result<ExitCode> {
-    let wasm = std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
-    let artifact = precompile_for_target(&wasm, args.target.as_deref()).with_context(|| format!("compiling {}", args.file.display()))?;
+    let wasm =
+        std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let artifact = precompile_for_target(&wasm, args.target.as_deref())
+        .with_context(|| format!("compiling {}", args.file.display()))?;
     write_atomically(&args.output, &artifact)?;
     eprintln!(
         "wrote {} ({} bytes) for {}",
@@ -190,7 +224,11 @@ fn compile(args: &CompileArgs) -> anyhow::Result<ExitCode> {
 
 fn read_settings(arg: &str) -> anyhow::Result<Value> {
     let (text, origin) = match arg.strip_prefix('@') {
-        Some(file) => (std::fs::read_to_string(file).with_context(|| format!("reading settings file {file}"))?, file.to_string()),
+        Some(file) => (
+            std::fs::read_to_string(file)
+                .with_context(|| format!("reading settings file {file}"))?,
+            file.to_string(),
+        ),
         None => (arg.to_string(), "--settings".to_string()),
     };
     serde_json::from_str(&text).with_context(|| format!("{origin}: settings must be JSON"))
@@ -199,7 +237,9 @@ fn read_settings(arg: &str) -> anyhow::Result<Value> {
 fn read_input(arg: &str) -> anyhow::Result<String> {
     if arg == "-" {
         let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).context("reading stdin")?;
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading stdin")?;
         Ok(text)
     } else {
         std::fs::read_to_string(arg).with_context(|| format!("reading {arg}"))

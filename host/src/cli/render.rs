@@ -45,7 +45,9 @@ pub fn run(cli: &super::Cli, args: &RenderArgs) -> anyhow::Result<ExitCode> {
                 eprintln!("{err}");
                 return Ok(ExitCode::from(1));
             }
-            Err(err) => return Err(err).with_context(|| format!("rendering {}", config.file.display())),
+            Err(err) => {
+                return Err(err).with_context(|| format!("rendering {}", config.file.display()))
+            }
         }
     }
     for finding in rendered.iter().flat_map(|r| &r.findings) {

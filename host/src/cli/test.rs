@@ -26,13 +26,24 @@ pub struct TestArgs {
 }
 
 pub fn run(cli: &super::Cli, args: &TestArgs) -> anyhow::Result<ExitCode> {
-    let roots = if args.paths.is_empty() { vec![PathBuf::from(".")] } else { args.paths.clone() };
+    let roots = if args.paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        args.paths.clone()
+    };
     let mut files = Vec::new();
     for root in &roots {
         files.extend(suite::discover(root).map_err(anyhow::Error::msg)?);
     }
     if files.is_empty() {
-        anyhow::bail!("no rekon-test.yaml found under {}", roots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+        anyhow::bail!(
+            "no rekon-test.yaml found under {}",
+            roots
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     let runtime = cli.runtime(None)?;
     let mut report = Report::default();

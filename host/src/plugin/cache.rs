@@ -41,7 +41,8 @@ impl Cache {
     pub fn entry_path(&self, engine: &Engine, sha256: &str) -> PathBuf {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
-        self.dir.join(format!("{sha256}-{:016x}.cwasm", hasher.finish()))
+        self.dir
+            .join(format!("{sha256}-{:016x}.cwasm", hasher.finish()))
     }
 
     /// Load the compiled form of `wasm` from the cache, or compile and store it.
@@ -58,7 +59,9 @@ impl Cache {
             // digest and the engine's compatibility hash.
             match unsafe { Component::deserialize_file(engine, &path) } {
                 Ok(component) => return Ok((component, CacheOutcome::Hit)),
-                Err(err) => tracing::warn!(path = %path.display(), "ignoring unreadable cache entry: {err}"),
+                Err(err) => {
+                    tracing::warn!(path = %path.display(), "ignoring unreadable cache entry: {err}")
+                }
             }
         }
         let compiled = engine.precompile_component(wasm)?;
@@ -74,7 +77,10 @@ impl Cache {
 /// Write `bytes` to `path` atomically (temporary file in the same directory, then rename).
 pub fn store(path: &Path, bytes: &[u8]) -> Result<(), PluginError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let err = |source| PluginError::Cache { path: path.to_path_buf(), source };
+    let err = |source| PluginError::Cache {
+        path: path.to_path_buf(),
+        source,
+    };
     std::fs::create_dir_all(dir).map_err(err)?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
     tmp.write_all(bytes).map_err(err)?;

@@ -76,7 +76,9 @@ pub struct Contract {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ContractError {
     /// It exports nothing from `rekon:plugin`.
-    #[error("it exports no `{PACKAGE}` interface, so it is not a rekon plugin (exports: {exports})")]
+    #[error(
+        "it exports no `{PACKAGE}` interface, so it is not a rekon plugin (exports: {exports})"
+    )]
     NotAPlugin {
         /// The exports it does have, comma separated.
         exports: String,
@@ -101,7 +103,9 @@ pub enum ContractError {
 }
 
 /// Decide world and contract version from a component's export names.
-pub fn identify<'a>(export_names: impl IntoIterator<Item = &'a str>) -> Result<Contract, ContractError> {
+pub fn identify<'a>(
+    export_names: impl IntoIterator<Item = &'a str>,
+) -> Result<Contract, ContractError> {
     let names: Vec<&str> = export_names.into_iter().collect();
     let ours: Vec<(&str, &str)> = names
         .iter()
@@ -112,24 +116,37 @@ pub fn identify<'a>(export_names: impl IntoIterator<Item = &'a str>) -> Result<C
         })
         .collect();
     if ours.is_empty() {
-        return Err(ContractError::NotAPlugin { exports: list(&names) });
+        return Err(ContractError::NotAPlugin {
+            exports: list(&names),
+        });
     }
     let host_series = series(VERSION);
     for (_, version) in &ours {
         if series(version) != host_series {
             return Err(ContractError::Incompatible {
-                found: if version.is_empty() { "(unversioned)".to_string() } else { version.to_string() },
+                found: if version.is_empty() {
+                    "(unversioned)".to_string()
+                } else {
+                    version.to_string()
+                },
                 host_series: host_series.to_string(),
             });
         }
     }
-    let worlds: Vec<World> = [World::ImagePolicy, World::ManifestMutator, World::ManifestValidator]
-        .into_iter()
-        .filter(|w| ours.iter().any(|(i, _)| *i == w.interface()))
-        .collect();
+    let worlds: Vec<World> = [
+        World::ImagePolicy,
+        World::ManifestMutator,
+        World::ManifestValidator,
+    ]
+    .into_iter()
+    .filter(|w| ours.iter().any(|(i, _)| *i == w.interface()))
+    .collect();
     let has_plugin = ours.iter().any(|(i, _)| *i == "plugin");
     match (has_plugin, worlds.as_slice()) {
-        (true, [world]) => Ok(Contract { world: *world, version: ours[0].1.to_string() }),
+        (true, [world]) => Ok(Contract {
+            world: *world,
+            version: ours[0].1.to_string(),
+        }),
         _ => Err(ContractError::AmbiguousWorld {
             exports: list(&ours.iter().map(|(i, _)| *i).collect::<Vec<_>>()),
         }),
@@ -145,7 +162,11 @@ fn series(version: &str) -> &str {
 }
 
 fn list(names: &[&str]) -> String {
-    if names.is_empty() { "none".to_string() } else { names.join(", ") }
+    if names.is_empty() {
+        "none".to_string()
+    } else {
+        names.join(", ")
+    }
 }
 
 #[cfg(test)]
@@ -155,15 +176,26 @@ mod tests {
     #[test]
     fn identifies_each_world() {
         let c = identify(["rekon:plugin/plugin@0.1.0", "rekon:plugin/mutator@0.1.0"]).unwrap();
-        assert_eq!(c, Contract { world: World::ManifestMutator, version: "0.1.0".into() });
-        let c = identify(["rekon:plugin/plugin@0.1.4", "rekon:plugin/image-policy@0.1.4"]).unwrap();
+        assert_eq!(
+            c,
+            Contract {
+                world: World::ManifestMutator,
+                version: "0.1.0".into()
+            }
+        );
+        let c = identify([
+            "rekon:plugin/plugin@0.1.4",
+            "rekon:plugin/image-policy@0.1.4",
+        ])
+        .unwrap();
         assert_eq!(c.world, World::ImagePolicy);
         assert_eq!(c.version, "0.1.4");
     }
 
     #[test]
     fn refuses_another_minor_naming_both_versions() {
-        let err = identify(["rekon:plugin/plugin@0.2.0", "rekon:plugin/mutator@0.2.0"]).unwrap_err();
+        let err =
+            identify(["rekon:plugin/plugin@0.2.0", "rekon:plugin/mutator@0.2.0"]).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("rekon:plugin@0.2.0"), "{msg}");
         assert!(msg.contains("rekon:plugin@0.1.0"), "{msg}");
@@ -171,11 +203,21 @@ mod tests {
 
     #[test]
     fn refuses_non_plugins_and_ambiguous_worlds() {
-        assert!(matches!(identify(["wasi:cli/run@0.2.0"]), Err(ContractError::NotAPlugin { .. })));
         assert!(matches!(
-            identify(["rekon:plugin/plugin@0.1.0", "rekon:plugin/mutator@0.1.0", "rekon:plugin/validator@0.1.0"]),
+            identify(["wasi:cli/run@0.2.0"]),
+            Err(ContractError::NotAPlugin { .. })
+        ));
+        assert!(matches!(
+            identify([
+                "rekon:plugin/plugin@0.1.0",
+                "rekon:plugin/mutator@0.1.0",
+                "rekon:plugin/validator@0.1.0"
+            ]),
             Err(ContractError::AmbiguousWorld { .. })
         ));
-        assert!(matches!(identify(["rekon:plugin/mutator@0.1.0"]), Err(ContractError::AmbiguousWorld { .. })));
+        assert!(matches!(
+            identify(["rekon:plugin/mutator@0.1.0"]),
+            Err(ContractError::AmbiguousWorld { .. })
+        ));
     }
 }

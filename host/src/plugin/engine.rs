@@ -33,7 +33,10 @@ impl Default for PoolSize {
     /// handful of plugin calls at once, and the memory is only reserved
     /// address space until a plugin touches it.
     fn default() -> Self {
-        PoolSize { concurrent_calls: 16, max_memory_bytes: 256 << 20 }
+        PoolSize {
+            concurrent_calls: 16,
+            max_memory_bytes: 256 << 20,
+        }
     }
 }
 
@@ -83,13 +86,19 @@ impl Runtime {
                 tracing::warn!(
                     "could not reserve the plugin instance pool ({err}); falling back to on-demand allocation (slower instantiation, same limits)"
                 );
-                let engine = Engine::new(&base_config()).map_err(|e| PluginError::Engine(e.to_string()))?;
+                let engine =
+                    Engine::new(&base_config()).map_err(|e| PluginError::Engine(e.to_string()))?;
                 (engine, Allocation::OnDemand)
             }
         };
         let cache = options.cache_dir.map(super::cache::Cache::new);
         let ticker = Ticker::start(engine.clone());
-        Ok(Runtime { engine, cache, allocation, _ticker: ticker })
+        Ok(Runtime {
+            engine,
+            cache,
+            allocation,
+            _ticker: ticker,
+        })
     }
 
     /// Which allocator the engine ended up with.
@@ -138,7 +147,10 @@ impl Ticker {
                 }
             })
             .expect("spawning the epoch thread");
-        Ticker { stop, thread: Some(thread) }
+        Ticker {
+            stop,
+            thread: Some(thread),
+        }
     }
 }
 
@@ -162,10 +174,14 @@ pub(crate) fn ticks(timeout: Duration) -> u64 {
 pub fn precompile_for_target(wasm: &[u8], target: Option<&str>) -> Result<Vec<u8>, PluginError> {
     let mut config = base_config();
     if let Some(target) = target {
-        config.target(target).map_err(|e| PluginError::Engine(format!("target `{target}`: {e}")))?;
+        config
+            .target(target)
+            .map_err(|e| PluginError::Engine(format!("target `{target}`: {e}")))?;
     }
     let engine = Engine::new(&config).map_err(|e| PluginError::Engine(e.to_string()))?;
-    engine.precompile_component(wasm).map_err(|e| PluginError::Engine(format!("{e:?}")))
+    engine
+        .precompile_component(wasm)
+        .map_err(|e| PluginError::Engine(format!("{e:?}")))
 }
 
 #[cfg(test)]
@@ -183,8 +199,15 @@ mod tests {
     fn falls_back_to_on_demand_when_the_pool_cannot_be_reserved() {
         // 4 million memories of 4 GiB reservation each is far beyond any
         // address space, so reserving the pool must fail.
-        let huge = PoolSize { concurrent_calls: 2_000_000, max_memory_bytes: 256 << 20 };
-        let runtime = Runtime::new(RuntimeOptions { cache_dir: None, pool: huge }).unwrap();
+        let huge = PoolSize {
+            concurrent_calls: 2_000_000,
+            max_memory_bytes: 256 << 20,
+        };
+        let runtime = Runtime::new(RuntimeOptions {
+            cache_dir: None,
+            pool: huge,
+        })
+        .unwrap();
         assert_eq!(runtime.allocation(), Allocation::OnDemand);
         let normal = Runtime::new(RuntimeOptions::default()).unwrap();
         assert_eq!(normal.allocation(), Allocation::Pooling);

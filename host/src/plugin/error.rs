@@ -136,7 +136,11 @@ pub enum CallFailure {
         cap: usize,
     },
     /// The plugin trapped (a panic, `unreachable`, out-of-bounds access...).
-    #[error("trapped: {reason}{}{}", detail_suffix(detail), backtrace_suffix(backtrace))]
+    #[error(
+        "trapped: {reason}{}{}",
+        detail_suffix(detail),
+        backtrace_suffix(backtrace)
+    )]
     Trap {
         /// The trap reason, e.g. `wasm 'unreachable' instruction executed`.
         reason: String,
@@ -148,7 +152,14 @@ pub enum CallFailure {
 }
 
 fn detail_suffix(detail: &str) -> String {
-    if detail.is_empty() { String::new() } else { format!("\n  plugin stderr: {}", detail.trim_end().replace('\n', "\n    ")) }
+    if detail.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "\n  plugin stderr: {}",
+            detail.trim_end().replace('\n', "\n    ")
+        )
+    }
 }
 
 fn backtrace_suffix(frames: &[String]) -> String {

@@ -74,32 +74,64 @@ impl Runtime {
     pub fn load(&self, source: &PluginSource) -> Result<Plugin, PluginError> {
         let name = source.name.clone();
         let path = source.path.clone();
-        let bytes = std::fs::read(&path).map_err(|e| PluginError::Read { plugin: name.clone(), path: path.clone(), source: e })?;
+        let bytes = std::fs::read(&path).map_err(|e| PluginError::Read {
+            plugin: name.clone(),
+            path: path.clone(),
+            source: e,
+        })?;
         let sha256 = hex::encode(Sha256::digest(&bytes));
         if let Some(expected) = &source.sha256 {
             let expected = expected.trim_start_matches("sha256:").to_ascii_lowercase();
             if expected != sha256 {
-                return Err(PluginError::DigestMismatch { plugin: name, path, expected, actual: sha256 });
+                return Err(PluginError::DigestMismatch {
+                    plugin: name,
+                    path,
+                    expected,
+                    actual: sha256,
+                });
             }
         }
-        let not_a_component = |reason: String| PluginError::NotAComponent { plugin: name.clone(), path: path.clone(), reason };
+        let not_a_component = |reason: String| PluginError::NotAComponent {
+            plugin: name.clone(),
+            path: path.clone(),
+            reason,
+        };
         let (component, cache) = self.compile(&bytes, &sha256).map_err(not_a_component)?;
 
         let ty = component.component_type();
-        let contract = contract::identify(ty.exports(&self.engine).map(|(n, _)| n))
-            .map_err(|e| PluginError::Contract { plugin: name.clone(), path: path.clone(), source: e })?;
-        let imports: Vec<String> = ty.imports(&self.engine).map(|(n, _)| n.to_string()).collect();
+        let contract =
+            contract::identify(ty.exports(&self.engine).map(|(n, _)| n)).map_err(|e| {
+                PluginError::Contract {
+                    plugin: name.clone(),
+                    path: path.clone(),
+                    source: e,
+                }
+            })?;
+        let imports: Vec<String> = ty
+            .imports(&self.engine)
+            .map(|(n, _)| n.to_string())
+            .collect();
         if let Some(import) = imports.iter().find(|i| !is_granted(i)) {
-            return Err(PluginError::ImportNotGranted { plugin: name, path, import: import.clone() });
+            return Err(PluginError::ImportNotGranted {
+                plugin: name,
+                path,
+                import: import.clone(),
+            });
         }
 
         let pre = linker(&self.engine)
             .and_then(|l| l.instantiate_pre(&component))
             .map_err(|e| not_a_component(format!("{e:#}")))?;
         let prepared = match contract.world {
-            World::ImagePolicy => image_policy::ImagePolicyPluginPre::new(pre).map(Prepared::ImagePolicy),
-            World::ManifestMutator => mutator::ManifestMutatorPluginPre::new(pre).map(Prepared::Mutator),
-            World::ManifestValidator => validator::ManifestValidatorPluginPre::new(pre).map(Prepared::Validator),
+            World::ImagePolicy => {
+                image_policy::ImagePolicyPluginPre::new(pre).map(Prepared::ImagePolicy)
+            }
+            World::ManifestMutator => {
+                mutator::ManifestMutatorPluginPre::new(pre).map(Prepared::Mutator)
+            }
+            World::ManifestValidator => {
+                validator::ManifestValidatorPluginPre::new(pre).map(Prepared::Validator)
+            }
         }
         .map_err(|e| not_a_component(format!("{e:#}")))?;
 
@@ -108,7 +140,12 @@ impl Runtime {
             path,
             sha256,
             contract,
-            description: Description { name: String::new(), version: String::new(), summary: String::new(), settings_example: String::new() },
+            description: Description {
+                name: String::new(),
+                version: String::new(),
+                summary: String::new(),
+                settings_example: String::new(),
+            },
             imports,
             limits: source.limits,
             cache,
@@ -130,8 +167,12 @@ impl Runtime {
         }
         check_magic(bytes)?;
         match &self.cache {
-            Some(cache) => cache.load_or_compile(&self.engine, bytes, sha256).map_err(|e| format!("{e:#}")),
-            None => Component::new(&self.engine, bytes).map(|c| (c, CacheOutcome::Compiled)).map_err(|e| format!("{e:#}")),
+            Some(cache) => cache
+                .load_or_compile(&self.engine, bytes, sha256)
+                .map_err(|e| format!("{e:#}")),
+            None => Component::new(&self.engine, bytes)
+                .map(|c| (c, CacheOutcome::Compiled))
+                .map_err(|e| format!("{e:#}")),
         }
     }
 }
@@ -264,9 +305,18 @@ impl Plugin {
     fn describe(&self) -> Result<Description, PluginError> {
         self.call("describe", |store, prepared| {
             Ok(match prepared {
-                Prepared::ImagePolicy(p) => p.instantiate(&mut *store)?.rekon_plugin_plugin().call_describe(&mut *store)?,
-                Prepared::Mutator(p) => p.instantiate(&mut *store)?.rekon_plugin_plugin().call_describe(&mut *store)?,
-                Prepared::Validator(p) => p.instantiate(&mut *store)?.rekon_plugin_plugin().call_describe(&mut *store)?,
+                Prepared::ImagePolicy(p) => p
+                    .instantiate(&mut *store)?
+                    .rekon_plugin_plugin()
+                    .call_describe(&mut *store)?,
+                Prepared::Mutator(p) => p
+                    .instantiate(&mut *store)?
+                    .rekon_plugin_plugin()
+                    .call_describe(&mut *store)?,
+                Prepared::Validator(p) => p
+                    .instantiate(&mut *store)?
+                    .rekon_plugin_plugin()
+                    .call_describe(&mut *store)?,
             })
         })
         .map(|(d, _)| d)
@@ -278,21 +328,42 @@ impl Plugin {
         let result = self
             .call("check-settings", |store, prepared| {
                 Ok(match prepared {
-                    Prepared::ImagePolicy(p) => p.instantiate(&mut *store)?.rekon_plugin_plugin().call_check_settings(&mut *store, &text)?,
-                    Prepared::Mutator(p) => p.instantiate(&mut *store)?.rekon_plugin_plugin().call_check_settings(&mut *store, &text)?,
-                    Prepared::Validator(p) => p.instantiate(&mut *store)?.rekon_plugin_plugin().call_check_settings(&mut *store, &text)?,
+                    Prepared::ImagePolicy(p) => p
+                        .instantiate(&mut *store)?
+                        .rekon_plugin_plugin()
+                        .call_check_settings(&mut *store, &text)?,
+                    Prepared::Mutator(p) => p
+                        .instantiate(&mut *store)?
+                        .rekon_plugin_plugin()
+                        .call_check_settings(&mut *store, &text)?,
+                    Prepared::Validator(p) => p
+                        .instantiate(&mut *store)?
+                        .rekon_plugin_plugin()
+                        .call_check_settings(&mut *store, &text)?,
                 })
             })?
             .0;
-        result.map_err(|message| PluginError::Settings { plugin: self.name.clone(), message })
+        result.map_err(|message| PluginError::Settings {
+            plugin: self.name.clone(),
+            message,
+        })
     }
 
     /// Rank the tags of `repository` (image-policy plugins).
-    pub fn rank(&self, settings: &serde_json::Value, repository: &str, tags: &[Tag]) -> Result<Vec<String>, PluginError> {
-        let Prepared::ImagePolicy(pre) = &self.prepared else { return Err(self.wrong_world(World::ImagePolicy)) };
+    pub fn rank(
+        &self,
+        settings: &serde_json::Value,
+        repository: &str,
+        tags: &[Tag],
+    ) -> Result<Vec<String>, PluginError> {
+        let Prepared::ImagePolicy(pre) = &self.prepared else {
+            return Err(self.wrong_world(World::ImagePolicy));
+        };
         let text = settings.to_string();
         let (result, _) = self.call("rank", |store, _| {
-            pre.instantiate(&mut *store)?.rekon_plugin_image_policy().call_rank(&mut *store, &text, repository, tags)
+            pre.instantiate(&mut *store)?
+                .rekon_plugin_image_policy()
+                .call_rank(&mut *store, &text, repository, tags)
         })?;
         let ranked = result.map_err(|m| self.refused("rank", m))?;
         self.check_output("rank", ranked.iter().map(String::len).sum())?;
@@ -300,11 +371,19 @@ impl Plugin {
     }
 
     /// Mutate the objects of one render (mutator plugins).
-    pub fn mutate(&self, settings: &serde_json::Value, objects: &[String]) -> Result<Vec<String>, PluginError> {
-        let Prepared::Mutator(pre) = &self.prepared else { return Err(self.wrong_world(World::ManifestMutator)) };
+    pub fn mutate(
+        &self,
+        settings: &serde_json::Value,
+        objects: &[String],
+    ) -> Result<Vec<String>, PluginError> {
+        let Prepared::Mutator(pre) = &self.prepared else {
+            return Err(self.wrong_world(World::ManifestMutator));
+        };
         let text = settings.to_string();
         let (result, _) = self.call("mutate", |store, _| {
-            pre.instantiate(&mut *store)?.rekon_plugin_mutator().call_mutate(&mut *store, &text, objects)
+            pre.instantiate(&mut *store)?
+                .rekon_plugin_mutator()
+                .call_mutate(&mut *store, &text, objects)
         })?;
         let mutated = result.map_err(|m| self.refused("mutate", m))?;
         self.check_output("mutate", mutated.iter().map(String::len).sum())?;
@@ -312,30 +391,53 @@ impl Plugin {
     }
 
     /// Validate the objects of one render (validator plugins).
-    pub fn validate(&self, settings: &serde_json::Value, objects: &[String]) -> Result<Vec<Violation>, PluginError> {
-        let Prepared::Validator(pre) = &self.prepared else { return Err(self.wrong_world(World::ManifestValidator)) };
+    pub fn validate(
+        &self,
+        settings: &serde_json::Value,
+        objects: &[String],
+    ) -> Result<Vec<Violation>, PluginError> {
+        let Prepared::Validator(pre) = &self.prepared else {
+            return Err(self.wrong_world(World::ManifestValidator));
+        };
         let text = settings.to_string();
         let (result, _) = self.call("validate", |store, _| {
-            pre.instantiate(&mut *store)?.rekon_plugin_validator().call_validate(&mut *store, &text, objects)
+            pre.instantiate(&mut *store)?
+                .rekon_plugin_validator()
+                .call_validate(&mut *store, &text, objects)
         })?;
         let violations = result.map_err(|m| self.refused("validate", m))?;
-        let bytes = violations.iter().map(|v| v.message.len() + v.path.len() + v.object.name.len() + 64).sum();
+        let bytes = violations
+            .iter()
+            .map(|v| v.message.len() + v.path.len() + v.object.name.len() + 64)
+            .sum();
         self.check_output("validate", bytes)?;
         Ok(violations)
     }
 
     fn wrong_world(&self, wanted: World) -> PluginError {
-        PluginError::WrongWorld { plugin: self.name.clone(), actual: self.contract.world, wanted }
+        PluginError::WrongWorld {
+            plugin: self.name.clone(),
+            actual: self.contract.world,
+            wanted,
+        }
     }
 
     fn refused(&self, export: &'static str, message: String) -> PluginError {
-        PluginError::Call { plugin: self.name.clone(), export, failure: CallFailure::Refused(message) }
+        PluginError::Call {
+            plugin: self.name.clone(),
+            export,
+            failure: CallFailure::Refused(message),
+        }
     }
 
     fn check_output(&self, export: &'static str, bytes: usize) -> Result<(), PluginError> {
         let cap = self.limits.max_output_bytes;
         if bytes > cap {
-            return Err(PluginError::Call { plugin: self.name.clone(), export, failure: CallFailure::OutputTooLarge { bytes, cap } });
+            return Err(PluginError::Call {
+                plugin: self.name.clone(),
+                export,
+                failure: CallFailure::OutputTooLarge { bytes, cap },
+            });
         }
         Ok(())
     }
@@ -359,7 +461,11 @@ impl Plugin {
             Err(err) => {
                 let failure = self.classify(&err, store.data());
                 tracing::debug!(plugin = %self.name, export, "plugin call failed: {err:?}");
-                Err(PluginError::Call { plugin: self.name.clone(), export, failure })
+                Err(PluginError::Call {
+                    plugin: self.name.clone(),
+                    export,
+                    failure,
+                })
             }
         }
     }
@@ -386,17 +492,28 @@ impl Plugin {
             })
             .unwrap_or_default();
         let reason = match err.downcast_ref::<Trap>() {
-            Some(Trap::Interrupt) => return CallFailure::Timeout { timeout_ms: self.limits.timeout.as_millis() as u64 },
+            Some(Trap::Interrupt) => {
+                return CallFailure::Timeout {
+                    timeout_ms: self.limits.timeout.as_millis() as u64,
+                }
+            }
             Some(trap) => trap.to_string(),
             None => {
                 let text = format!("{err:#}");
                 if text.contains("write beyond capacity") {
-                    format!("wrote more than {} bytes to stdout or stderr (use the log import instead)", sandbox::STDIO_CAPTURE_BYTES)
+                    format!(
+                        "wrote more than {} bytes to stdout or stderr (use the log import instead)",
+                        sandbox::STDIO_CAPTURE_BYTES
+                    )
                 } else {
                     text.lines().next().unwrap_or_default().to_string()
                 }
             }
         };
-        CallFailure::Trap { reason, detail: state.stderr_tail(), backtrace }
+        CallFailure::Trap {
+            reason,
+            detail: state.stderr_tail(),
+            backtrace,
+        }
     }
 }

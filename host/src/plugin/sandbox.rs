@@ -80,7 +80,10 @@ impl CallState {
         CallState {
             wasi,
             table: ResourceTable::new(),
-            memory: MemoryCap { cap: limits.memory_bytes, denied: None },
+            memory: MemoryCap {
+                cap: limits.memory_bytes,
+                denied: None,
+            },
             plugin: plugin.to_string(),
             log_bytes: 0,
             max_log_bytes: limits.max_log_bytes,
@@ -101,7 +104,10 @@ impl CallState {
 
 impl WasiView for CallState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -140,7 +146,12 @@ pub struct MemoryCap {
 pub(crate) struct MemoryCapReached;
 
 impl wasmtime::ResourceLimiter for MemoryCap {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.cap {
             self.denied = Some(desired);
             // Trapping (rather than returning `false`, which makes the guest
@@ -151,7 +162,12 @@ impl wasmtime::ResourceLimiter for MemoryCap {
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= 100_000)
     }
 }

@@ -44,7 +44,10 @@ pub struct Report {
 impl Report {
     /// Cases that passed.
     pub fn passed(&self) -> usize {
-        self.results.iter().filter(|r| r.outcome == Outcome::Pass).count()
+        self.results
+            .iter()
+            .filter(|r| r.outcome == Outcome::Pass)
+            .count()
     }
 
     /// Cases that failed.
@@ -54,25 +57,58 @@ impl Report {
 
     /// The table, failure details, and the closing `N passed, M failed` line.
     pub fn render(&self) -> String {
-        let suite_w = self.results.iter().map(|r| r.suite.len()).max().unwrap_or(5).max(5);
-        let case_w = self.results.iter().map(|r| r.case.chars().count()).max().unwrap_or(4).clamp(4, 70);
-        let mut out = format!("{:<6} {:<suite_w$}  {:<case_w$}  {:>9}\n", "RESULT", "SUITE", "CASE", "TIME");
+        let suite_w = self
+            .results
+            .iter()
+            .map(|r| r.suite.len())
+            .max()
+            .unwrap_or(5)
+            .max(5);
+        let case_w = self
+            .results
+            .iter()
+            .map(|r| r.case.chars().count())
+            .max()
+            .unwrap_or(4)
+            .clamp(4, 70);
+        let mut out = format!(
+            "{:<6} {:<suite_w$}  {:<case_w$}  {:>9}\n",
+            "RESULT", "SUITE", "CASE", "TIME"
+        );
         for r in &self.results {
-            let status = if r.outcome == Outcome::Pass { "PASS" } else { "FAIL" };
+            let status = if r.outcome == Outcome::Pass {
+                "PASS"
+            } else {
+                "FAIL"
+            };
             let ms = r.duration.as_secs_f64() * 1e3;
             let case = if r.case.chars().count() > case_w {
                 format!("{}…", r.case.chars().take(case_w - 1).collect::<String>())
             } else {
                 r.case.clone()
             };
-            let _ = writeln!(out, "{status:<6} {:<suite_w$}  {case:<case_w$}  {ms:>7.1}ms", r.suite);
+            let _ = writeln!(
+                out,
+                "{status:<6} {:<suite_w$}  {case:<case_w$}  {ms:>7.1}ms",
+                r.suite
+            );
         }
-        let failures: Vec<&CaseResult> = self.results.iter().filter(|r| r.outcome != Outcome::Pass).collect();
+        let failures: Vec<&CaseResult> = self
+            .results
+            .iter()
+            .filter(|r| r.outcome != Outcome::Pass)
+            .collect();
         if !failures.is_empty() {
             out.push_str("\nFailures:\n");
             for r in failures {
                 if let Outcome::Fail(why) = &r.outcome {
-                    let _ = writeln!(out, "- {} / {}:\n    {}", r.suite, r.case, why.replace('\n', "\n    "));
+                    let _ = writeln!(
+                        out,
+                        "- {} / {}:\n    {}",
+                        r.suite,
+                        r.case,
+                        why.replace('\n', "\n    ")
+                    );
                 }
             }
         }
@@ -85,7 +121,10 @@ impl Report {
 /// is one failed row.
 pub fn run_suite(runtime: &Runtime, path: &Path, report: &mut Report) {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let fallback_name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "suite".into());
+    let fallback_name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "suite".into());
     let started = Instant::now();
     let loaded = Suite::load(path).and_then(|suite| {
         let name = suite.name.clone().unwrap_or(fallback_name.clone());
@@ -93,8 +132,15 @@ pub fn run_suite(runtime: &Runtime, path: &Path, report: &mut Report) {
         if let Some(ms) = suite.timeout_ms {
             limits.timeout = Duration::from_millis(ms);
         }
-        let source = PluginSource { name: name.clone(), path: dir.join(&suite.plugin), sha256: None, limits };
-        let plugin = runtime.load(&source).map_err(|e| format!("{}: {e}", path.display()))?;
+        let source = PluginSource {
+            name: name.clone(),
+            path: dir.join(&suite.plugin),
+            sha256: None,
+            limits,
+        };
+        let plugin = runtime
+            .load(&source)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         Ok((suite, name, plugin))
     });
     let (suite, name, plugin) = match loaded {
@@ -116,27 +162,51 @@ pub fn run_suite(runtime: &Runtime, path: &Path, report: &mut Report) {
             Ok(()) => Outcome::Pass,
             Err(why) => Outcome::Fail(why),
         };
-        report.results.push(CaseResult { suite: name.clone(), case: case.name.clone(), outcome, duration: started.elapsed() });
+        report.results.push(CaseResult {
+            suite: name.clone(),
+            case: case.name.clone(),
+            outcome,
+            duration: started.elapsed(),
+        });
     }
 }
 
 fn run_case(plugin: &Plugin, suite: &Suite, case: &Case, dir: &Path) -> Result<(), String> {
-    let settings = case.settings.clone().or_else(|| suite.settings.clone()).unwrap_or_else(|| Value::Object(Default::default()));
+    let settings = case
+        .settings
+        .clone()
+        .or_else(|| suite.settings.clone())
+        .unwrap_or_else(|| Value::Object(Default::default()));
     let expect = &case.expect;
     let checked = plugin.check_settings(&settings);
     if let Some(needle) = &expect.settings_error {
         return match checked {
-            Err(PluginError::Settings { message, .. }) if message.contains(needle.as_str()) => Ok(()),
-            Err(other) => Err(format!("expected a settings error containing {needle:?}, got: {other}")),
-            Ok(()) => Err(format!("expected a settings error containing {needle:?}, but the settings were accepted")),
+            Err(PluginError::Settings { message, .. }) if message.contains(needle.as_str()) => {
+                Ok(())
+            }
+            Err(other) => Err(format!(
+                "expected a settings error containing {needle:?}, got: {other}"
+            )),
+            Ok(()) => Err(format!(
+                "expected a settings error containing {needle:?}, but the settings were accepted"
+            )),
         };
     }
     checked.map_err(|e| e.to_string())?;
 
     match plugin.world() {
         World::ImagePolicy => {
-            let tags: Vec<Tag> = case.tags.as_ref().ok_or("an image-policy case needs `tags`")?.iter().map(to_tag).collect();
-            let repository = case.repository.as_deref().unwrap_or("registry.invalid/test");
+            let tags: Vec<Tag> = case
+                .tags
+                .as_ref()
+                .ok_or("an image-policy case needs `tags`")?
+                .iter()
+                .map(to_tag)
+                .collect();
+            let repository = case
+                .repository
+                .as_deref()
+                .unwrap_or("registry.invalid/test");
             let result = plugin.rank(&settings, repository, &tags);
             if let Some(err) = expected_error(expect, &result) {
                 return err;
@@ -148,8 +218,12 @@ fn run_case(plugin: &Plugin, suite: &Suite, case: &Case, dir: &Path) -> Result<(
             if let Some(want) = &expect.chosen {
                 return match ranked.first() {
                     Some(first) if first == want => Ok(()),
-                    Some(first) => Err(format!("expected {want:?} to be chosen, got {first:?} (ranking: {ranked:?})")),
-                    None => Err(format!("expected {want:?} to be chosen, but the ranking is empty")),
+                    Some(first) => Err(format!(
+                        "expected {want:?} to be chosen, got {first:?} (ranking: {ranked:?})"
+                    )),
+                    None => Err(format!(
+                        "expected {want:?} to be chosen, but the ranking is empty"
+                    )),
                 };
             }
             Err("this expectation does not apply to an image-policy plugin".into())
@@ -163,22 +237,51 @@ fn run_case(plugin: &Plugin, suite: &Suite, case: &Case, dir: &Path) -> Result<(
             let outputs = result.map_err(|e| e.to_string())?;
             if expect.unchanged == Some(true) {
                 return match inputs.iter().zip(&outputs).position(|(a, b)| a != b) {
-                    _ if inputs.len() != outputs.len() => Err(format!("expected {} objects back unchanged, got {}", inputs.len(), outputs.len())),
-                    Some(i) => Err(format!("object {i} changed, expected byte-for-byte equal:\n{}", describe_diff(&inputs[i], &outputs[i]))),
+                    _ if inputs.len() != outputs.len() => Err(format!(
+                        "expected {} objects back unchanged, got {}",
+                        inputs.len(),
+                        outputs.len()
+                    )),
+                    Some(i) => Err(format!(
+                        "object {i} changed, expected byte-for-byte equal:\n{}",
+                        describe_diff(&inputs[i], &outputs[i])
+                    )),
                     None => Ok(()),
                 };
             }
             if let Some(want) = &expect.objects {
                 let want = load_objects(want, dir)?;
-                let got: Vec<Value> = outputs.iter().map(|t| serde_json::from_str(t)).collect::<Result<_, _>>().map_err(|e| format!("plugin returned invalid JSON: {e}"))?;
+                let got: Vec<Value> = outputs
+                    .iter()
+                    .map(|t| serde_json::from_str(t))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| format!("plugin returned invalid JSON: {e}"))?;
                 if want.len() != got.len() {
-                    return Err(format!("expected {} objects, got {}", want.len(), got.len()));
+                    return Err(format!(
+                        "expected {} objects, got {}",
+                        want.len(),
+                        got.len()
+                    ));
                 }
                 for (i, (w, g)) in want.iter().zip(&got).enumerate() {
                     let changes = explain::diff(w, g);
                     if !changes.is_empty() {
-                        let lines: Vec<String> = changes.iter().take(10).map(|c| format!("{}: expected {}, got {}", c.path, explain::short(&c.before), explain::short(&c.after))).collect();
-                        return Err(format!("object {i} differs from the expectation:\n{}", lines.join("\n")));
+                        let lines: Vec<String> = changes
+                            .iter()
+                            .take(10)
+                            .map(|c| {
+                                format!(
+                                    "{}: expected {}, got {}",
+                                    c.path,
+                                    explain::short(&c.before),
+                                    explain::short(&c.after)
+                                )
+                            })
+                            .collect();
+                        return Err(format!(
+                            "object {i} differs from the expectation:\n{}",
+                            lines.join("\n")
+                        ));
                     }
                 }
                 return Ok(());
@@ -202,38 +305,82 @@ fn run_case(plugin: &Plugin, suite: &Suite, case: &Case, dir: &Path) -> Result<(
 
 fn to_tag(spec: &TagSpec) -> Tag {
     match spec {
-        TagSpec::Name(name) => Tag { name: name.clone(), digest: None, created: None },
-        TagSpec::Full { name, digest, created } => Tag { name: name.clone(), digest: digest.clone(), created: *created },
+        TagSpec::Name(name) => Tag {
+            name: name.clone(),
+            digest: None,
+            created: None,
+        },
+        TagSpec::Full {
+            name,
+            digest,
+            created,
+        } => Tag {
+            name: name.clone(),
+            digest: digest.clone(),
+            created: *created,
+        },
     }
 }
 
 fn input_objects(case: &Case, dir: &Path) -> Result<Vec<String>, String> {
-    let objects = case.objects.as_ref().ok_or("a mutator or validator case needs `objects`")?;
-    Ok(load_objects(objects, dir)?.iter().map(Value::to_string).collect())
+    let objects = case
+        .objects
+        .as_ref()
+        .ok_or("a mutator or validator case needs `objects`")?;
+    Ok(load_objects(objects, dir)?
+        .iter()
+        .map(Value::to_string)
+        .collect())
 }
 
 /// `Some(verdict)` when the case expects an error; `None` to go on.
-fn expected_error<T: std::fmt::Debug>(expect: &super::suite::Expect, result: &Result<T, PluginError>) -> Option<Result<(), String>> {
+fn expected_error<T: std::fmt::Debug>(
+    expect: &super::suite::Expect,
+    result: &Result<T, PluginError>,
+) -> Option<Result<(), String>> {
     let needle = expect.error.as_ref()?;
     Some(match result {
         Err(e) if e.to_string().contains(needle.as_str()) => Ok(()),
         Err(e) => Err(format!("expected an error containing {needle:?}, got: {e}")),
-        Ok(v) => Err(format!("expected an error containing {needle:?}, but the call succeeded with {v:?}")),
+        Ok(v) => Err(format!(
+            "expected an error containing {needle:?}, but the call succeeded with {v:?}"
+        )),
     })
 }
 
 fn same(want: &[String], got: &[String], what: &str) -> Result<(), String> {
-    if want == got { Ok(()) } else { Err(format!("{what} differs\n  expected: {want:?}\n  got:      {got:?}")) }
+    if want == got {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} differs\n  expected: {want:?}\n  got:      {got:?}"
+        ))
+    }
 }
 
 fn describe_diff(a: &str, b: &str) -> String {
-    match (serde_json::from_str::<Value>(a), serde_json::from_str::<Value>(b)) {
+    match (
+        serde_json::from_str::<Value>(a),
+        serde_json::from_str::<Value>(b),
+    ) {
         (Ok(a), Ok(b)) => {
             let changes = explain::diff(&a, &b);
             if changes.is_empty() {
                 "same value, different text (key order or formatting changed)".into()
             } else {
-                changes.iter().take(10).map(|c| format!("{}: {} -> {}", c.path, explain::short(&c.before), explain::short(&c.after))).collect::<Vec<_>>().join("\n")
+                changes
+                    .iter()
+                    .take(10)
+                    .map(|c| {
+                        format!(
+                            "{}: {} -> {}",
+                            c.path,
+                            explain::short(&c.before),
+                            explain::short(&c.after)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
             }
         }
         _ => "the returned text is not valid JSON".into(),
@@ -251,8 +398,14 @@ fn severity_name(s: Severity) -> &'static str {
 fn matches(want: &ExpectedViolation, got: &Violation) -> bool {
     want.index.is_none_or(|i| i == got.object.index)
         && want.path.as_ref().is_none_or(|p| *p == got.path)
-        && want.severity.as_ref().is_none_or(|s| s == severity_name(got.severity))
-        && want.message.as_ref().is_none_or(|m| got.message.contains(m.as_str()))
+        && want
+            .severity
+            .as_ref()
+            .is_none_or(|s| s == severity_name(got.severity))
+        && want
+            .message
+            .as_ref()
+            .is_none_or(|m| got.message.contains(m.as_str()))
 }
 
 fn match_violations(want: &[ExpectedViolation], found: &[Violation]) -> Result<(), String> {
@@ -269,13 +422,29 @@ fn match_violations(want: &[ExpectedViolation], found: &[Violation]) -> Result<(
     if missing.is_empty() && unused.is_empty() {
         return Ok(());
     }
-    let show = |v: &&Violation| format!("[{}] {} {}: {}", v.object.index, severity_name(v.severity), v.path, v.message);
+    let show = |v: &&Violation| {
+        format!(
+            "[{}] {} {}: {}",
+            v.object.index,
+            severity_name(v.severity),
+            v.path,
+            v.message
+        )
+    };
     let mut msg = String::new();
     if !missing.is_empty() {
-        let _ = write!(msg, "expected but not reported:\n  {}\n", missing.join("\n  "));
+        let _ = write!(
+            msg,
+            "expected but not reported:\n  {}\n",
+            missing.join("\n  ")
+        );
     }
     if !unused.is_empty() {
-        let _ = write!(msg, "reported but not expected:\n  {}", unused.iter().map(show).collect::<Vec<_>>().join("\n  "));
+        let _ = write!(
+            msg,
+            "reported but not expected:\n  {}",
+            unused.iter().map(show).collect::<Vec<_>>().join("\n  ")
+        );
     }
     Err(msg.trim_end().to_string())
 }

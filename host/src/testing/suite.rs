@@ -121,8 +121,10 @@ pub struct ExpectedViolation {
 impl Suite {
     /// Read and parse a suite file.
     pub fn load(path: &Path) -> Result<Suite, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-        let suite: Suite = serde_yaml_ng::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        let suite: Suite =
+            serde_yaml_ng::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         for case in &suite.cases {
             if case.expect.count() != 1 {
                 return Err(format!(
@@ -142,7 +144,8 @@ pub fn load_objects(objects: &Objects, dir: &Path) -> Result<Vec<Value>, String>
         Objects::Inline(list) => Ok(list.clone()),
         Objects::File(file) => {
             let path = dir.join(file);
-            let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
             rekon_kustomize::parse_yaml_documents(&text, &path)
                 .map(|docs| docs.into_iter().map(|(v, _)| v).collect())
                 .map_err(|e| e.to_string())
