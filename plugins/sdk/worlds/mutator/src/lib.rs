@@ -1,0 +1,18 @@
+//! wit-bindgen bindings of the `rekon:plugin` `manifest-mutator-plugin` world.
+//!
+//! Plugin authors use these through `rekon-plugin-sdk`, which re-exports them as
+//! `rekon_plugin_sdk::raw::mutator`. See `rekon-plugin-world-image-policy` for why each
+//! world is a crate of its own.
+
+wit_bindgen::generate!({
+    world: "manifest-mutator-plugin",
+    path: "../../../../wit",
+    pub_export_macro: true,
+    export_macro_name: "export_mutator_world",
+    default_bindings_module: "::rekon_plugin_world_mutator",
+    // One `log` import binding and one set of shared types for every world.
+    with: {
+        "rekon:plugin/host@0.1.0": rekon_plugin_world_image_policy::rekon::plugin::host,
+        "rekon:plugin/types@0.1.0": rekon_plugin_world_image_policy::rekon::plugin::types,
+    },
+});
