@@ -54,6 +54,12 @@ enum Command {
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, which turns `rekon ... | head` into a panic on
+    // the next print; the default disposition ends the process quietly.
+    // SAFETY: called first thing, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let result = match &cli.command {

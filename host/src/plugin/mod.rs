@@ -343,9 +343,10 @@ impl Plugin {
                 })
             })?
             .0;
+        // The SDK already says `settings: <field>: <problem>`; do not say it twice.
         result.map_err(|message| PluginError::Settings {
             plugin: self.name.clone(),
-            message,
+            message: message.strip_prefix("settings: ").map(str::to_string).unwrap_or(message),
         })
     }
 
