@@ -6,4 +6,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tests/build-plugins.sh
-cargo test --workspace "$@"
+cargo test --workspace --no-fail-fast "$@"
