@@ -346,7 +346,10 @@ impl Plugin {
         // The SDK already says `settings: <field>: <problem>`; do not say it twice.
         result.map_err(|message| PluginError::Settings {
             plugin: self.name.clone(),
-            message: message.strip_prefix("settings: ").map(str::to_string).unwrap_or(message),
+            message: message
+                .strip_prefix("settings: ")
+                .map(str::to_string)
+                .unwrap_or(message),
         })
     }
 
