@@ -245,3 +245,28 @@ fn a_mutator_cannot_be_used_as_an_image_policy() {
     let err = plugin.rank(&json!({}), "r", &[]).unwrap_err().to_string();
     assert!(err.contains("implements the manifest-mutator world, but is configured as a plugin of the image-policy world"), "{err}");
 }
+
+#[test]
+fn files_env_args_and_sockets_are_denied() {
+    let plugin = hostile(Limits::default());
+    let err = plugin
+        .mutate(&json!({"mode": "escape"}), &[deployment()])
+        .unwrap_err()
+        .to_string();
+    // The plugin reports every attempt; none may have got through.
+    for attempt in [
+        "list-root",
+        "list-cwd",
+        "read-passwd",
+        "tcp-connect",
+        "env",
+        "args",
+    ] {
+        assert!(
+            err.contains(&format!("{attempt}=denied")),
+            "{attempt}: {err}"
+        );
+    }
+    assert!(!err.contains("ALLOWED"), "{err}");
+    assert_still_works(&plugin);
+}

@@ -101,6 +101,15 @@ pub struct Kustomization {
     pub mutators: Vec<PluginUse>,
     /// Validators.
     pub validators: Vec<PluginUse>,
+    /// `prune` (default true): delete objects rekon applied that left git.
+    pub prune: bool,
+    /// `wait` (default true): wait for workloads to roll out after applying.
+    pub wait: bool,
+    /// `timeout` (default `5m`): how long to wait for CRDs, rollouts and deletions.
+    pub timeout: Duration,
+    /// `allow-recreate` (default false): delete and recreate an object whose
+    /// immutable field changed (e.g. a Deployment's selector).
+    pub allow_recreate: bool,
 }
 
 /// A plugin in a chain, with the settings for this use.
@@ -159,6 +168,11 @@ struct RawKustomization {
     mutators: Vec<RawUse>,
     #[serde(default)]
     validators: Vec<RawUse>,
+    prune: Option<bool>,
+    wait: Option<bool>,
+    timeout: Option<String>,
+    #[serde(default, rename = "allow-recreate")]
+    allow_recreate: bool,
 }
 
 #[derive(Deserialize)]
@@ -274,11 +288,26 @@ impl Config {
             };
             let mutators = chain(k.mutators, "mutator")?;
             let validators = chain(k.validators, "validator")?;
+            let timeout = match &k.timeout {
+                None => Duration::from_secs(300),
+                Some(t) => humantime::parse_duration(t).map_err(|e| ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    line: line_of(span.clone(), t),
+                    message: format!(
+                        "kustomization `{}`: timeout `{t}`: {e} (write e.g. \"90s\" or \"5m\")",
+                        k.name
+                    ),
+                })?,
+            };
             kustomizations.push(Kustomization {
                 name: k.name,
                 path: k.path,
                 mutators,
                 validators,
+                prune: k.prune.unwrap_or(true),
+                wait: k.wait.unwrap_or(true),
+                timeout,
+                allow_recreate: k.allow_recreate,
             });
         }
         let mut seen = std::collections::HashSet::new();

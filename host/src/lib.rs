@@ -5,9 +5,11 @@
 //! [`render`] (mutator and validator [`plugin`]s) -> output. The binary
 //! (`src/main.rs`) is a thin layer over [`cli`].
 
+pub mod apply;
 pub mod cli;
 pub mod config;
 pub mod explain;
+pub mod images;
 pub mod plugin;
 pub mod render;
 pub mod testing;

@@ -1,7 +1,11 @@
 //! The `rekon` command line. Each subcommand lives in its own module; this one
 //! parses arguments, sets up logging and maps results to exit codes.
 
+mod apply;
+mod diff;
+mod images;
 mod plugin;
+mod prune;
 mod render;
 mod test;
 
@@ -49,7 +53,13 @@ enum Command {
     Render(render::RenderArgs),
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    /// Image automation: write policies' images at their markers in YAML files.
+    #[command(subcommand)]
+    Images(images::ImagesCommand),
     Test(test::TestArgs),
+    Apply(apply::ApplyArgs),
+    Diff(diff::DiffArgs),
+    Prune(prune::PruneArgs),
 }
 
 /// Entry point of the binary.
@@ -65,7 +75,11 @@ pub fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Render(args) => render::run(&cli, args),
         Command::Plugin(cmd) => plugin::run(&cli, cmd),
+        Command::Images(cmd) => images::run(cmd),
         Command::Test(args) => test::run(&cli, args),
+        Command::Apply(args) => apply::run(&cli, args),
+        Command::Diff(args) => diff::run(&cli, args),
+        Command::Prune(args) => prune::run(&cli, args),
     };
     match result {
         Ok(code) => code,

@@ -293,9 +293,15 @@ impl Plugin {
     pub fn instantiate_only(&self) -> Result<(), PluginError> {
         self.call("instantiate", |store, prepared| {
             match prepared {
-                Prepared::ImagePolicy(p) => drop(p.instantiate(&mut *store)?),
-                Prepared::Mutator(p) => drop(p.instantiate(&mut *store)?),
-                Prepared::Validator(p) => drop(p.instantiate(&mut *store)?),
+                Prepared::ImagePolicy(p) => {
+                    p.instantiate(&mut *store)?;
+                }
+                Prepared::Mutator(p) => {
+                    p.instantiate(&mut *store)?;
+                }
+                Prepared::Validator(p) => {
+                    p.instantiate(&mut *store)?;
+                }
             }
             Ok(())
         })

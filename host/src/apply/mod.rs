@@ -1,0 +1,602 @@
+//! Apply rendered objects to a cluster, as Flux's kustomize-controller does.
+//!
+//! For one kustomization ([`Cluster::apply`]):
+//!
+//! 1. **Discovery** maps each object's apiVersion/kind to the API resource
+//!    serving it, so any kind works, CRDs included.
+//! 2. **Dry-run**: every object is sent as a server-side apply with
+//!    `dryRun=All`. If the server refuses any, nothing is applied and the
+//!    error names each refused object and why ([`ApplyError::DryRun`]). The
+//!    answer, compared with the live object (without `status` and
+//!    server-maintained metadata), says whether the object is `created`,
+//!    `configured` or `unchanged`; unchanged objects are not sent again.
+//!    Two kinds of objects cannot be checked before their prerequisites
+//!    exist: custom resources whose CRD is in the same set, and objects in a
+//!    Namespace the set creates. They are checked right after stage one,
+//!    still before anything of stage two is applied
+//!    ([`ApplyError::LateDryRun`]).
+//! 3. **Stage one**: CRDs and Namespaces are applied; rekon waits until each
+//!    CRD is `Established`, then runs discovery again.
+//! 4. **Stage two**: everything else, in kustomize's kind order.
+//! 5. **Inventory and prune**: objects the previous apply recorded that left
+//!    git are deleted in reverse order if they still carry the ownership
+//!    label ([`OWNER_LABEL`]) and are not annotated
+//!    `rekon.dev/prune: disabled`; then the new inventory is written to the
+//!    cluster ([`inventory`]). It is written only after a successful apply,
+//!    so a failed one loses nothing.
+//! 6. **Health**: Deployments, StatefulSets, DaemonSets and Jobs are
+//!    watched (polled) until ready, failed or the kustomization's timeout.
+//!
+//! Every write uses server-side apply with field manager `rekon`. `force`
+//! is set only to take fields over from kubectl and Flux (see
+//! [`Reason::Conflict`]); Flux forces every apply, which would let rekon
+//! fight other controllers forever. Transient failures (5xx, 429, dropped
+//! connections, optimistic-concurrency conflicts) are retried with backoff
+//! ([`Retry`]). An immutable-field refusal names the field, and the object is
+//! deleted and recreated only when the kustomization sets `allow-recreate`.
+
+mod api;
+mod diff;
+mod discovery;
+mod error;
+mod health;
+pub mod inventory;
+mod object;
+mod plan;
+mod prune;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use kube::api::{DeleteParams, Patch};
+use kube::Client;
+use serde_json::Value;
+
+pub use api::Retry;
+pub use diff::{Change, ObjectDiff};
+pub use error::{ApplyError, FieldConflict, Reason, Refusal};
+pub use health::HealthState;
+pub use object::{ObjectRef, Stage, FIELD_MANAGER, OWNER_LABEL, PRUNE_ANNOTATION};
+pub use prune::{PruneOutcome, Pruned};
+
+use api::{field_conflicts, immutable_field, with_retry};
+use discovery::{groups, Resolver};
+use error::reason;
+use plan::{Checked, Desired, Planned, Verdict};
+
+use crate::config::Kustomization;
+
+/// How rekon paces its requests.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Retries of transient failures.
+    pub retry: Retry,
+    /// Delay between two polls while waiting for CRDs, deletions and rollouts.
+    pub poll_interval: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            retry: Retry::default(),
+            poll_interval: Duration::from_secs(2),
+        }
+    }
+}
+
+/// What apply did with one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// It did not exist.
+    Created,
+    /// It existed and had drifted from git.
+    Configured,
+    /// It already matched git; nothing was sent.
+    Unchanged,
+    /// An immutable field changed: deleted and created again.
+    Recreated,
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Action::Created => "created",
+            Action::Configured => "configured",
+            Action::Unchanged => "unchanged",
+            Action::Recreated => "recreated",
+        })
+    }
+}
+
+/// One applied object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// The object.
+    pub object: ObjectRef,
+    /// What was done.
+    pub action: Action,
+}
+
+/// The health of one workload after the wait.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Health {
+    /// The workload.
+    pub object: ObjectRef,
+    /// Its final state.
+    pub state: HealthState,
+    /// What it reported last (`1/2 replicas available`).
+    pub message: String,
+}
+
+/// Everything one apply did.
+#[derive(Debug, Clone)]
+pub struct ApplyReport {
+    /// The kustomization.
+    pub kustomization: String,
+    /// Every object, in apply order.
+    pub applied: Vec<Applied>,
+    /// Objects that left git (empty when `prune = false`).
+    pub pruned: Vec<Pruned>,
+    /// Workload health (empty when `wait = false`).
+    pub health: Vec<Health>,
+}
+
+impl ApplyReport {
+    /// Whether every workload is ready and every prune succeeded.
+    pub fn succeeded(&self) -> bool {
+        self.health.iter().all(|h| h.state == HealthState::Ready)
+            && !self
+                .pruned
+                .iter()
+                .any(|p| matches!(p.outcome, PruneOutcome::Failed(_)))
+    }
+
+    /// What was done with the object of `kind` named `name`.
+    pub fn action(&self, kind: &str, name: &str) -> Option<Action> {
+        self.applied
+            .iter()
+            .find(|a| a.object.kind == kind && a.object.name == name)
+            .map(|a| a.action)
+    }
+}
+
+/// A connection to one cluster.
+pub struct Cluster {
+    client: Client,
+    options: Options,
+}
+
+impl Cluster {
+    /// Connect with `kubeconfig` (a file), else `$KUBECONFIG` or
+    /// `~/.kube/config`, else the in-cluster service account; `context`
+    /// picks another kubeconfig context.
+    pub async fn connect(
+        kubeconfig: Option<&Path>,
+        context: Option<&str>,
+    ) -> Result<Cluster, ApplyError> {
+        Ok(Cluster::new(api::connect(kubeconfig, context).await?))
+    }
+
+    /// Use an existing client.
+    pub fn new(client: Client) -> Cluster {
+        Cluster {
+            client,
+            options: Options::default(),
+        }
+    }
+
+    /// Change retries and polling.
+    pub fn with_options(mut self, options: Options) -> Cluster {
+        self.options = options;
+        self
+    }
+
+    /// Apply `objects` (one kustomization's render) as described in the
+    /// module documentation.
+    pub async fn apply(
+        &self,
+        k: &Kustomization,
+        objects: &[Value],
+    ) -> Result<ApplyReport, ApplyError> {
+        let retry = &self.options.retry;
+        let inventory = inventory::read(&self.client, retry, &k.name).await?;
+        let (mut resolver, mut desired) = self.prepare(k, objects, &inventory).await?;
+        let namespaces = created_namespaces(&desired);
+
+        let plans = self.check_all(k, &desired, &namespaces).await?;
+        if let Some(refusals) = plans.refusals() {
+            return Err(ApplyError::DryRun {
+                kustomization: k.name.clone(),
+                refusals,
+            });
+        }
+        let mut plans = plans.planned();
+
+        let mut applied = Vec::with_capacity(desired.len());
+        for (d, p) in desired.iter().zip(&plans) {
+            if d.id.stage() == Stage::Definitions {
+                applied.push(self.execute(k, d, p).await?);
+            }
+        }
+        self.wait_established(k, &desired).await?;
+
+        if plans.iter().any(|p| p.verdict == Verdict::Deferred) {
+            if desired
+                .iter()
+                .any(|d| d.id.kind == "CustomResourceDefinition")
+            {
+                resolver =
+                    Resolver::run(&self.client, retry, &discovery_groups(&desired, &inventory))
+                        .await?;
+                for d in desired.iter_mut().filter(|d| d.target.is_none()) {
+                    d.target = resolver.resolve(&d.id);
+                }
+            }
+            let mut refusals = Vec::new();
+            for (d, p) in desired.iter().zip(plans.iter_mut()) {
+                if p.verdict != Verdict::Deferred {
+                    continue;
+                }
+                match plan::check(&self.client, retry, k, d, &HashSet::new()).await? {
+                    Checked::Planned(planned) => *p = planned,
+                    Checked::Refused(reason) => refusals.push(Refusal {
+                        object: d.id.clone(),
+                        reason,
+                    }),
+                }
+            }
+            if !refusals.is_empty() {
+                return Err(ApplyError::LateDryRun {
+                    kustomization: k.name.clone(),
+                    refusals,
+                });
+            }
+        }
+
+        for (d, p) in desired.iter().zip(&plans) {
+            if d.id.stage() == Stage::Objects {
+                applied.push(self.execute(k, d, p).await?);
+            }
+        }
+
+        let ids: Vec<ObjectRef> = desired.iter().map(|d| d.id.clone()).collect();
+        let stale = prune::stale(&inventory, &ids);
+        let pruned = if k.prune {
+            self.delete_stale(&k.name, &resolver, &stale, false).await
+        } else {
+            Vec::new()
+        };
+        // Stale objects stay recorded until they are gone or no longer
+        // rekon's: with `prune = false` for `rekon prune`, after a failed
+        // delete for the next apply.
+        let mut entries = ids;
+        entries.extend(stale.into_iter().filter(|s| {
+            !k.prune
+                || pruned
+                    .iter()
+                    .any(|p| &p.object == s && matches!(p.outcome, PruneOutcome::Failed(_)))
+        }));
+        inventory::write(&self.client, retry, &k.name, &entries).await?;
+
+        let health = if k.wait {
+            self.wait_healthy(&desired, k.timeout).await
+        } else {
+            Vec::new()
+        };
+        Ok(ApplyReport {
+            kustomization: k.name.clone(),
+            applied,
+            pruned,
+            health,
+        })
+    }
+
+    /// Delete (or with `dry_run`, list) the objects `k` applied before that
+    /// are no longer among `objects`, with the same ownership rules as
+    /// [`Cluster::apply`]; then record what is left in the inventory.
+    pub async fn prune(
+        &self,
+        k: &Kustomization,
+        objects: &[Value],
+        dry_run: bool,
+    ) -> Result<Vec<Pruned>, ApplyError> {
+        let retry = &self.options.retry;
+        let inventory = inventory::read(&self.client, retry, &k.name).await?;
+        let (resolver, desired) = self.prepare(k, objects, &inventory).await?;
+        let ids: Vec<ObjectRef> = desired.into_iter().map(|d| d.id).collect();
+        let stale = prune::stale(&inventory, &ids);
+        let pruned = self.delete_stale(&k.name, &resolver, &stale, dry_run).await;
+        if !dry_run && !stale.is_empty() {
+            let entries: Vec<ObjectRef> = inventory
+                .into_iter()
+                .filter(|e| {
+                    pruned
+                        .iter()
+                        .all(|p| &p.object != e || matches!(p.outcome, PruneOutcome::Failed(_)))
+                })
+                .collect();
+            inventory::write(&self.client, retry, &k.name, &entries).await?;
+        }
+        Ok(pruned)
+    }
+
+    /// Discovery over the groups of `objects` and `inventory`, then the
+    /// objects made ready to apply.
+    async fn prepare(
+        &self,
+        k: &Kustomization,
+        objects: &[Value],
+        inventory: &[ObjectRef],
+    ) -> Result<(Resolver, Vec<Desired>), ApplyError> {
+        let ids = plan::identities(&k.name, objects)?;
+        let groups = groups(ids.iter().chain(inventory));
+        let resolver = Resolver::run(&self.client, &self.options.retry, &groups).await?;
+        let desired = plan::prepare(&k.name, objects, &resolver, self.client.default_namespace())?;
+        Ok((resolver, desired))
+    }
+
+    /// Dry-run every object.
+    async fn check_all(
+        &self,
+        k: &Kustomization,
+        desired: &[Desired],
+        namespaces: &HashSet<String>,
+    ) -> Result<Plans, ApplyError> {
+        let mut checked = Vec::with_capacity(desired.len());
+        for d in desired {
+            let c = plan::check(&self.client, &self.options.retry, k, d, namespaces).await?;
+            checked.push((d.id.clone(), c));
+        }
+        Ok(Plans(checked))
+    }
+
+    /// Apply one object as planned.
+    async fn execute(
+        &self,
+        k: &Kustomization,
+        d: &Desired,
+        p: &Planned,
+    ) -> Result<Applied, ApplyError> {
+        let done = |action| Applied {
+            object: d.id.clone(),
+            action,
+        };
+        let (action, force) = match p.verdict {
+            Verdict::Unchanged => return Ok(done(Action::Unchanged)),
+            Verdict::Apply {
+                created: true,
+                force,
+            } => (Action::Created, force),
+            Verdict::Apply {
+                created: false,
+                force,
+            } => (Action::Configured, force),
+            Verdict::Recreate => {
+                self.delete_and_wait(k, d).await?;
+                (Action::Recreated, false)
+            }
+            Verdict::Deferred => {
+                unreachable!("deferred objects are checked again before stage two")
+            }
+        };
+        let target = d.target.as_ref().expect("planned objects have a target");
+        let api = target.api(&self.client, d.id.namespace.as_deref());
+        let params = plan::params(false, force);
+        let what = d.id.to_string();
+        let patch = Patch::Apply(&d.object);
+        with_retry(&self.options.retry, &format!("applying {what}"), || {
+            api.patch(&d.id.name, &params, &patch)
+        })
+        .await
+        .map_err(|e| {
+            // The cluster changed since the dry-run: say how, as the dry-run would.
+            let why = match (field_conflicts(&e), immutable_field(&e)) {
+                (Some(conflicts), _) => Reason::Conflict(conflicts).to_string(),
+                (None, Some((field, message))) => Reason::Immutable { field, message }.to_string(),
+                (None, None) => reason(&e),
+            };
+            ApplyError::Request {
+                action: "applying",
+                object: what.clone(),
+                reason: why,
+            }
+        })?;
+        Ok(done(action))
+    }
+
+    /// Delete an object and wait until it is gone (finalizers may hold it).
+    async fn delete_and_wait(&self, k: &Kustomization, d: &Desired) -> Result<(), ApplyError> {
+        let target = d.target.as_ref().expect("planned objects have a target");
+        let api = target.api(&self.client, d.id.namespace.as_deref());
+        let what = d.id.to_string();
+        let failed = |e: kube::Error| ApplyError::Request {
+            action: "deleting (to recreate)",
+            object: what.clone(),
+            reason: reason(&e),
+        };
+        let retry = &self.options.retry;
+        let params = DeleteParams::background();
+        match with_retry(retry, &format!("deleting {what}"), || {
+            api.delete(&d.id.name, &params)
+        })
+        .await
+        {
+            Ok(_) => {}
+            Err(e) if api::is_not_found(&e) => {}
+            Err(e) => return Err(failed(e)),
+        }
+        let deadline = Instant::now() + k.timeout;
+        loop {
+            let live = with_retry(retry, &format!("reading {what}"), || {
+                api.get_opt(&d.id.name)
+            })
+            .await
+            .map_err(failed)?;
+            if live.is_none() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(ApplyError::NotDeleted {
+                    object: d.id.clone(),
+                    timeout: k.timeout,
+                });
+            }
+            tokio::time::sleep(self.options.poll_interval).await;
+        }
+    }
+
+    /// Wait until every CRD of the set is `Established`.
+    async fn wait_established(
+        &self,
+        k: &Kustomization,
+        desired: &[Desired],
+    ) -> Result<(), ApplyError> {
+        let deadline = Instant::now() + k.timeout;
+        for d in desired
+            .iter()
+            .filter(|d| d.id.kind == "CustomResourceDefinition")
+        {
+            let target = d.target.as_ref().expect("CRDs are a built-in kind");
+            let api = target.api(&self.client, None);
+            let what = d.id.to_string();
+            loop {
+                let live = with_retry(&self.options.retry, &format!("reading {what}"), || {
+                    api.get_opt(&d.id.name)
+                })
+                .await
+                .map_err(|e| ApplyError::Request {
+                    action: "reading",
+                    object: what.clone(),
+                    reason: reason(&e),
+                })?
+                .map(plan::to_value)
+                .unwrap_or(Value::Null);
+                let conditions = live
+                    .pointer("/status/conditions")
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                let established = conditions.as_array().is_some_and(|cs| {
+                    cs.iter()
+                        .any(|c| c["type"] == "Established" && c["status"] == "True")
+                });
+                if established {
+                    break;
+                }
+                if Instant::now() >= deadline {
+                    return Err(ApplyError::NotEstablished {
+                        name: d.id.name.clone(),
+                        timeout: k.timeout,
+                        last: conditions.to_string(),
+                    });
+                }
+                tokio::time::sleep(self.options.poll_interval).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Poll the workloads of `desired` until each is ready or failed, or
+    /// `timeout` runs out.
+    async fn wait_healthy(&self, desired: &[Desired], timeout: Duration) -> Vec<Health> {
+        let deadline = Instant::now() + timeout;
+        let mut pending: Vec<&Desired> = desired
+            .iter()
+            .filter(|d| health::has_health(&d.id.kind) && d.target.is_some())
+            .collect();
+        let mut done: Vec<Health> = Vec::with_capacity(pending.len());
+        loop {
+            let mut still = Vec::new();
+            for d in pending {
+                let target = d.target.as_ref().expect("filtered above");
+                let api = target.api(&self.client, d.id.namespace.as_deref());
+                let what = d.id.to_string();
+                let (state, message) =
+                    match with_retry(&self.options.retry, &format!("reading {what}"), || {
+                        api.get_opt(&d.id.name)
+                    })
+                    .await
+                    {
+                        Ok(Some(live)) => health::assess(&plan::to_value(live)),
+                        Ok(None) => (HealthState::Failed, "not found".into()),
+                        Err(e) => (
+                            HealthState::InProgress,
+                            format!("cannot read it: {}", reason(&e)),
+                        ),
+                    };
+                if state == HealthState::InProgress {
+                    still.push((d, message));
+                } else {
+                    done.push(Health {
+                        object: d.id.clone(),
+                        state,
+                        message,
+                    });
+                }
+            }
+            if still.is_empty() {
+                break;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                done.extend(still.into_iter().map(|(d, message)| Health {
+                    object: d.id.clone(),
+                    state: HealthState::TimedOut,
+                    message: format!("{message} after {}", humantime::format_duration(timeout)),
+                }));
+                break;
+            }
+            tokio::time::sleep(self.options.poll_interval.min(deadline - now)).await;
+            pending = still.into_iter().map(|(d, _)| d).collect();
+        }
+        // Report in apply order, whatever order they finished in.
+        done.sort_by_key(|h| desired.iter().position(|d| d.id == h.object));
+        done
+    }
+}
+
+/// The dry-run answers of a set, in its order.
+struct Plans(Vec<(ObjectRef, Checked)>);
+
+impl Plans {
+    /// Every refusal, or `None` if there is none.
+    fn refusals(&self) -> Option<Vec<Refusal>> {
+        let refusals: Vec<Refusal> = self
+            .0
+            .iter()
+            .filter_map(|(id, c)| match c {
+                Checked::Refused(reason) => Some(Refusal {
+                    object: id.clone(),
+                    reason: reason.clone(),
+                }),
+                Checked::Planned(_) => None,
+            })
+            .collect();
+        (!refusals.is_empty()).then_some(refusals)
+    }
+
+    /// The plans, when there is no refusal.
+    fn planned(self) -> Vec<Planned> {
+        self.0
+            .into_iter()
+            .filter_map(|(_, c)| match c {
+                Checked::Planned(p) => Some(p),
+                Checked::Refused(_) => None,
+            })
+            .collect()
+    }
+}
+
+/// Names of the Namespaces `desired` creates.
+fn created_namespaces(desired: &[Desired]) -> HashSet<String> {
+    desired
+        .iter()
+        .filter(|d| d.id.kind == "Namespace" && d.id.group().is_empty())
+        .map(|d| d.id.name.clone())
+        .collect()
+}
+
+fn discovery_groups(desired: &[Desired], inventory: &[ObjectRef]) -> Vec<String> {
+    groups(desired.iter().map(|d| &d.id).chain(inventory))
+}
