@@ -159,5 +159,29 @@ fn policy(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, mutator, instance, policy);
+/// Loading a plugin on start: compiling with Cranelift vs the on-disk cache
+/// (what a restart of rekon pays).
+fn load_time(c: &mut Criterion) {
+    let cache = tempfile::tempdir().unwrap();
+    let cold = Runtime::new(RuntimeOptions::default()).unwrap();
+    let warm = Runtime::new(RuntimeOptions {
+        cache_dir: Some(cache.path().to_path_buf()),
+        ..Default::default()
+    })
+    .unwrap();
+    let mut group = c.benchmark_group("load");
+    group.sample_size(10);
+    for name in ["readiness_probe", "flux_policy"] {
+        load(&warm, name); // fill the cache
+        group.bench_function(BenchmarkId::new("compile", name), |b| {
+            b.iter(|| load(&cold, name))
+        });
+        group.bench_function(BenchmarkId::new("cached", name), |b| {
+            b.iter(|| load(&warm, name))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, mutator, instance, policy, load_time);
 criterion_main!(benches);

@@ -152,6 +152,7 @@ mod yaml;
 use std::path::{Path, PathBuf};
 
 pub use error::{Error, JsonPatchFailure, PatchRef};
+pub use order::kind_rank;
 pub use yaml::{parse_yaml_documents, to_yaml};
 
 /// One rendered Kubernetes object.

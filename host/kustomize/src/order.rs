@@ -43,7 +43,10 @@ const ORDER_LAST: &[&str] = &[
     "ValidatingWebhookConfiguration",
 ];
 
-fn rank(kind: &str) -> i64 {
+/// Where `kind` sorts in kustomize's legacy order: negative for the kinds
+/// that go first (Namespace lowest), 0 for unlisted kinds, positive for the
+/// webhooks that go last. The apply stages of rekon use the same order.
+pub fn kind_rank(kind: &str) -> i64 {
     if let Some(i) = ORDER_FIRST.iter().position(|k| *k == kind) {
         i as i64 - ORDER_FIRST.len() as i64
     } else if let Some(i) = ORDER_LAST.iter().position(|k| *k == kind) {
@@ -72,7 +75,7 @@ fn gvk_string(id: &ResId) -> String {
 fn compare(a: &ResId, b: &ResId) -> Ordering {
     let same_gvk = a.group == b.group && a.version == b.version && a.kind == b.kind;
     if !same_gvk {
-        let by_rank = rank(&a.kind).cmp(&rank(&b.kind));
+        let by_rank = kind_rank(&a.kind).cmp(&kind_rank(&b.kind));
         if by_rank != Ordering::Equal {
             return by_rank;
         }

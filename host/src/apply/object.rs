@@ -111,50 +111,10 @@ fn stage_of(kind: &str) -> Stage {
     }
 }
 
-/// Kinds applied first, in this order; unlisted kinds keep their build order
-/// between these and [`LAST`]. kustomize's legacy order, which Flux follows.
-const FIRST: &[&str] = &[
-    "Namespace",
-    "ResourceQuota",
-    "StorageClass",
-    "CustomResourceDefinition",
-    "ServiceAccount",
-    "PodSecurityPolicy",
-    "Role",
-    "ClusterRole",
-    "RoleBinding",
-    "ClusterRoleBinding",
-    "ConfigMap",
-    "Secret",
-    "Endpoints",
-    "Service",
-    "LimitRange",
-    "PriorityClass",
-    "PersistentVolume",
-    "PersistentVolumeClaim",
-    "Deployment",
-    "StatefulSet",
-    "CronJob",
-    "PodDisruptionBudget",
-];
-/// Kinds applied last: webhooks must not intercept the objects they serve.
-const LAST: &[&str] = &[
-    "MutatingWebhookConfiguration",
-    "ValidatingWebhookConfiguration",
-];
-
-/// Sort key of apply order: stage, then kind rank (stable for the rest).
-pub fn apply_order(kind: &str) -> (Stage, usize) {
-    let rank = FIRST
-        .iter()
-        .position(|k| *k == kind)
-        .or_else(|| {
-            LAST.iter()
-                .position(|k| *k == kind)
-                .map(|i| FIRST.len() + 1 + i)
-        })
-        .unwrap_or(FIRST.len());
-    (stage_of(kind), rank)
+/// Sort key of apply order: stage, then kustomize's legacy kind order
+/// (which Flux follows too), stable for the rest.
+pub fn apply_order(kind: &str) -> (Stage, i64) {
+    (stage_of(kind), rekon_kustomize::kind_rank(kind))
 }
 
 /// Metadata the server maintains; left out when comparing and diffing.

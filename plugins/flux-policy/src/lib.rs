@@ -76,14 +76,6 @@ rekon_plugin_sdk::export_image_policy!(FluxPolicy);
 mod tests {
     use super::*;
 
-    /// The `rekon test` suite, run natively through the same SDK entry points.
-    #[test]
-    fn rekon_test_suite() {
-        rekon_plugin_testing::run_image_policy_suite::<FluxPolicy>(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/rekon-test.yaml"
-        ));
-    }
 
     #[test]
     fn settings_example_is_accepted() {

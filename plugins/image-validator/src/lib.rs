@@ -266,13 +266,6 @@ rekon_plugin_sdk::export_validator!(ImageValidator);
 mod tests {
     use super::*;
 
-    #[test]
-    fn rekon_test_suite() {
-        rekon_plugin_testing::run_validator_suite::<ImageValidator>(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/rekon-test.yaml"
-        ));
-    }
 
     #[test]
     fn settings_example_is_accepted() {

@@ -138,13 +138,6 @@ rekon_plugin_sdk::export_mutator!(ReadinessProbe);
 mod tests {
     use super::*;
 
-    #[test]
-    fn rekon_test_suite() {
-        rekon_plugin_testing::run_mutator_suite::<ReadinessProbe>(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/rekon-test.yaml"
-        ));
-    }
 
     #[test]
     fn settings_example_is_accepted() {

@@ -75,8 +75,8 @@
 //!
 //! To test a plugin, [`mutator::mutate`], [`mutator::check_settings`] and their
 //! image-policy and validator siblings do natively exactly what the host's calls
-//! do; the `rekon-plugin-testing` crate (`plugins/sdk/testing`) runs a whole
-//! `rekon-test.yaml` suite through them.
+//! do, for unit tests; `rekon test` runs a plugin's `rekon-test.yaml` suite
+//! against the built component in the real sandbox.
 //!
 //! # Helpers
 //!

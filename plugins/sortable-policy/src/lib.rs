@@ -179,13 +179,6 @@ rekon_plugin_sdk::export_image_policy!(SortablePolicy);
 mod tests {
     use super::*;
 
-    #[test]
-    fn rekon_test_suite() {
-        rekon_plugin_testing::run_image_policy_suite::<SortablePolicy>(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/rekon-test.yaml"
-        ));
-    }
 
     #[test]
     fn settings_example_is_accepted() {

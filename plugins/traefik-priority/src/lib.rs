@@ -170,13 +170,6 @@ rekon_plugin_sdk::export_mutator!(TraefikPriority);
 mod tests {
     use super::*;
 
-    #[test]
-    fn rekon_test_suite() {
-        rekon_plugin_testing::run_mutator_suite::<TraefikPriority>(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/rekon-test.yaml"
-        ));
-    }
 
     #[test]
     fn settings_example_is_accepted() {
