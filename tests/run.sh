@@ -5,5 +5,14 @@
 # every first-party plugin suite) and the plugins' native unit tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# tests/registry.rs runs a real registry, pushes with skopeo and makes a CA with
+# openssl (Debian packages).
+if ! command -v docker-registry >/dev/null || ! command -v skopeo >/dev/null || ! command -v openssl >/dev/null; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends docker-registry skopeo openssl
+    else
+        echo "tests/run.sh: docker-registry/skopeo/openssl missing and not root: the registry tests will skip (and fail under CI)" >&2
+    fi
+fi
 tests/build-plugins.sh
 cargo test --workspace --no-fail-fast "$@"

@@ -19,6 +19,9 @@
 //! validators = ["image-validator"]
 //! ```
 //!
+//! Image automation adds `state-dir`, `[registries.NAME]` and
+//! `[images."NS:NAME"]` (described in `config/images.rs`).
+//!
 //! Unknown fields are errors; every error names the file and, where it can,
 //! the line.
 
@@ -30,6 +33,11 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::plugin::Limits;
+
+mod images;
+pub use images::{
+    default_state_dir, Credentials, ImageConfig, RegistryConfig, Secret, DEFAULT_EXCLUDE,
+};
 
 /// A configuration problem, naming the file and line.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +83,12 @@ pub struct Config {
     pub plugins: BTreeMap<String, PluginConfig>,
     /// Kustomizations in file order.
     pub kustomizations: Vec<Kustomization>,
+    /// Where scans keep tag lists (`state-dir`, default [`default_state_dir`]).
+    pub state_dir: Option<PathBuf>,
+    /// `[registries.NAME]` by name.
+    pub registries: BTreeMap<String, RegistryConfig>,
+    /// `[images."NS:NAME"]` by policy name.
+    pub images: BTreeMap<String, ImageConfig>,
 }
 
 /// One `[plugins.NAME]` table.
@@ -132,6 +146,12 @@ struct RawConfig {
     plugins: BTreeMap<String, RawPlugin>,
     #[serde(default)]
     kustomizations: Vec<Spanned<RawKustomization>>,
+    #[serde(default)]
+    state_dir: Option<PathBuf>,
+    #[serde(default)]
+    registries: BTreeMap<String, Spanned<images::RawRegistry>>,
+    #[serde(default)]
+    images: BTreeMap<String, Spanned<images::RawImage>>,
 }
 
 #[derive(Deserialize)]
@@ -319,7 +339,20 @@ impl Config {
                 });
             }
         }
+        let cx = images::Context {
+            path,
+            text,
+            base: &base,
+        };
+        let registries = images::registries(&cx, raw.registries)?;
+        let images = images::images(&cx, raw.images, &registries, &plugins)?;
         Ok(Config {
+            state_dir: raw
+                .state_dir
+                .map(|d| base.join(d))
+                .or_else(default_state_dir),
+            registries,
+            images,
             file: path.to_path_buf(),
             source_root: base.join(raw.source.path),
             cache_dir: raw

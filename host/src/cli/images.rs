@@ -1,4 +1,4 @@
-//! `rekon images set` (the registry scan and the update loop come later).
+//! `rekon images set`; `rekon images scan` is in `images_scan.rs` (the update loop comes later).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -11,6 +11,7 @@ use crate::images::{apply_to_tree, FileUpdate, PolicyResult};
 #[derive(Debug, Subcommand)]
 pub enum ImagesCommand {
     Set(SetArgs),
+    Scan(super::images_scan::ScanArgs),
 }
 
 /// Write images at their policy markers, offline (for CI pipelines and tests).
@@ -55,9 +56,10 @@ pub struct SetArgs {
     policies: Vec<(String, PolicyResult)>,
 }
 
-pub fn run(cmd: &ImagesCommand) -> anyhow::Result<ExitCode> {
+pub fn run(cli: &super::Cli, cmd: &ImagesCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         ImagesCommand::Set(args) => set(args),
+        ImagesCommand::Scan(args) => super::images_scan::run(cli, args),
     }
 }
 

@@ -4,6 +4,7 @@
 mod apply;
 mod diff;
 mod images;
+mod images_scan;
 mod plugin;
 mod prune;
 mod render;
@@ -19,8 +20,9 @@ use crate::plugin::{Runtime, RuntimeOptions};
 /// rekon: GitOps for small Kubernetes clusters, with policies as WebAssembly plugins.
 ///
 /// rekon renders the manifests in a git checkout (kustomize-compatible), runs
-/// mutator and validator plugins over them, and ranks registry tags with
-/// image-policy plugins. Plugins are WebAssembly components built against the
+/// mutator and validator plugins over them, applies the result to the cluster
+/// with server-side apply, and rewrites image references marked with
+/// `# {"$imagepolicy": ...}`. Plugins are WebAssembly components built against the
 /// WIT contract in `wit/`; they run sandboxed (no files, network or env, a
 /// deadline and a memory cap per call).
 ///
@@ -28,6 +30,8 @@ use crate::plugin::{Runtime, RuntimeOptions};
 ///   rekon render --config examples/pi-website/rekon.toml
 ///   rekon render --config rekon.toml --explain frontend
 ///   rekon test plugins/
+///   rekon apply --config rekon.toml --kubeconfig ~/.kube/pi.yaml
+///   rekon images set --path . flux-system:frontend=harbor.lan/website/frontend:main-def5678-1767312000
 ///   rekon plugin run --plugin flux_policy.wasm --settings @policy.json --input tags.txt
 #[derive(Debug, Parser)]
 #[command(name = "rekon", version, verbatim_doc_comment, max_term_width = 100)]
@@ -51,9 +55,10 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Render(render::RenderArgs),
+    /// Run, inspect or precompile one plugin.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
-    /// Image automation: write policies' images at their markers in YAML files.
+    /// Image automation: scan registries for tags; write policies' images at their markers.
     #[command(subcommand)]
     Images(images::ImagesCommand),
     Test(test::TestArgs),
@@ -75,7 +80,7 @@ pub fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Render(args) => render::run(&cli, args),
         Command::Plugin(cmd) => plugin::run(&cli, cmd),
-        Command::Images(cmd) => images::run(cmd),
+        Command::Images(cmd) => images::run(&cli, cmd),
         Command::Test(args) => test::run(&cli, args),
         Command::Apply(args) => apply::run(&cli, args),
         Command::Diff(args) => diff::run(&cli, args),

@@ -15,11 +15,19 @@
 //! - [`reference`](mod@reference): parse and format `name[:tag][@digest]`;
 //! - [`marker`]: find markers and the values they point at;
 //! - [`setters`]: apply policy results to a text or a directory tree.
+//!
+//! Before them, the scan ([`scan`]): [`registry`] lists a repository's tags
+//! (kept on disk by [`tagstore`]), the image-policy plugin ranks them, and
+//! [`platform`] makes sure the chosen tag runs on the node.
 
 mod files;
 pub mod marker;
+pub mod platform;
 pub mod reference;
+pub mod registry;
+pub mod scan;
 pub mod setters;
+pub mod tagstore;
 mod yaml_lines;
 
 pub use marker::{find_markers, Field, FoundMarker, Marker, Quoting, ValueSlot, MARKER_LITERAL};

@@ -76,7 +76,6 @@ rekon_plugin_sdk::export_image_policy!(FluxPolicy);
 mod tests {
     use super::*;
 
-
     #[test]
     fn settings_example_is_accepted() {
         let example = FluxPolicy::describe().settings_example;

@@ -266,7 +266,6 @@ rekon_plugin_sdk::export_validator!(ImageValidator);
 mod tests {
     use super::*;
 
-
     #[test]
     fn settings_example_is_accepted() {
         let example = ImageValidator::describe().settings_example;

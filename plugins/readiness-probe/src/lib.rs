@@ -138,7 +138,6 @@ rekon_plugin_sdk::export_mutator!(ReadinessProbe);
 mod tests {
     use super::*;
 
-
     #[test]
     fn settings_example_is_accepted() {
         let example = ReadinessProbe::describe().settings_example;

@@ -179,7 +179,6 @@ rekon_plugin_sdk::export_image_policy!(SortablePolicy);
 mod tests {
     use super::*;
 
-
     #[test]
     fn settings_example_is_accepted() {
         let example = SortablePolicy::describe().settings_example;

@@ -170,7 +170,6 @@ rekon_plugin_sdk::export_mutator!(TraefikPriority);
 mod tests {
     use super::*;
 
-
     #[test]
     fn settings_example_is_accepted() {
         let example = TraefikPriority::describe().settings_example;

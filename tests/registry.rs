@@ -1,0 +1,804 @@
+//! Registry scanning against a real registry: Debian's `docker-registry`
+//! (distribution 2.8) started per test on a free loopback port, images pushed
+//! by `skopeo` from OCI layouts built here by hand, and the real flux-policy
+//! plugin ranking the tags. Two faults a real registry will not produce on
+//! demand (garbage JSON, 429 then success) come from a tiny loopback server.
+//!
+//! Without `docker-registry`/`skopeo`/`openssl` the registry tests are skipped with a
+//! message, unless `CI` is set: there they must run (tests/run.sh installs
+//! them).
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rekon::config::{Config, Credentials, RegistryConfig};
+use rekon::images::registry::{ErrorKind, RegistryClient, Retry};
+use rekon::images::scan::{scan, ScanError, ScanResult};
+use rekon::images::tagstore::TagStore;
+use rekon::plugin::{Plugin, PluginSource};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+const PLACEHOLDER: &str = "main-placeholder-0000000000";
+const ABC: &str = "main-abc1234-1767225600";
+const DEF: &str = "main-def5678-1767312000";
+const FFF: &str = "main-fff9999-1767398400";
+const REPO: &str = "website/frontend";
+
+/// Whether the real registry tests can run; panics in CI when they cannot.
+fn tools() -> bool {
+    let have = |tool: &str| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if have("docker-registry") && have("skopeo") && have("openssl") {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI is set but docker-registry, skopeo or openssl is missing (tests/run.sh installs them)"
+    );
+    eprintln!(
+        "SKIPPED: docker-registry, skopeo or openssl is not installed \
+         (apt-get install docker-registry skopeo openssl, or run tests/run.sh); in CI this fails"
+    );
+    false
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A `docker-registry` of this test's own, killed on drop.
+struct Registry {
+    port: u16,
+    creds: Option<(String, String)>,
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+}
+
+impl Registry {
+    fn start(creds: Option<(&str, &str)>) -> Registry {
+        Registry::start_in(tempfile::tempdir().unwrap(), creds, "")
+    }
+
+    /// Start in `dir` with `http_extra` appended to the `http:` section.
+    fn start_in(dir: tempfile::TempDir, creds: Option<(&str, &str)>, http_extra: &str) -> Registry {
+        let port = free_port();
+        let auth = match creds {
+            None => String::new(),
+            Some((user, pass)) => {
+                let line = format!("{user}:{}\n", bcrypt::hash(pass, 4).unwrap());
+                std::fs::write(dir.path().join("htpasswd"), line).unwrap();
+                format!(
+                    "auth:\n  htpasswd:\n    realm: rekon-test\n    path: {}\n",
+                    dir.path().join("htpasswd").display()
+                )
+            }
+        };
+        let config = format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
+             http:\n  addr: 127.0.0.1:{port}\n{http_extra}{auth}",
+            dir.path().join("storage").display()
+        );
+        std::fs::write(dir.path().join("config.yml"), config).unwrap();
+        let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(dir.path().join("config.yml"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("starting docker-registry");
+        let mut registry = Registry {
+            port,
+            creds: creds.map(|(u, p)| (u.to_string(), p.to_string())),
+            child: Some(child),
+            dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Some(status) = registry.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("docker-registry exited ({status}): {}", registry.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "docker-registry did not listen: {}",
+                registry.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        registry
+    }
+
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Push `REPO:tag` with one image per architecture (an index when more
+    /// than one), returning the manifest of the first image.
+    fn push(&self, tag: &str, archs: &[&str]) -> Vec<u8> {
+        let layout = tempfile::tempdir().unwrap();
+        let (index_entry, first) = oci_layout(layout.path(), archs);
+        let mut entry = index_entry;
+        entry["annotations"] = json!({ "org.opencontainers.image.ref.name": tag });
+        write_json(
+            &layout.path().join("index.json"),
+            &json!({ "schemaVersion": 2, "manifests": [entry] }),
+        );
+        let mut cmd = Command::new("skopeo");
+        cmd.args([
+            "--insecure-policy",
+            "copy",
+            "--all",
+            "--dest-tls-verify=false",
+        ]);
+        if let Some((user, pass)) = &self.creds {
+            cmd.arg(format!("--dest-creds={user}:{pass}"));
+        }
+        let out = cmd
+            .arg(format!("oci:{}:{tag}", layout.path().display()))
+            .arg(format!("docker://{}/{REPO}:{tag}", self.host()))
+            .output()
+            .expect("running skopeo");
+        assert!(
+            out.status.success(),
+            "skopeo copy {tag}: {}\nregistry log: {}",
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+        first
+    }
+
+    /// Tag an already pushed manifest under `tag` through the API (fast:
+    /// no skopeo per tag). Anonymous registries only.
+    fn put_manifest(&self, tag: &str, manifest: &[u8]) {
+        let (status, body) = http(
+            self.port,
+            "PUT",
+            &format!("/v2/{REPO}/manifests/{tag}"),
+            "application/vnd.oci.image.manifest.v1+json",
+            manifest,
+        );
+        assert_eq!(status, 201, "PUT {tag}: {body}");
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn write_json(path: &Path, value: &Value) {
+    std::fs::write(path, serde_json::to_vec(value).unwrap()).unwrap();
+}
+
+/// Write `bytes` as a blob of the layout; its descriptor.
+fn blob(layout: &Path, media_type: &str, bytes: &[u8]) -> Value {
+    let hex = hex::encode(Sha256::digest(bytes));
+    let dir = layout.join("blobs/sha256");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(&hex), bytes).unwrap();
+    json!({ "mediaType": media_type, "digest": format!("sha256:{hex}"), "size": bytes.len() })
+}
+
+/// An OCI layout with one image per architecture: the descriptor to name in
+/// index.json (the image, or an index of them) and the first image's manifest.
+fn oci_layout(layout: &Path, archs: &[&str]) -> (Value, Vec<u8>) {
+    std::fs::write(
+        layout.join("oci-layout"),
+        r#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .unwrap();
+    // gzip of nothing: the smallest valid layer.
+    let empty_gzip = [
+        0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
+    let layer = blob(
+        layout,
+        "application/vnd.oci.image.layer.v1.tar+gzip",
+        &empty_gzip,
+    );
+    let mut images = Vec::new();
+    for arch in archs {
+        let config = json!({
+            "architecture": arch,
+            "os": "linux",
+            "rootfs": { "type": "layers", "diff_ids": [format!("sha256:{}", hex::encode(Sha256::digest(b"")))] },
+        });
+        let config = blob(
+            layout,
+            "application/vnd.oci.image.config.v1+json",
+            &serde_json::to_vec(&config).unwrap(),
+        );
+        let manifest = serde_json::to_vec(&json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": config,
+            "layers": [layer],
+        }))
+        .unwrap();
+        let mut descriptor = blob(
+            layout,
+            "application/vnd.oci.image.manifest.v1+json",
+            &manifest,
+        );
+        descriptor["platform"] = json!({ "architecture": arch, "os": "linux" });
+        images.push((descriptor, manifest));
+    }
+    let first = images[0].1.clone();
+    if let [(descriptor, _)] = &images[..] {
+        let mut descriptor = descriptor.clone();
+        descriptor.as_object_mut().unwrap().remove("platform");
+        return (descriptor, first);
+    }
+    let index = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": images.iter().map(|(d, _)| d.clone()).collect::<Vec<_>>(),
+    });
+    let descriptor = blob(
+        layout,
+        "application/vnd.oci.image.index.v1+json",
+        &serde_json::to_vec(&index).unwrap(),
+    );
+    (descriptor, first)
+}
+
+/// One HTTP/1.1 request on loopback: status and body.
+fn http(port: u16, method: &str, path: &str, content_type: &str, body: &[u8]) -> (u16, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: {content_type}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    stream.write_all(body).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    (status, body)
+}
+
+/// The seed's tags: the placeholder, two arm64+amd64-capable releases and a
+/// newer amd64-only one, plus a cosign signature tag.
+fn push_seed(registry: &Registry) {
+    let first = registry.push(PLACEHOLDER, &["arm64"]);
+    registry.push(ABC, &["arm64"]);
+    registry.push(DEF, &["arm64", "amd64"]);
+    registry.push(FFF, &["amd64"]);
+    if registry.creds.is_none() {
+        registry.put_manifest(&format!("{FFF}.sig"), &first);
+    }
+}
+
+const FLUX_SETTINGS: &str = r#"{ filterTags = { pattern = "^main-[a-f0-9]+-(?P<ts>[0-9]+)", extract = "$ts" }, policy = { numerical = { order = "asc" } } }"#;
+
+/// A rekon.toml in `dir` for `REPO` on `host`, with `registry` lines.
+fn config(dir: &Path, host: &str, registry: &str, image: &str) -> Config {
+    let text = format!(
+        "state-dir = \"state\"\n\
+         [plugins.flux-policy]\npath = \"{wasm}\"\nsettings = {FLUX_SETTINGS}\n\
+         [registries.local]\nurl = \"{host}\"\ninsecure = true\ntimeout = \"5s\"\n{registry}\n\
+         [images.\"flux-system:frontend\"]\nrepository = \"{host}/{REPO}\"\nregistry = \"local\"\n{image}\n",
+        wasm = support::wasm("flux_policy").display(),
+    );
+    let path = dir.join("rekon.toml");
+    std::fs::write(&path, text).unwrap();
+    Config::load(&path).unwrap()
+}
+
+fn plugin(config: &Config) -> Plugin {
+    let p = &config.plugins["flux-policy"];
+    support::runtime()
+        .load(&PluginSource {
+            name: "flux-policy".into(),
+            path: p.path.clone(),
+            sha256: None,
+            limits: p.limits,
+        })
+        .unwrap()
+}
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
+fn quick() -> Retry {
+    Retry {
+        attempts: 2,
+        first_delay: Duration::from_millis(50),
+        max_delay: Duration::from_millis(100),
+    }
+}
+
+fn scan_with(config: &Config, retry: Retry) -> Result<ScanResult, ScanError> {
+    let image = &config.images["flux-system:frontend"];
+    let client = RegistryClient::new(&image.registry)
+        .unwrap()
+        .with_retry(retry);
+    let store = TagStore::new(config.state_dir.as_ref().unwrap().join("tags"));
+    block_on(scan(image, &client, &plugin(config), &store))
+}
+
+fn rekon(config: &Config) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_rekon"))
+        .args(["images", "scan", "--config"])
+        .arg(&config.file)
+        .arg("--cache-dir")
+        .arg(support::repo().join("target/rekon-test-cache"))
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn arm64_requirement_skips_the_newer_amd64_only_tag() {
+    if !tools() {
+        return;
+    }
+    let registry = Registry::start(None);
+    push_seed(&registry);
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(
+        dir.path(),
+        &registry.host(),
+        "",
+        "platform = \"linux/arm64\"",
+    );
+
+    let result = scan_with(&config, quick()).unwrap();
+    assert!(result.succeeded(), "{result:?}");
+    assert_eq!(result.tags, 5);
+    assert_eq!(result.excluded, 1, "the .sig tag is excluded by default");
+    // The placeholder is not hex, so flux-policy's pattern drops it.
+    assert_eq!(result.ranking, [FFF, DEF, ABC]);
+    assert_eq!(result.chosen.as_deref(), Some(DEF));
+    assert_eq!(result.skipped.len(), 1);
+    assert_eq!(result.skipped[0].tag, FFF);
+    assert_eq!(
+        result.skipped[0]
+            .offered
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        ["linux/amd64"]
+    );
+    // The list is on disk, one tag per line, for the next start.
+    let stored = std::fs::read_to_string(
+        TagStore::new(config.state_dir.as_ref().unwrap().join("tags"))
+            .file(&format!("{}/{REPO}", registry.host())),
+    )
+    .unwrap();
+    let mut lines: Vec<&str> = stored.lines().collect();
+    lines.sort();
+    let sig = format!("{FFF}.sig");
+    assert_eq!(lines, [ABC, DEF, FFF, sig.as_str(), PLACEHOLDER]);
+
+    // The command line reports the same.
+    let (code, stdout, stderr) = rekon(&config);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("tags: 5 (1 excluded)"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("chosen: {DEF} (offers linux/arm64)")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("skipped: {FFF} (offers linux/amd64)")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("ranking (3 of 3): {FFF}, {DEF}, {ABC}")),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn without_a_platform_the_top_ranked_tag_is_chosen() {
+    if !tools() {
+        return;
+    }
+    let registry = Registry::start(None);
+    push_seed(&registry);
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), &registry.host(), "", "");
+    let result = scan_with(&config, quick()).unwrap();
+    assert_eq!(result.chosen.as_deref(), Some(FFF));
+    assert!(result.skipped.is_empty());
+}
+
+#[test]
+fn basic_auth_and_a_wrong_password() {
+    if !tools() {
+        return;
+    }
+    let registry = Registry::start(Some(("robot$website+rekon", "s3cret")));
+    registry.push(DEF, &["arm64", "amd64"]);
+    registry.push(FFF, &["amd64"]);
+    // One directory per config: each has its own state (a stored list
+    // would turn the failures below into stale scans).
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    std::fs::write(dirs[0].path().join("good"), "s3cret\n").unwrap();
+    std::fs::write(dirs[1].path().join("bad"), "wrong\n").unwrap();
+
+    let good = config(
+        dirs[0].path(),
+        &registry.host(),
+        "username = \"robot$website+rekon\"\npassword-file = \"good\"",
+        "platform = \"linux/arm64\"",
+    );
+    let result = scan_with(&good, quick()).unwrap();
+    assert_eq!(result.chosen.as_deref(), Some(DEF), "{result:?}");
+
+    let bad = config(
+        dirs[1].path(),
+        &registry.host(),
+        "username = \"robot$website+rekon\"\npassword-file = \"bad\"",
+        "",
+    );
+    let err = scan_with(&bad, quick()).unwrap_err();
+    let ScanError::Registry(e) = &err else {
+        panic!("{err}")
+    };
+    assert!(matches!(e.kind, ErrorKind::Unauthorized), "{err}");
+    let message = err.to_string();
+    assert!(
+        message.starts_with(&format!(
+            "registry `local` ({}): listing tags of {REPO}: 401 unauthorized",
+            registry.host()
+        )),
+        "{message}"
+    );
+
+    // No credentials at all: the same clear 401.
+    let anonymous = config(dirs[2].path(), &registry.host(), "", "");
+    let err = scan_with(&anonymous, quick()).unwrap_err().to_string();
+    assert!(err.contains("401 unauthorized"), "{err}");
+}
+
+#[test]
+fn registry_down_keeps_the_last_good_list() {
+    if !tools() {
+        return;
+    }
+    let mut registry = Registry::start(None);
+    push_seed(&registry);
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), &registry.host(), "", "");
+    assert!(scan_with(&config, quick()).unwrap().succeeded());
+
+    registry.stop();
+    let result = scan_with(&config, quick()).unwrap();
+    assert!(result.stale && !result.succeeded());
+    assert_eq!(result.tags, 5, "the stored list is used");
+    assert_eq!(result.ranking, [FFF, DEF, ABC]);
+    let e = result.error.as_ref().unwrap();
+    assert!(matches!(e.kind, ErrorKind::Unreachable(_)), "{e}");
+    let message = e.to_string();
+    assert!(
+        message.starts_with(&format!(
+            "registry `local` ({}): listing tags of {REPO} (after 2 attempts): cannot connect",
+            registry.host()
+        )),
+        "{message}"
+    );
+
+    let (code, stdout, stderr) = rekon(&config);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("STALE: using the tag list of the last good scan"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("cannot connect"), "{stdout}");
+
+    // With no stored list there is nothing to fall back to.
+    let fresh = tempfile::tempdir().unwrap();
+    let config = self::config(fresh.path(), &registry.host(), "", "");
+    let err = scan_with(&config, quick()).unwrap_err().to_string();
+    assert!(
+        err.ends_with("(and no earlier tag list is stored)"),
+        "{err}"
+    );
+}
+
+/// HTTPS with a private CA: trusted through `ca-file`, refused without it.
+#[test]
+fn https_with_a_ca_file() {
+    if !tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("leaf.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    for args in [
+        "req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=rekon-test-ca",
+        "req -newkey rsa:2048 -nodes -keyout key.pem -out leaf.csr -subj /CN=127.0.0.1",
+        "x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out cert.pem -days 1 -extfile leaf.ext",
+    ] {
+        let out = Command::new("openssl")
+            .args(args.split(' '))
+            .current_dir(d)
+            .output()
+            .expect("running openssl");
+        assert!(out.status.success(), "openssl {args}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let tls = format!(
+        "  tls:\n    certificate: {}\n    key: {}\n",
+        d.join("cert.pem").display(),
+        d.join("key.pem").display()
+    );
+    let ca = d.join("ca.pem");
+    let registry = Registry::start_in(dir, None, &tls);
+    registry.push(DEF, &["arm64", "amd64"]);
+
+    let mut config = RegistryConfig::anonymous(&registry.host());
+    config.ca_file = Some(ca);
+    let client = RegistryClient::new(&config).unwrap().with_retry(quick());
+    assert_eq!(block_on(client.list_tags(REPO)).unwrap(), [DEF]);
+    let platforms = block_on(client.platforms(REPO, DEF)).unwrap();
+    assert_eq!(
+        platforms
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        ["linux/arm64", "linux/amd64"]
+    );
+
+    let client = RegistryClient::new(&RegistryConfig::anonymous(&registry.host()))
+        .unwrap()
+        .with_retry(quick());
+    let err = block_on(client.list_tags(REPO)).unwrap_err().to_string();
+    assert!(err.contains("certificate"), "{err}");
+}
+
+/// distribution 2.8 (Debian's docker-registry) ignores `n` and `last` and
+/// answers every tags/list with all tags: the listing must still end, with
+/// each tag once. (Real paging is tested against the loopback server below.)
+#[test]
+fn a_registry_that_ignores_n_still_lists_250_tags_once() {
+    if !tools() {
+        return;
+    }
+    let registry = Registry::start(None);
+    let manifest = registry.push("t000", &["arm64"]);
+    for i in 1..250 {
+        registry.put_manifest(&format!("t{i:03}"), &manifest);
+    }
+    let mut config = RegistryConfig::anonymous(&registry.host());
+    config.insecure = true;
+    config.page_size = 100;
+    let client = RegistryClient::new(&config).unwrap();
+    let mut tags = block_on(client.list_tags(REPO)).unwrap();
+    tags.sort();
+    assert_eq!(tags, all_tags());
+}
+
+fn all_tags() -> Vec<String> {
+    (0..250).map(|i| format!("t{i:03}")).collect()
+}
+
+/// A tags/list page of `all_tags()` as the spec pages: `n` (at most `cap`)
+/// tags after `last`, with a `Link` header when more follow.
+fn page(line: &str, cap: usize) -> String {
+    let query = line.split(['?', ' ']).nth(2).unwrap_or("");
+    let param = |key: &str| {
+        query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
+            .map(str::to_string)
+    };
+    let n: usize = param("n").map_or(cap, |n| n.parse().unwrap());
+    let all = all_tags();
+    let start = param("last").map_or(0, |last| all.partition_point(|t| *t <= last));
+    let tags = &all[start..(start + n.min(cap)).min(all.len())];
+    let body = json!({ "name": REPO, "tags": tags }).to_string();
+    let link = match tags.last() {
+        Some(last) if start + tags.len() < all.len() => {
+            format!("Link: </v2/{REPO}/tags/list?n={n}&last={last}>; rel=\"next\"\r\n")
+        }
+        _ => String::new(),
+    };
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{link}Content-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+fn list_with_page_size(config: &mut RegistryConfig, page_size: usize) -> Vec<String> {
+    config.page_size = page_size;
+    let client = RegistryClient::new(config).unwrap();
+    block_on(client.list_tags(REPO)).unwrap()
+}
+
+fn tag_requests(seen: &Mutex<Vec<String>>) -> Vec<String> {
+    seen.lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.contains("/tags/list"))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn pages_through_250_tags_100_at_a_time() {
+    let (mut config, seen) = fake_registry(|_, line| page(line, 1000));
+    assert_eq!(list_with_page_size(&mut config, 100), all_tags());
+    let requests = tag_requests(&seen);
+    // 100 + 100 + 50, then an empty page ends the listing.
+    assert_eq!(requests.len(), 4, "{requests:?}");
+    assert!(requests[0].contains("?n=100 "), "{requests:?}");
+    assert!(requests[1].contains("n=100&last=t099"), "{requests:?}");
+    assert!(requests[3].contains("last=t249"), "{requests:?}");
+}
+
+#[test]
+fn a_registry_capping_pages_below_n_is_still_read_to_the_end() {
+    let (mut config, seen) = fake_registry(|_, line| page(line, 30));
+    assert_eq!(list_with_page_size(&mut config, 100), all_tags());
+    assert_eq!(
+        tag_requests(&seen).len(),
+        10,
+        "nine pages of up to 30, then an empty one"
+    );
+}
+
+/// A loopback server answering `/v2/` with 200 and every other request with
+/// `answer(n, request line)`, n counting those requests from 0; it records
+/// the request lines.
+fn fake_registry(answer: fn(usize, &str) -> String) -> (RegistryConfig, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        let mut n = 0;
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            let mut request = Vec::new();
+            let mut byte = [0];
+            while !request.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                request.push(byte[0]);
+            }
+            let line = String::from_utf8_lossy(&request)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_string();
+            let response = if line.starts_with("GET /v2/ ") {
+                "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}".to_string()
+            } else {
+                n += 1;
+                answer(n - 1, &line)
+            };
+            log.lock().unwrap().push(line);
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    let config = RegistryConfig {
+        name: "fake".into(),
+        insecure: true,
+        credentials: Credentials::Anonymous,
+        timeout: Duration::from_secs(5),
+        ..RegistryConfig::anonymous(&format!("127.0.0.1:{port}"))
+    };
+    (config, seen)
+}
+
+fn ok_json(body: &str) -> String {
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+#[test]
+fn garbage_json_is_a_clear_error() {
+    let (config, _) = fake_registry(|_, _| ok_json("<html>this is not JSON</html>"));
+    let client = RegistryClient::new(&config).unwrap().with_retry(quick());
+    let err = block_on(client.list_tags(REPO)).unwrap_err();
+    assert!(matches!(err.kind, ErrorKind::Invalid(_)), "{err}");
+    assert!(
+        err.to_string().starts_with(&format!(
+            "registry `fake` ({}): listing tags of {REPO}: invalid answer",
+            config.url
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn backs_off_on_429_then_succeeds() {
+    let (config, seen) = fake_registry(|n, _| match n {
+        0 => {
+            let body = r#"{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}"#;
+            format!(
+                "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Type: application/json\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+        }
+        1 => ok_json(&format!(r#"{{"name":"{REPO}","tags":["{ABC}","{DEF}"]}}"#)),
+        _ => ok_json(&format!(r#"{{"name":"{REPO}","tags":[]}}"#)),
+    });
+    let client = RegistryClient::new(&config).unwrap().with_retry(quick());
+    let tags = block_on(client.list_tags(REPO)).unwrap();
+    assert_eq!(tags, [ABC, DEF]);
+    let lists: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.contains("/tags/list"))
+        .cloned()
+        .collect();
+    assert_eq!(lists.len(), 3, "429, the page, the empty end: {lists:?}");
+    assert!(lists[2].contains(&format!("last={DEF}")), "{lists:?}");
+}
+
+#[test]
+fn a_server_that_keeps_failing_gives_up_after_the_bounded_retries() {
+    let (config, seen) = fake_registry(|_, _| {
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\nConnection: close\r\n\r\ndown"
+            .into()
+    });
+    let client = RegistryClient::new(&config).unwrap().with_retry(Retry {
+        attempts: 3,
+        ..quick()
+    });
+    let err = block_on(client.list_tags(REPO)).unwrap_err();
+    assert!(
+        err.to_string()
+            .ends_with("(after 3 attempts): HTTP 503: down"),
+        "{err}"
+    );
+    let lists = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.contains("/tags/list"))
+        .count();
+    assert_eq!(lists, 3);
+}
