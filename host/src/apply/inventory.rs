@@ -3,7 +3,7 @@
 //! pruning works after a restart or from another machine.
 
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::Client;
 use serde_json::json;
 
@@ -63,17 +63,29 @@ pub(crate) async fn write(
     // The inventory is rekon's alone: a hand edit of it must not block the
     // next write, so rekon always takes its fields back.
     let params = PatchParams::apply(FIELD_MANAGER).force();
+    // Create the namespace only when it is missing, never apply it: a
+    // kustomization may manage `rekon-system` itself (the install manifests
+    // do), and an apply here under the same field manager would fight it.
     let namespaces: Api<Namespace> = Api::all(client.clone());
-    let namespace = json!({
-        "apiVersion": "v1", "kind": "Namespace",
-        "metadata": {"name": NAMESPACE, "labels": {"app.kubernetes.io/managed-by": "rekon"}},
-    });
-    let patch = Patch::Apply(&namespace);
-    with_retry(retry, "creating namespace rekon-system", || {
-        namespaces.patch(NAMESPACE, &params, &patch)
+    let existing = with_retry(retry, "reading namespace rekon-system", || {
+        namespaces.get_opt(NAMESPACE)
     })
     .await
     .map_err(failed)?;
+    if existing.is_none() {
+        let namespace: Namespace = serde_json::from_value(json!({
+            "apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": NAMESPACE, "labels": {"app.kubernetes.io/managed-by": "rekon"}},
+        }))
+        .expect("a valid Namespace");
+        let created = namespaces.create(&PostParams::default(), &namespace).await;
+        match created {
+            Ok(_) => {}
+            // Someone created it between our read and our create: fine.
+            Err(kube::Error::Api(e)) if e.code == 409 => {}
+            Err(e) => return Err(failed(e)),
+        }
+    }
     // One entry per line: readable with `kubectl get configmap -o yaml`.
     let lines: Vec<String> = entries
         .iter()

@@ -41,6 +41,7 @@ mod discovery;
 mod error;
 mod health;
 pub mod inventory;
+pub mod lease;
 mod object;
 mod plan;
 mod prune;

@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::Args;
 use serde_json::Value;
 
+use crate::apply::lease::{self, LeaseConfig, LeaseError};
 use crate::apply::{ApplyReport, Cluster};
 use crate::config::{Config, Kustomization};
 use crate::render::Renderer;
@@ -29,13 +30,22 @@ use crate::render::Renderer;
 /// allow-recreate = true deletes and recreates objects whose immutable
 /// fields changed (otherwise that is an error naming the field).
 ///
+/// With --leader-elect, rekon first acquires the Lease --lease-namespace/
+/// --lease-name (coordination.k8s.io/v1, as client-go's leader election),
+/// renews it while applying and releases it at the end, so two rekons (a
+/// CronJob, a systemd timer, a laptop) never apply at once. If another rekon
+/// holds a live lease, rekon waits up to --lease-wait for it, then exits 3
+/// naming the holder, having applied nothing.
+///
 /// Exit status: 0 applied and healthy, 1 applied but a workload is not ready
-/// or a prune failed, 2 error (nothing applied if the dry-run refused).
+/// or a prune failed, 2 error (nothing applied if the dry-run refused),
+/// 3 another rekon holds the lease (nothing applied).
 ///
 /// Examples:
 ///   rekon apply --config examples/pi-website/rekon.toml
 ///   rekon apply --kubeconfig ~/.kube/pi.yaml frontend
 ///   KUBECONFIG=~/.kube/pi.yaml rekon apply --context pi
+///   rekon apply --leader-elect --lease-wait 1m
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct ApplyArgs {
@@ -44,8 +54,27 @@ pub struct ApplyArgs {
     config: PathBuf,
     #[command(flatten)]
     cluster: ClusterArgs,
+    #[command(flatten)]
+    election: ElectionArgs,
     /// Apply only this kustomization.
     name: Option<String>,
+}
+
+/// Leader election before applying.
+#[derive(Debug, Args)]
+struct ElectionArgs {
+    /// Apply only while holding the Lease (see above).
+    #[arg(long)]
+    leader_elect: bool,
+    /// Namespace of the Lease (created if missing).
+    #[arg(long, value_name = "NS", default_value = lease::DEFAULT_NAMESPACE, requires = "leader_elect")]
+    lease_namespace: String,
+    /// Name of the Lease.
+    #[arg(long, value_name = "NAME", default_value = lease::DEFAULT_NAME, requires = "leader_elect")]
+    lease_name: String,
+    /// How long to wait for a lease another rekon holds before exiting 3.
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration, requires = "leader_elect")]
+    lease_wait: std::time::Duration,
 }
 
 /// Which cluster to talk to.
@@ -114,15 +143,39 @@ pub fn run(cli: &super::Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     let work = selected(&config, args.name.as_deref(), rendered)?;
     block_on(async {
         let cluster = args.cluster.connect().await?;
-        let mut ok = true;
-        for (k, objects) in &work {
-            let report = cluster
-                .apply(k, objects)
-                .await
-                .with_context(|| format!("applying kustomization `{}`", k.name))?;
-            print!("{}", table(&report));
-            ok &= report.succeeded();
-        }
+        let apply_all = async {
+            let mut ok = true;
+            for (k, objects) in &work {
+                let report = cluster
+                    .apply(k, objects)
+                    .await
+                    .with_context(|| format!("applying kustomization `{}`", k.name))?;
+                print!("{}", table(&report));
+                ok &= report.succeeded();
+            }
+            anyhow::Ok(ok)
+        };
+        let e = &args.election;
+        let ok = if e.leader_elect {
+            let config = LeaseConfig::new(&e.lease_namespace, &e.lease_name, lease::identity());
+            let mut lease = cluster.lease(config);
+            match lease.acquire(e.lease_wait).await {
+                Err(held @ LeaseError::Held { .. }) => {
+                    eprintln!("rekon: {held}");
+                    return Ok(ExitCode::from(3));
+                }
+                acquired => acquired?,
+            }
+            tracing::info!("holding lease {} as {}", lease.name(), lease.identity());
+            let outcome = lease.hold(apply_all).await;
+            // Released on failure too: the next run need not wait for expiry.
+            if let Err(e) = lease.release().await {
+                tracing::warn!("{e}");
+            }
+            outcome??
+        } else {
+            apply_all.await?
+        };
         Ok(if ok {
             ExitCode::SUCCESS
         } else {

@@ -141,6 +141,30 @@ impl ApiError {
         )
     }
 
+    /// 409 of a create whose object exists.
+    pub fn already_exists(r: &Resource, name: &str) -> ApiError {
+        ApiError::new(
+            409,
+            "AlreadyExists",
+            format!("{} \"{name}\" already exists", r.qualified()),
+            json!({"name": name, "group": r.group, "kind": r.plural}),
+        )
+    }
+
+    /// 409 of an update whose `metadata.resourceVersion` is not the stored
+    /// one (optimistic concurrency), in the real server's words.
+    pub fn stale(r: &Resource, name: &str) -> ApiError {
+        ApiError::new(
+            409,
+            "Conflict",
+            format!(
+                "Operation cannot be fulfilled on {} \"{name}\": the object has been modified; please apply your changes to the latest version and try again",
+                r.qualified()
+            ),
+            json!({"name": name, "group": r.group, "kind": r.plural}),
+        )
+    }
+
     /// An injected failure with HTTP `code`.
     pub fn injected(code: u16, path: &str) -> ApiError {
         let (reason, message) = match code {

@@ -267,6 +267,29 @@ fn object_request(
         }
         ("GET", Some(name)) => Ok((200, store.get(&r, ns, name)?)),
         ("DELETE", Some(name)) => Ok((200, store.delete(&r, ns, name, dry_run)?)),
+        ("POST", None) => {
+            let body = json_body(call)?;
+            // The name comes from the body; the URL names only the collection.
+            let name = body
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .filter(|n| !n.is_empty())
+                .ok_or_else(|| {
+                    ApiError::bad_request("metadata.name: Required value: name is required".into())
+                })?
+                .to_string();
+            let manager = call.param("fieldManager").unwrap_or("unknown");
+            let written = store.create(&r, ns, &name, body, manager, dry_run)?;
+            Ok((201, written.object))
+        }
+        ("PUT", Some(name)) => {
+            let body = json_body(call)?;
+            let manager = call.param("fieldManager").unwrap_or("unknown");
+            Ok((
+                200,
+                store.replace(&r, ns, name, body, manager, dry_run)?.object,
+            ))
+        }
         ("PATCH", Some(name)) => {
             let media = call.content_type.split(';').next().unwrap_or("").trim();
             match media {
@@ -296,4 +319,14 @@ fn object_request(
         }
         (method, _) => Err(ApiError::method_not_allowed(method)),
     }
+}
+
+/// The JSON body of a create or replace.
+fn json_body(call: &Call) -> Result<Value, ApiError> {
+    let media = call.content_type.split(';').next().unwrap_or("").trim();
+    if media != "application/json" {
+        return Err(ApiError::unsupported_media_type(media));
+    }
+    serde_json::from_slice(&call.body)
+        .map_err(|e| ApiError::bad_request(format!("error decoding JSON: {e}")))
 }

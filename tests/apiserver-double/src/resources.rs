@@ -132,6 +132,7 @@ const BUILTIN: &[(&str, &str, &str, &str, bool)] = &[
         "horizontalpodautoscalers",
         true,
     ),
+    ("coordination.k8s.io", "v1", "Lease", "leases", true),
     (
         "storage.k8s.io",
         "v1",

@@ -291,6 +291,116 @@ impl Store {
         self.commit(r, key, Some(live), object, managers, dry_run)
     }
 
+    /// Create (`POST` to the collection) by `manager`, an `Update` owning
+    /// every field it sets: `409 AlreadyExists` if the object exists.
+    pub fn create(
+        &mut self,
+        r: &Resource,
+        namespace: &str,
+        name: &str,
+        body: Value,
+        manager: &str,
+        dry_run: bool,
+    ) -> Result<Written, ApiError> {
+        let mut object = self.admit(r, namespace, name, body)?;
+        let meta = object["metadata"].as_object_mut().expect("admitted");
+        if meta.contains_key("resourceVersion") {
+            return Err(ApiError::bad_request(
+                "resourceVersion should not be set on objects to be created".into(),
+            ));
+        }
+        meta.remove("managedFields");
+        if let Some(m) = object.as_object_mut() {
+            m.remove("status");
+        }
+        let key = Key::new(r, namespace, name);
+        if self.objects.contains_key(&key) {
+            return Err(ApiError::already_exists(r, name));
+        }
+        let managers = vec![Manager {
+            name: manager.into(),
+            operation: Operation::Update,
+            api_version: r.api_version(),
+            fields: FieldSet::of(&object),
+            time: now(),
+        }];
+        self.commit(r, key, None, object, managers, dry_run)
+    }
+
+    /// Replace (`PUT`) by `manager`, an `Update`. A `metadata.resourceVersion`
+    /// in the body is a precondition: another one than the stored one is the
+    /// real `409 Conflict` and nothing changes; without one the replace is
+    /// unconditional. The manager takes the fields whose values change;
+    /// `status` and server-set metadata are kept.
+    pub fn replace(
+        &mut self,
+        r: &Resource,
+        namespace: &str,
+        name: &str,
+        body: Value,
+        manager: &str,
+        dry_run: bool,
+    ) -> Result<Written, ApiError> {
+        let key = Key::new(r, namespace, name);
+        let Some(live) = self.objects.get(&key).cloned() else {
+            return Err(ApiError::not_found(r, name));
+        };
+        let mut object = self.admit(r, namespace, name, body)?;
+        let live_meta = &live.object["metadata"];
+        let meta = object["metadata"].as_object_mut().expect("admitted");
+        if let Some(rv) = meta.get("resourceVersion") {
+            if *rv != live_meta["resourceVersion"] {
+                return Err(ApiError::stale(r, name));
+            }
+        }
+        for kept in ["uid", "creationTimestamp", "resourceVersion", "generation"] {
+            meta.insert(kept.into(), live_meta[kept].clone());
+        }
+        meta.remove("managedFields");
+        if let Some(m) = object.as_object_mut() {
+            match live.object.get("status") {
+                Some(status) => m.insert("status".into(), status.clone()),
+                None => m.remove("status"),
+            };
+        }
+        let (before, after) = (FieldSet::of(&live.object), FieldSet::of(&object));
+        let changed: Vec<Path> = after
+            .0
+            .iter()
+            .filter(|p| fields::get(&live.object, p) != fields::get(&object, p))
+            .chain(before.0.difference(&after.0))
+            .cloned()
+            .collect();
+        let mut managers = live.managers.clone();
+        for m in &mut managers {
+            m.fields
+                .0
+                .retain(|p| !changed.iter().any(|q| fields::overlap(p, q)));
+        }
+        let gained = FieldSet(
+            changed
+                .into_iter()
+                .filter(|p| after.0.contains(p))
+                .collect(),
+        );
+        let mine = |m: &Manager| m.name == manager && m.operation == Operation::Update;
+        match managers.iter_mut().find(|m| mine(m)) {
+            Some(_) if gained.0.is_empty() => {}
+            Some(m) => {
+                m.fields.0.extend(gained.0);
+                m.time = now();
+            }
+            None => managers.push(Manager {
+                name: manager.into(),
+                operation: Operation::Update,
+                api_version: r.api_version(),
+                fields: gained,
+                time: now(),
+            }),
+        }
+        self.commit(r, key, Some(live), object, managers, dry_run)
+    }
+
     /// Delete an object (a Namespace takes its contents along; a CRD its
     /// custom resources). Returns the `Status` of success.
     pub fn delete(
@@ -695,6 +805,74 @@ mod tests {
         assert_eq!(
             (err.code, err.message.as_str()),
             (404, "namespaces \"nowhere\" not found")
+        );
+    }
+
+    #[test]
+    fn create_then_replace_with_a_stale_resource_version_is_refused() {
+        let mut s = Store::new();
+        let r = s
+            .resources
+            .by_kind("coordination.k8s.io/v1", "Lease")
+            .cloned()
+            .unwrap();
+        let lease = |holder: &str, rv: Option<&str>| {
+            let mut l = json!({
+                "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                "metadata": {"name": "rekon", "namespace": "default"},
+                "spec": {"holderIdentity": holder},
+            });
+            if let Some(rv) = rv {
+                l["metadata"]["resourceVersion"] = json!(rv);
+            }
+            l
+        };
+        let created = s
+            .create(&r, "default", "rekon", lease("a", None), "a", false)
+            .unwrap();
+        let err = s
+            .create(&r, "default", "rekon", lease("b", None), "b", false)
+            .err()
+            .unwrap();
+        assert_eq!((err.code, err.reason), (409, "AlreadyExists"));
+        let rv = created.object["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let replaced = s
+            .replace(&r, "default", "rekon", lease("b", Some(&rv)), "b", false)
+            .unwrap();
+        assert_eq!(replaced.object["spec"]["holderIdentity"], "b");
+        assert_eq!(
+            replaced.object["metadata"]["uid"],
+            created.object["metadata"]["uid"]
+        );
+        assert_ne!(replaced.object["metadata"]["resourceVersion"], json!(rv));
+        let err = s
+            .replace(&r, "default", "rekon", lease("c", Some(&rv)), "c", false)
+            .err()
+            .unwrap();
+        assert_eq!((err.code, err.reason), (409, "Conflict"));
+        assert!(
+            err.message.contains("the object has been modified"),
+            "{}",
+            err.message
+        );
+        let stored = s.get(&r, "default", "rekon").unwrap();
+        assert_eq!(
+            stored["spec"]["holderIdentity"], "b",
+            "the stale write changed nothing"
+        );
+        let managers: Vec<&Value> = stored["metadata"]["managedFields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| &m["manager"])
+            .collect();
+        assert_eq!(
+            managers,
+            [&json!("b")],
+            "b took the field it changed from a"
         );
     }
 
