@@ -20,7 +20,8 @@
 //! ```
 //!
 //! Image automation adds `state-dir`, `[registries.NAME]` and
-//! `[images."NS:NAME"]` (described in `config/images.rs`).
+//! `[images."NS:NAME"]` (described in `config/images.rs`), and `rekon images
+//! update` a `[git]` table (described in `config/git.rs`).
 //!
 //! Unknown fields are errors; every error names the file and, where it can,
 //! the line.
@@ -34,7 +35,9 @@ use toml::Spanned;
 
 use crate::plugin::Limits;
 
+mod git;
 mod images;
+pub use git::{GitAuth, GitConfig, DEFAULT_MESSAGE};
 pub use images::{
     default_state_dir, Credentials, ImageConfig, RegistryConfig, Secret, DEFAULT_EXCLUDE,
 };
@@ -89,6 +92,8 @@ pub struct Config {
     pub registries: BTreeMap<String, RegistryConfig>,
     /// `[images."NS:NAME"]` by policy name.
     pub images: BTreeMap<String, ImageConfig>,
+    /// `[git]`: where `rekon images update` commits and pushes.
+    pub git: Option<GitConfig>,
 }
 
 /// One `[plugins.NAME]` table.
@@ -152,6 +157,8 @@ struct RawConfig {
     registries: BTreeMap<String, Spanned<images::RawRegistry>>,
     #[serde(default)]
     images: BTreeMap<String, Spanned<images::RawImage>>,
+    #[serde(default)]
+    git: Option<Spanned<git::RawGit>>,
 }
 
 #[derive(Deserialize)]
@@ -346,6 +353,7 @@ impl Config {
         };
         let registries = images::registries(&cx, raw.registries)?;
         let images = images::images(&cx, raw.images, &registries, &plugins)?;
+        let git = git::git(&cx, raw.git)?;
         Ok(Config {
             state_dir: raw
                 .state_dir
@@ -353,6 +361,7 @@ impl Config {
                 .or_else(default_state_dir),
             registries,
             images,
+            git,
             file: path.to_path_buf(),
             source_root: base.join(raw.source.path),
             cache_dir: raw

@@ -9,6 +9,7 @@ pub mod apply;
 pub mod cli;
 pub mod config;
 pub mod explain;
+pub mod git;
 pub mod images;
 pub mod plugin;
 pub mod render;

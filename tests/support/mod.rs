@@ -1,6 +1,8 @@
 //! Shared helpers of the integration tests.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod registry;
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 

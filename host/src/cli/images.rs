@@ -1,4 +1,5 @@
-//! `rekon images set`; `rekon images scan` is in `images_scan.rs` (the update loop comes later).
+//! `rekon images set`; `rekon images scan` and `rekon images update` are in
+//! `images_scan.rs` and `images_update.rs`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -12,6 +13,7 @@ use crate::images::{apply_to_tree, FileUpdate, PolicyResult};
 pub enum ImagesCommand {
     Set(SetArgs),
     Scan(super::images_scan::ScanArgs),
+    Update(super::images_update::UpdateArgs),
 }
 
 /// Write images at their policy markers, offline (for CI pipelines and tests).
@@ -60,6 +62,7 @@ pub fn run(cli: &super::Cli, cmd: &ImagesCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         ImagesCommand::Set(args) => set(args),
         ImagesCommand::Scan(args) => super::images_scan::run(cli, args),
+        ImagesCommand::Update(args) => super::images_update::run(cli, args),
     }
 }
 
@@ -110,7 +113,7 @@ fn parse_policy(arg: &str) -> Result<(String, PolicyResult), String> {
     Ok((policy.to_owned(), result))
 }
 
-fn diff(file: &FileUpdate) -> String {
+pub(super) fn diff(file: &FileUpdate) -> String {
     let path = file.path.display().to_string();
     similar::TextDiff::from_lines(&file.before, &file.after)
         .unified_diff()

@@ -123,7 +123,7 @@ fn selected<'a>(config: &'a Config, names: &[String]) -> anyhow::Result<Vec<&'a 
         .collect()
 }
 
-fn load(runtime: &Runtime, config: &Config, name: &str) -> anyhow::Result<Plugin> {
+pub(super) fn load(runtime: &Runtime, config: &Config, name: &str) -> anyhow::Result<Plugin> {
     // The config checked that the plugin is declared.
     let declared = &config.plugins[name];
     Ok(runtime.load(&PluginSource {

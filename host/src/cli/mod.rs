@@ -5,6 +5,7 @@ mod apply;
 mod diff;
 mod images;
 mod images_scan;
+mod images_update;
 mod plugin;
 mod prune;
 mod render;
@@ -58,7 +59,7 @@ enum Command {
     /// Run, inspect or precompile one plugin.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
-    /// Image automation: scan registries for tags; write policies' images at their markers.
+    /// Image automation: scan registries for tags; write policies' images at their markers; commit and push.
     #[command(subcommand)]
     Images(images::ImagesCommand),
     Test(test::TestArgs),

@@ -162,7 +162,7 @@ pub(super) struct Context<'a> {
 }
 
 impl Context<'_> {
-    fn invalid(&self, span: &std::ops::Range<usize>, message: String) -> ConfigError {
+    pub(super) fn invalid(&self, span: &std::ops::Range<usize>, message: String) -> ConfigError {
         ConfigError::Invalid {
             path: self.path.to_path_buf(),
             line: self.text[..span.start.min(self.text.len())]

@@ -18,8 +18,10 @@
 //!
 //! Before them, the scan ([`scan`]): [`registry`] lists a repository's tags
 //! (kept on disk by [`tagstore`]), the image-policy plugin ranks them, and
-//! [`platform`] makes sure the chosen tag runs on the node.
+//! [`platform`] makes sure the chosen tag runs on the node. After them,
+//! [`commit`]: one commit per pass with every change, pushed with retries.
 
+pub mod commit;
 mod files;
 pub mod marker;
 pub mod platform;

@@ -1,0 +1,190 @@
+//! `rekon images update`: scan every image, rewrite the markers in a work
+//! tree of the [git] remote, commit once and push.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+use sha2::Digest;
+
+use crate::config::Config;
+use crate::git::WorkTree;
+use crate::images::commit::{update, Mode};
+use crate::images::registry::{RegistryClient, Retry};
+use crate::images::scan::scan;
+use crate::images::tagstore::TagStore;
+use crate::images::{Policies, PolicyResult, WarningKind};
+
+/// Scan, rewrite the image markers in git, commit once and push.
+///
+/// Scans every image under [images."NS:NAME"] (as `rekon images scan`),
+/// fetches the [git] remote into a work tree under the state dir, resets it
+/// to the remote head (the push-branch when it exists, else the branch),
+/// rewrites the markers under [git] path with each chosen tag and makes ONE
+/// commit holding every change, with the message template's {changes}
+/// listing them (file:line, policy, old -> new). Nothing changed: no commit.
+///
+/// A rejected push (someone pushed first) fetches, redoes the update on the
+/// new head and pushes again, with back-off, a few times; their commit and
+/// ours both stay. On any error the work tree is reset and the remote is
+/// untouched.
+///
+/// An image whose scan is not certain (the registry could not be read, so
+/// the list is the stored one; or a platform check failed; or no tag was
+/// chosen) is left out of the pass: its markers keep their value. Deploying
+/// from a stale list could move a Pi to a tag whose platform was never
+/// checked, and skipping one pass costs only time.
+///
+/// Prints each image's choice, each change, and the commit id; --dry-run
+/// prints a unified diff and writes nothing; --no-push commits in the work
+/// tree only.
+///
+/// Exit status: 0 every image scanned with certainty and the pass done
+/// (also when nothing changed); 1 some image was left out; 2 an error
+/// (nothing pushed).
+///
+/// Examples:
+///   rekon images update --config examples/pi-website/rekon.toml --dry-run
+///   rekon images update --no-push
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct UpdateArgs {
+    /// The configuration file.
+    #[arg(short, long, default_value = "rekon.toml", env = "REKON_CONFIG")]
+    config: PathBuf,
+    /// Print what would change and a unified diff; commit nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Commit in the work tree but do not push.
+    #[arg(long, conflicts_with = "dry_run")]
+    no_push: bool,
+}
+
+pub fn run(cli: &super::Cli, args: &UpdateArgs) -> anyhow::Result<ExitCode> {
+    let config = Config::load(&args.config)?;
+    let git = config.git.as_ref().with_context(|| {
+        format!(
+            "{}: no [git] table: `rekon images update` needs the remote to commit to",
+            config.file.display()
+        )
+    })?;
+    if config.images.is_empty() {
+        anyhow::bail!("{}: no [images.\"NS:NAME\"] tables", config.file.display());
+    }
+    let state_dir = config
+        .state_dir
+        .clone()
+        .context("no state directory: set state-dir in the config, or $REKON_STATE_DIR")?;
+    let store = TagStore::new(state_dir.join("tags"));
+    let runtime = cli.runtime(config.cache_dir.clone())?;
+    let mut plugins = HashMap::new();
+    for image in config.images.values() {
+        if !plugins.contains_key(&image.policy) {
+            let plugin = super::images_scan::load(&runtime, &config, &image.policy)?;
+            plugins.insert(image.policy.clone(), plugin);
+        }
+        plugins[&image.policy]
+            .check_settings(&image.settings)
+            .with_context(|| format!("image {}", image.policy_name))?;
+    }
+
+    let mut policies = Policies::new();
+    let mut left_out = Vec::new();
+    super::apply::block_on(async {
+        for image in config.images.values() {
+            let scanned = match RegistryClient::new(&image.registry) {
+                Ok(client) => scan(image, &client, &plugins[&image.policy], &store)
+                    .await
+                    .map_err(anyhow::Error::from),
+                Err(e) => Err(e.into()),
+            };
+            let name = &image.policy_name;
+            match scanned {
+                Ok(r) if r.succeeded() => {
+                    let tag = r.chosen.expect("a succeeded scan chose a tag");
+                    println!("{name}: {}:{tag}", image.repository);
+                    policies.insert(
+                        name.clone(),
+                        PolicyResult {
+                            image: image.repository.clone(),
+                            tag,
+                            digest: None,
+                        },
+                    );
+                }
+                Ok(r) => {
+                    let why = match (&r.error, r.stale) {
+                        (Some(e), true) => format!("stale tag list ({e})"),
+                        (Some(e), false) => e.to_string(),
+                        (None, _) => "no ranked tag".to_string(),
+                    };
+                    println!("{name}: left alone: {why}");
+                    left_out.push(name.clone());
+                }
+                Err(e) => {
+                    println!("{name}: left alone: {e}");
+                    left_out.push(name.clone());
+                }
+            }
+        }
+    })?;
+    let status = if left_out.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    };
+    if policies.is_empty() {
+        eprintln!("no image was scanned with certainty: git left alone");
+        return Ok(status);
+    }
+
+    // One work tree per remote, so changing the url never mixes histories.
+    let key = hex::encode(&sha2::Sha256::digest(git.url.as_bytes())[..8]);
+    let tree = WorkTree::open(&state_dir.join("git").join(key), git)?;
+    let mode = match (args.dry_run, args.no_push) {
+        (true, _) => Mode::DryRun,
+        (false, true) => Mode::Commit,
+        (false, false) => Mode::Push,
+    };
+    let outcome = update(
+        &tree,
+        &git.path,
+        &policies,
+        &git.message,
+        mode,
+        Retry::default(),
+    )?;
+    for warning in &outcome.update.warnings {
+        match &warning.kind {
+            WarningKind::UnknownPolicy { policy } if left_out.contains(policy) => {}
+            _ => eprintln!("warning: {warning}"),
+        }
+    }
+    for change in outcome.update.changes() {
+        println!("{change}");
+    }
+    if mode == Mode::DryRun {
+        for file in &outcome.update.files {
+            print!("{}", super::images::diff(file));
+        }
+    }
+    let changes = outcome.update.changes().count();
+    match (outcome.commit, outcome.pushed) {
+        _ if mode == Mode::DryRun => eprintln!(
+            "{changes} change(s) on {} (dry run: nothing written)",
+            outcome.base
+        ),
+        (None, _) => eprintln!("no change: no commit (remote at {})", outcome.base),
+        (Some(id), true) => println!(
+            "commit {id} pushed to {} ({changes} change(s), attempt {})",
+            git.push_branch, outcome.attempts
+        ),
+        (Some(id), false) => println!(
+            "commit {id} in {} (not pushed; {changes} change(s))",
+            tree.dir().display()
+        ),
+    }
+    Ok(status)
+}

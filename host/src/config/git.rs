@@ -1,0 +1,236 @@
+//! The `[git]` table: where `rekon images update` commits and pushes.
+//!
+//! ```toml
+//! [git]
+//! url = "https://git.lan/home/website.git"   # https://, ssh://, user@host:path, git:// or a path
+//! branch = "main"                   # fetched and updated (default main)
+//! push-branch = "image-updates"     # pushed to (default: branch)
+//! path = "flux"                     # markers are rewritten under this directory (default ".")
+//! author-name = "rekon"             # the commits' author and committer (default rekon)
+//! author-email = "rekon@pi.lan"     # (default rekon@localhost)
+//! message = "images: update\n\n{changes}"   # {changes}: one line per change
+//! token-env = "GIT_TOKEN"           # https: a token from the environment (or token-file)
+//! # ssh-key = "/etc/rekon/id_ed25519"; known-hosts = "/etc/rekon/known_hosts"
+//! ```
+//!
+//! Secrets are never inline: a URL with a password is refused (without
+//! repeating it), and tokens and keys are named by variable or file. A path
+//! `url` is relative to the configuration file.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::images::Context;
+use super::{ConfigError, Secret};
+
+/// The default commit message; `{changes}` lists one change per line.
+pub const DEFAULT_MESSAGE: &str = "rekon: update images\n\n{changes}\n";
+
+/// The `[git]` table, checked.
+#[derive(Debug, Clone)]
+pub struct GitConfig {
+    /// The remote: a URL (`https`, `ssh`, scp-like, `git://`, `file://`) or an absolute path.
+    pub url: String,
+    /// The branch fetched and updated.
+    pub branch: String,
+    /// The branch pushed to (the same as `branch` unless set).
+    pub push_branch: String,
+    /// The directory, relative to the repository root, whose markers are rewritten.
+    pub path: PathBuf,
+    /// Author and committer name.
+    pub author_name: String,
+    /// Author and committer e-mail.
+    pub author_email: String,
+    /// The commit message template (`{changes}` is replaced).
+    pub message: String,
+    /// How to authenticate to the remote.
+    pub auth: GitAuth,
+}
+
+/// How rekon authenticates to the git remote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GitAuth {
+    /// Nothing (local paths, `git://`, public https).
+    None,
+    /// HTTPS with a token as the password (user: the URL's, else `x-access-token`).
+    Token(Secret),
+    /// SSH with a private key file, and the host keys to trust.
+    Ssh {
+        /// The private key.
+        key: PathBuf,
+        /// A known_hosts file (plain, not hashed, entries); without it the
+        /// user's `~/.ssh/known_hosts`, as libgit2 reads it.
+        known_hosts: Option<PathBuf>,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawGit {
+    url: String,
+    branch: Option<String>,
+    push_branch: Option<String>,
+    path: Option<PathBuf>,
+    author_name: Option<String>,
+    author_email: Option<String>,
+    message: Option<String>,
+    token_env: Option<String>,
+    token_file: Option<PathBuf>,
+    ssh_key: Option<PathBuf>,
+    known_hosts: Option<PathBuf>,
+}
+
+/// Whether `url` is a URL or scp-like address rather than a local path.
+fn is_remote(url: &str) -> bool {
+    if url.contains("://") {
+        return true;
+    }
+    // scp-like `user@host:path` or `host:path`: a colon before any slash.
+    match (url.find(':'), url.find('/')) {
+        (Some(colon), Some(slash)) => colon < slash,
+        (Some(_), None) => true,
+        _ => false,
+    }
+}
+
+pub(super) fn git(
+    cx: &Context<'_>,
+    raw: Option<Spanned<RawGit>>,
+) -> Result<Option<GitConfig>, ConfigError> {
+    let Some(spanned) = raw else {
+        return Ok(None);
+    };
+    let span = spanned.span();
+    let g = spanned.into_inner();
+    let bad = |m: String| cx.invalid(&span, format!("git: {m}"));
+    let url = if is_remote(&g.url) {
+        // `scheme://user:password@host`: refuse, and never echo the password.
+        if let Some((_, rest)) = g.url.split_once("://") {
+            let authority = rest.split('/').next().unwrap_or("");
+            if authority
+                .rsplit_once('@')
+                .is_some_and(|(userinfo, _)| userinfo.contains(':'))
+            {
+                return Err(bad(format!(
+                    "url `{}` holds a password; secrets are never inline: use token-env or token-file",
+                    crate::git::redact(&g.url)
+                )));
+            }
+        }
+        g.url
+    } else {
+        cx.base.join(&g.url).display().to_string()
+    };
+    let branch = g.branch.unwrap_or_else(|| "main".to_string());
+    for b in std::iter::once(&branch).chain(g.push_branch.as_ref()) {
+        if b.is_empty()
+            || b.starts_with('-')
+            || b.contains([' ', ':', '~', '^', '?', '*', '[', '\\'])
+            || b.contains("..")
+        {
+            return Err(bad(format!("branch `{b}` is not a valid branch name")));
+        }
+    }
+    let path = g.path.unwrap_or_else(|| PathBuf::from("."));
+    if path.is_absolute()
+        || path
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        return Err(bad(format!(
+            "path `{}` must be relative to the repository root, without `..`",
+            path.display()
+        )));
+    }
+    let message = g.message.unwrap_or_else(|| DEFAULT_MESSAGE.to_string());
+    if !message.contains("{changes}") {
+        return Err(bad("message must contain {changes}".into()));
+    }
+    let token = match (g.token_env, g.token_file) {
+        (Some(_), Some(_)) => return Err(bad("give token-env or token-file, not both".into())),
+        (Some(v), None) => Some(Secret::Env(v)),
+        (None, Some(f)) => Some(Secret::File(cx.base.join(f))),
+        (None, None) => None,
+    };
+    let auth = match (token, g.ssh_key, g.known_hosts) {
+        (None, None, None) => GitAuth::None,
+        (Some(t), None, None) => GitAuth::Token(t),
+        (None, Some(key), known) => GitAuth::Ssh {
+            key: cx.base.join(key),
+            known_hosts: known.map(|k| cx.base.join(k)),
+        },
+        (None, None, Some(_)) => return Err(bad("known-hosts needs ssh-key".into())),
+        (Some(_), Some(_), _) | (Some(_), None, Some(_)) => {
+            return Err(bad(
+                "give a token (https) or an ssh-key (ssh), not both".into()
+            ))
+        }
+    };
+    Ok(Some(GitConfig {
+        url,
+        push_branch: g.push_branch.unwrap_or_else(|| branch.clone()),
+        branch,
+        path,
+        author_name: g.author_name.unwrap_or_else(|| "rekon".to_string()),
+        author_email: g
+            .author_email
+            .unwrap_or_else(|| "rekon@localhost".to_string()),
+        message,
+        auth,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{Config, GitAuth, Secret};
+    use std::path::{Path, PathBuf};
+
+    fn parse(git: &str) -> Result<Config, String> {
+        Config::parse(&format!("\n[git]\n{git}"), Path::new("/r/rekon.toml"))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults_and_paths() {
+        let c = parse("url = \"../website.git\"\ntoken-file = \"tok\"\n").unwrap();
+        let g = c.git.unwrap();
+        assert_eq!(g.url, "/r/../website.git");
+        assert_eq!(g.branch, "main");
+        assert_eq!(g.push_branch, "main");
+        assert_eq!(g.path, PathBuf::from("."));
+        assert!(g.message.contains("{changes}"));
+        assert_eq!(
+            g.auth,
+            GitAuth::Token(Secret::File(PathBuf::from("/r/tok")))
+        );
+        let g =
+            parse("url = \"git@git.lan:home/site.git\"\nssh-key = \"k\"\npush-branch = \"bot\"\n")
+                .unwrap()
+                .git
+                .unwrap();
+        assert_eq!(g.url, "git@git.lan:home/site.git");
+        assert_eq!(g.push_branch, "bot");
+        assert!(matches!(
+            g.auth,
+            GitAuth::Ssh {
+                known_hosts: None,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn errors_name_the_line_and_never_the_password() {
+        let err = parse("url = \"https://bot:s3cret@git.lan/x.git\"\n").unwrap_err();
+        assert!(err.starts_with("/r/rekon.toml:2: git: url"), "{err}");
+        assert!(!err.contains("s3cret"), "{err}");
+        let err = parse("url = \"/x\"\nbranches = \"main\"\n").unwrap_err();
+        assert!(err.contains("line 4") && err.contains("branches"), "{err}");
+        let err = parse("url = \"/x\"\nmessage = \"no list\"\n").unwrap_err();
+        assert!(err.contains("{changes}"), "{err}");
+        let err = parse("url = \"/x\"\npath = \"../up\"\n").unwrap_err();
+        assert!(err.contains("without `..`"), "{err}");
+    }
+}
