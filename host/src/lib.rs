@@ -13,4 +13,5 @@ pub mod git;
 pub mod images;
 pub mod plugin;
 pub mod render;
+pub mod retry;
 pub mod testing;

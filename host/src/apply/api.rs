@@ -4,37 +4,14 @@
 
 use std::future::Future;
 use std::path::Path;
-use std::time::Duration;
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
 use super::error::{ApplyError, FieldConflict};
 
-/// How transient failures (5xx, 429, an optimistic-concurrency 409, a
-/// dropped connection) are retried: exponential backoff from `first_delay`,
-/// at most `attempts` tries in all.
-#[derive(Debug, Clone, Copy)]
-pub struct Retry {
-    /// Tries in all (1: no retry).
-    pub attempts: u32,
-    /// Delay before the second try; doubles each time.
-    pub first_delay: Duration,
-    /// Cap on one delay.
-    pub max_delay: Duration,
-}
-
-impl Default for Retry {
-    /// 5 tries over about 4 s: long enough for an API server restart on a
-    /// Pi to be noticed as an error rather than waited out forever.
-    fn default() -> Self {
-        Retry {
-            attempts: 5,
-            first_delay: Duration::from_millis(250),
-            max_delay: Duration::from_secs(2),
-        }
-    }
-}
+/// Retries of API calls; [`Retry::CLUSTER`] by default.
+pub use crate::retry::Retry;
 
 /// A client for the cluster of `kubeconfig` (a file), else of `$KUBECONFIG`
 /// or `~/.kube/config`, else the in-cluster service account; `context`
@@ -103,7 +80,7 @@ where
                     retry.attempts
                 );
                 tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(retry.max_delay);
+                delay = retry.next_delay(delay);
                 attempt += 1;
             }
             other => return other,

@@ -81,7 +81,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            retry: Retry::default(),
+            retry: Retry::CLUSTER,
             poll_interval: Duration::from_secs(2),
         }
     }

@@ -12,10 +12,11 @@ use sha2::Digest;
 use crate::config::Config;
 use crate::git::WorkTree;
 use crate::images::commit::{update, Mode};
-use crate::images::registry::{RegistryClient, Retry};
+use crate::images::registry::RegistryClient;
 use crate::images::scan::scan;
 use crate::images::tagstore::TagStore;
 use crate::images::{Policies, PolicyResult, WarningKind};
+use crate::retry::Retry;
 
 /// Scan, rewrite the image markers in git, commit once and push.
 ///
@@ -154,7 +155,7 @@ pub fn run(cli: &super::Cli, args: &UpdateArgs) -> anyhow::Result<ExitCode> {
         &policies,
         &git.message,
         mode,
-        Retry::default(),
+        Retry::REMOTE,
     )?;
     for warning in &outcome.update.warnings {
         match &warning.kind {

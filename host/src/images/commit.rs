@@ -15,9 +15,9 @@ use std::path::{Path, PathBuf};
 
 use git2::Oid;
 
-use super::registry::Retry;
 use super::setters::{apply_to_tree, Policies, SetterError, TreeUpdate};
 use crate::git::{GitError, PushError, WorkTree};
+use crate::retry::Retry;
 
 /// How far a pass goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,7 +114,7 @@ pub fn update(
             }
         }
         std::thread::sleep(delay);
-        delay = (delay * 2).min(retry.max_delay);
+        delay = retry.next_delay(delay);
         attempt += 1;
     }
 }

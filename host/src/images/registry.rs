@@ -161,26 +161,8 @@ fn short(message: &str) -> String {
     }
 }
 
-/// How often and how patiently transient failures are retried.
-#[derive(Debug, Clone, Copy)]
-pub struct Retry {
-    /// Attempts in all (1: no retry).
-    pub attempts: u32,
-    /// Delay before the second attempt; doubled before each further one.
-    pub first_delay: Duration,
-    /// Cap on one delay.
-    pub max_delay: Duration,
-}
-
-impl Default for Retry {
-    fn default() -> Self {
-        Retry {
-            attempts: 4,
-            first_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(8),
-        }
-    }
-}
+/// Retries of registry calls; [`Retry::REMOTE`] by default.
+pub use crate::retry::Retry;
 
 /// A client for one configured registry.
 pub struct RegistryClient {
@@ -249,7 +231,7 @@ impl RegistryClient {
             auth,
             timeout: config.timeout,
             page_size: config.page_size,
-            retry: Retry::default(),
+            retry: Retry::REMOTE,
         })
     }
 
@@ -368,7 +350,7 @@ impl RegistryClient {
             }
             tracing::info!(registry = %self.name, %kind, ?delay, "{what}: retrying");
             tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(self.retry.max_delay);
+            delay = self.retry.next_delay(delay);
             attempt += 1;
         }
     }
