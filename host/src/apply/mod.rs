@@ -463,17 +463,9 @@ impl Cluster {
             let api = target.api(&self.client, None);
             let what = d.id.to_string();
             loop {
-                let live = with_retry(&self.options.retry, &format!("reading {what}"), || {
-                    api.get_opt(&d.id.name)
-                })
-                .await
-                .map_err(|e| ApplyError::Request {
-                    action: "reading",
-                    object: what.clone(),
-                    reason: reason(&e),
-                })?
-                .map(plan::to_value)
-                .unwrap_or(Value::Null);
+                let live = plan::read_live(&api, &d.id.name, &what, &self.options.retry)
+                    .await?
+                    .unwrap_or(Value::Null);
                 let conditions = live
                     .pointer("/status/conditions")
                     .cloned()

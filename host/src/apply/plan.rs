@@ -172,16 +172,7 @@ pub(crate) async fn check(
     };
     let what = d.id.to_string();
     let api = target.api(client, d.id.namespace.as_deref());
-    let live = with_retry(retry, &format!("reading {what}"), || {
-        api.get_opt(&d.id.name)
-    })
-    .await
-    .map_err(|e| ApplyError::Request {
-        action: "reading",
-        object: what.clone(),
-        reason: reason(&e),
-    })?
-    .map(to_value);
+    let live = read_live(&api, &d.id.name, &what, retry).await?;
     let patch = Patch::Apply(&d.object);
     let mut force = false;
     let merged = loop {
@@ -248,6 +239,24 @@ pub(crate) async fn check(
 }
 
 /// A dynamic object as JSON.
+/// The live object named `name` (`what` for messages), or `None` when it
+/// does not exist; transient failures are retried.
+pub(crate) async fn read_live(
+    api: &kube::Api<DynamicObject>,
+    name: &str,
+    what: &str,
+    retry: &Retry,
+) -> Result<Option<Value>, ApplyError> {
+    let live = with_retry(retry, &format!("reading {what}"), || api.get_opt(name))
+        .await
+        .map_err(|e| ApplyError::Request {
+            action: "reading",
+            object: what.to_string(),
+            reason: reason(&e),
+        })?;
+    Ok(live.map(to_value))
+}
+
 pub(crate) fn to_value(object: DynamicObject) -> Value {
     serde_json::to_value(object).expect("a DynamicObject serializes")
 }
