@@ -16,6 +16,8 @@ mod error;
 pub mod sandbox;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker};
@@ -60,6 +62,35 @@ pub struct Plugin {
     limits: Limits,
     cache: CacheOutcome,
     prepared: Prepared,
+    stats: Arc<CallStats>,
+}
+
+/// Counters of a plugin's calls, for metrics. Shared between the versions
+/// of one configured plugin (see [`Plugin::with_stats`]) so a hot swap does
+/// not reset them.
+#[derive(Debug, Default)]
+pub struct CallStats {
+    /// Calls made (every export, `describe` and `check-settings` included).
+    pub calls: AtomicU64,
+    /// Calls that trapped, hit the memory cap or returned too much.
+    pub traps: AtomicU64,
+    /// Calls stopped at their deadline.
+    pub timeouts: AtomicU64,
+}
+
+impl CallStats {
+    fn record(&self, failure: Option<&CallFailure>) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        match failure {
+            Some(CallFailure::Timeout { .. }) => self.timeouts.fetch_add(1, Ordering::Relaxed),
+            Some(
+                CallFailure::Trap { .. }
+                | CallFailure::MemoryCap { .. }
+                | CallFailure::OutputTooLarge { .. },
+            ) => self.traps.fetch_add(1, Ordering::Relaxed),
+            Some(CallFailure::Refused(_)) | None => 0,
+        };
+    }
 }
 
 #[derive(Clone)]
@@ -150,6 +181,7 @@ impl Runtime {
             limits: source.limits,
             cache,
             prepared,
+            stats: Arc::default(),
         };
         plugin.description = plugin.describe()?;
         tracing::debug!(plugin = %plugin.name, world = %plugin.contract.world, cache = ?cache, "plugin loaded");
@@ -286,6 +318,18 @@ impl Plugin {
             settings_example: self.description.settings_example.clone(),
             imports: self.imports.clone(),
         }
+    }
+
+    /// Count this plugin's calls in `stats` (shared with earlier versions of
+    /// the same configured plugin) instead of its own counters.
+    pub fn with_stats(mut self, stats: Arc<CallStats>) -> Plugin {
+        self.stats = stats;
+        self
+    }
+
+    /// This plugin's call counters.
+    pub fn stats(&self) -> &Arc<CallStats> {
+        &self.stats
     }
 
     /// Create a fresh sandboxed instance and drop it without calling
@@ -443,6 +487,8 @@ impl Plugin {
     fn check_output(&self, export: &'static str, bytes: usize) -> Result<(), PluginError> {
         let cap = self.limits.max_output_bytes;
         if bytes > cap {
+            // The call itself was counted as a success; the cap makes it a failure.
+            self.stats.traps.fetch_add(1, Ordering::Relaxed);
             return Err(PluginError::Call {
                 plugin: self.name.clone(),
                 export,
@@ -467,9 +513,13 @@ impl Plugin {
         store.limiter(|state| &mut state.memory);
         store.set_epoch_deadline(engine::ticks(self.limits.timeout));
         match f(&mut store, &self.prepared) {
-            Ok(value) => Ok((value, std::mem::take(&mut store.data_mut().logs))),
+            Ok(value) => {
+                self.stats.record(None);
+                Ok((value, std::mem::take(&mut store.data_mut().logs)))
+            }
             Err(err) => {
                 let failure = self.classify(&err, store.data());
+                self.stats.record(Some(&failure));
                 tracing::debug!(plugin = %self.name, export, "plugin call failed: {err:?}");
                 Err(PluginError::Call {
                     plugin: self.name.clone(),
