@@ -52,6 +52,54 @@ pub enum PluginError {
         /// The import that is not granted.
         import: String,
     },
+    /// The plugin declares capabilities the operator did not grant.
+    #[error(
+        "plugin `{plugin}` ({}) is refused: it declares capabilities that are not granted: {} (granted: {granted}); \
+         to allow it, add `grant = [{}]` to [plugins.{plugin}] in rekon.toml \
+         (`{}` for `rekon plugin run`, `grant: [{missing}]` in a rekon-test.yaml suite), \
+         or remove the declaration (`rekon plugin annotate`) to run it without",
+        path.display(),
+        missing.names().iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "),
+        missing.names().iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", "),
+        missing.names().iter().map(|n| format!("--grant {n}")).collect::<Vec<_>>().join(" "),
+    )]
+    CapabilityNotGranted {
+        /// The plugin's name.
+        plugin: String,
+        /// Its file.
+        path: PathBuf,
+        /// The declared capabilities that are not granted.
+        missing: super::Capabilities,
+        /// What the operator granted.
+        granted: super::Capabilities,
+    },
+    /// The plugin imports an interface that needs a capability it did not declare.
+    #[error(
+        "plugin `{plugin}` ({}) is refused: it imports `{import}`, which needs capability `{capability}` \
+         that the plugin does not declare; declare it (`rekon plugin annotate FILE --capability {capability} -o OUT`, \
+         or `declare_capabilities!({capability})` with the Rust SDK)",
+        path.display()
+    )]
+    CapabilityNotDeclared {
+        /// The plugin's name.
+        plugin: String,
+        /// Its file.
+        path: PathBuf,
+        /// The import.
+        import: String,
+        /// The capability it needs.
+        capability: super::Capability,
+    },
+    /// The plugin's capability declaration cannot be read.
+    #[error("plugin `{plugin}` ({}) is refused: {source}", path.display())]
+    Declaration {
+        /// The plugin's name.
+        plugin: String,
+        /// Its file.
+        path: PathBuf,
+        /// What is wrong with the declaration.
+        source: super::capabilities::DeclarationError,
+    },
     /// The file's sha256 is not the one pinned in the configuration.
     #[error("plugin `{plugin}` ({}): sha256 is {actual}, but the configuration pins {expected}", path.display())]
     DigestMismatch {

@@ -5,20 +5,30 @@
 //! inherited stdio (stdout and stderr are captured into small buffers so a
 //! panic message can be shown in the error), a memory cap enforced by
 //! [`MemoryCap`], and the `log` import that forwards to `tracing`.
+//!
+//! Clocks and randomness depend on the plugin's capabilities
+//! ([`super::capabilities`]): without `clock` both clocks are frozen at 0
+//! (the wall clock reads 1970-01-01T00:00:00Z), without `random` every
+//! generator is ChaCha12 with a constant seed, so a plugin that declares
+//! neither computes the same output from the same input, every call.
 
 use std::time::Duration;
 
+use chacha20::rand_core::SeedableRng;
+use chacha20::ChaCha12Rng;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::host;
+use super::capabilities::{Capabilities, Capability};
 
 /// Bytes of stdout/stderr kept per call. A plugin writing more traps, which is
 /// reported like any trap; plugins should use the `log` import instead.
 pub const STDIO_CAPTURE_BYTES: usize = 64 * 1024;
 
-/// Limits of one plugin's calls. Defaults suit a Raspberry Pi.
+/// Limits of one plugin's calls, and the capabilities the operator granted
+/// it. Defaults suit a Raspberry Pi and grant nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Wall-clock deadline of one call, enforced by epoch interruption.
@@ -29,6 +39,9 @@ pub struct Limits {
     pub max_output_bytes: usize,
     /// Cap on the bytes one call may log through the `log` import.
     pub max_log_bytes: usize,
+    /// Capabilities the operator grants (`grant` in rekon.toml). A plugin
+    /// gets those it declares; declaring one not granted refuses it at load.
+    pub grant: Capabilities,
 }
 
 impl Default for Limits {
@@ -38,6 +51,7 @@ impl Default for Limits {
             memory_bytes: 64 << 20,
             max_output_bytes: 16 << 20,
             max_log_bytes: 64 << 10,
+            grant: Capabilities::NONE,
         }
     }
 }
@@ -65,18 +79,31 @@ pub struct CallState {
 }
 
 impl CallState {
-    /// A fresh sandbox for one call of `plugin` under `limits`.
-    pub fn new(plugin: &str, limits: &Limits) -> Self {
+    /// A fresh sandbox for one call of `plugin` under `limits`, with the
+    /// `effective` capabilities (declared and granted) it was admitted with.
+    pub fn new(plugin: &str, limits: &Limits, effective: Capabilities) -> Self {
         let stderr = MemoryOutputPipe::new(STDIO_CAPTURE_BYTES);
         // The builder's defaults already deny files (no preopens), env, args,
         // and all sockets; only stdio needs redirecting away from the host's.
-        let wasi = WasiCtx::builder()
+        // Its clocks and generators are the host's real ones, replaced here
+        // unless the capability is in force.
+        let mut builder = WasiCtx::builder();
+        builder
             .stdout(MemoryOutputPipe::new(STDIO_CAPTURE_BYTES))
             .stderr(stderr.clone())
             .allow_tcp(false)
             .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
+            .allow_ip_name_lookup(false);
+        if !effective.contains(Capability::Clock) {
+            builder.wall_clock(FixedClock).monotonic_clock(FixedClock);
+        }
+        if !effective.contains(Capability::Random) {
+            builder
+                .secure_random(ChaCha12Rng::from_seed(FIXED_SEED))
+                .insecure_random(ChaCha12Rng::from_seed(FIXED_INSECURE_SEED))
+                .insecure_random_seed(FIXED_HASH_SEED);
+        }
+        let wasi = builder.build();
         CallState {
             wasi,
             table: ResourceTable::new(),
@@ -130,6 +157,40 @@ impl host::Host for CallState {
             host::Level::Error => tracing::error!(target: "rekon::plugin", plugin, "{message}"),
         }
         self.logs.push(LogLine { level, message });
+    }
+}
+
+/// Seed of `wasi:random/random` without the `random` capability.
+const FIXED_SEED: [u8; 32] = *b"rekon: no random capability. 1/2";
+/// Seed of `wasi:random/insecure` without it (a different stream, so the two
+/// interfaces do not return the same bytes).
+const FIXED_INSECURE_SEED: [u8; 32] = *b"rekon: no random capability. 2/2";
+/// What `wasi:random/insecure-seed` returns without it.
+const FIXED_HASH_SEED: u128 = 0x7265_6b6f_6e5f_6669_7865_645f_7365_6564;
+
+/// Both clocks of a plugin without the `clock` capability: frozen at 0.
+/// The Unix epoch rather than a plausible date, so a plugin that forgot to
+/// declare `clock` shows it plainly (a 1970 timestamp) instead of being
+/// subtly wrong. A sleep still waits for real (the host times it).
+struct FixedClock;
+
+impl HostWallClock for FixedClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_nanos(1)
+    }
+
+    fn now(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+impl HostMonotonicClock for FixedClock {
+    fn resolution(&self) -> u64 {
+        1
+    }
+
+    fn now(&self) -> u64 {
+        0
     }
 }
 

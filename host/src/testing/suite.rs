@@ -17,6 +17,9 @@ pub struct Suite {
     pub settings: Option<Value>,
     /// Deadline of each call in milliseconds (default: the host default, 1000).
     pub timeout_ms: Option<u64>,
+    /// Capabilities granted to the plugin, as `grant` in rekon.toml (default none).
+    #[serde(default)]
+    pub grant: crate::plugin::Capabilities,
     /// The cases, run in order, each in a fresh sandbox.
     pub cases: Vec<Case>,
 }

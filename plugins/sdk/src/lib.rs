@@ -87,6 +87,13 @@
 //!   their paths), containers, label and glob matching.
 //! * [`version`]: lenient semantic versions as image tags use them.
 //!
+//! # Capabilities
+//!
+//! A plugin runs deterministic by default: its clocks are frozen and its random
+//! generators seeded with constants. One that needs the real clock or real
+//! randomness says so with [`declare_capabilities!`]`(clock)`, and the operator
+//! grants it (see [`capabilities`]).
+//!
 //! # Going below the traits
 //!
 //! The traits cover what most plugins need. A plugin that must add or remove objects,
@@ -95,6 +102,7 @@
 
 #![warn(missing_docs)]
 
+pub mod capabilities;
 pub mod image_policy;
 pub mod json;
 pub mod k8s;
