@@ -8,8 +8,12 @@
 //! registry offers a newer amd64-only tag, so with `platform = "linux/arm64"`
 //! the update must pick `main-def5678-1767312000`.
 //!
-//! Skipped with a message without docker-registry/skopeo/openssl/git, unless
-//! `CI` is set.
+//! The ssh and http remotes are real servers too (tests/support/git_server.rs):
+//! OpenSSH's `sshd` with a key made by `ssh-keygen`, and `git http-backend`
+//! behind a loopback HTTP server that wants a token.
+//!
+//! Skipped with a message without docker-registry/skopeo/openssl/git (and
+//! sshd and root for the ssh cases), unless `CI` is set.
 
 mod support;
 
@@ -19,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
+use support::git_server::{ssh_key, sshd_available, HttpGit, Sshd};
 use support::registry::{free_port, push_seed, tools, Registry, DEF, PLACEHOLDER, REPO};
 
 const DEPLOYMENT: &str = "flux/clusters/production/frontend/deployment.yaml";
@@ -437,4 +442,167 @@ fn a_push_branch_gets_the_commit_and_is_the_base_of_the_next_pass() {
         git(&world.bare(), &["rev-parse", "refs/heads/image-updates"]),
         updates
     );
+}
+
+/// The remote holds rekon's commit with the Deployment at DEF, on top of `before`.
+fn assert_pushed(world: &World, before: &str) {
+    assert_eq!(git(&world.bare(), &["rev-parse", "main~1"]), before);
+    let file = git(&world.bare(), &["show", &format!("main:{DEPLOYMENT}")]);
+    assert_eq!(file, world.seed.replace(PLACEHOLDER, DEF).trim_end());
+}
+
+/// Keys and an `sshd` serving the world's bare repository.
+struct SshRemote {
+    sshd: Sshd,
+    dir: PathBuf,
+}
+
+impl SshRemote {
+    fn start(world: &World) -> SshRemote {
+        let dir = world.dir.path().join("ssh");
+        std::fs::create_dir_all(&dir).unwrap();
+        let public = ssh_key(&dir.join("id_ed25519"));
+        ssh_key(&dir.join("other_key"));
+        let sshd = Sshd::start(&dir.join("server"), &public);
+        std::fs::write(dir.join("known_hosts"), sshd.known_hosts_line()).unwrap();
+        SshRemote { sshd, dir }
+    }
+
+    /// The `[git]` lines for `key` and `known_hosts` (files in the ssh dir).
+    fn lines(&self, key: &str, known_hosts: &str) -> String {
+        format!(
+            "ssh-key = \"{}\"\nknown-hosts = \"{}\"",
+            self.dir.join(key).display(),
+            self.dir.join(known_hosts).display()
+        )
+    }
+}
+
+#[test]
+fn update_pushes_over_ssh_with_a_key_and_known_hosts() {
+    let Some(world) = World::new() else { return };
+    if !sshd_available() {
+        return;
+    }
+    let ssh = SshRemote::start(&world);
+    let url = ssh.sshd.url("root", &world.bare());
+    let config = world.config(&url, &ssh.lines("id_ed25519", "known_hosts"));
+    let before = world.head();
+
+    let (code, stdout, stderr) = update(&config, &[]);
+    assert_eq!(code, 0, "{stdout}{stderr}\nsshd: {}", ssh.sshd.log());
+    assert!(stdout.contains("pushed to main"), "{stdout}");
+    assert_pushed(&world, &before);
+
+    // The second pass fetches over ssh too, and finds nothing to do.
+    let (code, stdout, stderr) = update(&config, &[]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stderr.contains("no change: no commit"), "{stderr}");
+}
+
+#[test]
+fn an_ssh_host_key_not_in_known_hosts_is_refused_and_nothing_is_pushed() {
+    let Some(world) = World::new() else { return };
+    if !sshd_available() {
+        return;
+    }
+    let ssh = SshRemote::start(&world);
+    // known_hosts names this host and port with another key.
+    let other = std::fs::read_to_string(ssh.dir.join("other_key.pub")).unwrap();
+    let key = other.rsplit_once(' ').unwrap().0;
+    std::fs::write(
+        ssh.dir.join("wrong_known_hosts"),
+        format!("[127.0.0.1]:{} {key}\n", ssh.sshd.port),
+    )
+    .unwrap();
+    let url = ssh.sshd.url("root", &world.bare());
+    let config = world.config(&url, &ssh.lines("id_ed25519", "wrong_known_hosts"));
+    let before = world.head();
+
+    let (code, stdout, stderr) = update(&config, &[]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "git fetch from ssh://127.0.0.1:{}{}: the host key of 127.0.0.1 is not in {}; refusing to connect",
+            ssh.sshd.port,
+            world.bare().display(),
+            ssh.dir.join("wrong_known_hosts").display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(world.head(), before);
+    // Refused before authenticating: sshd never saw the key.
+    assert!(
+        !ssh.sshd.log().contains("Accepted publickey"),
+        "{}",
+        ssh.sshd.log()
+    );
+}
+
+#[test]
+fn a_wrong_ssh_key_is_refused_and_nothing_is_pushed() {
+    let Some(world) = World::new() else { return };
+    if !sshd_available() {
+        return;
+    }
+    let ssh = SshRemote::start(&world);
+    let url = ssh.sshd.url("root", &world.bare());
+    let config = world.config(&url, &ssh.lines("other_key", "known_hosts"));
+    let before = world.head();
+
+    let (code, stdout, stderr) = update(&config, &[]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "git fetch from ssh://127.0.0.1:{}{}: ",
+            ssh.sshd.port,
+            world.bare().display()
+        )) && stderr.contains("refused the ssh key"),
+        "{stderr}"
+    );
+    assert_eq!(world.head(), before);
+}
+
+const TOKEN: &str = "sup3r-s3cret-t0ken";
+
+#[test]
+fn update_pushes_over_http_with_a_token() {
+    let Some(world) = World::new() else { return };
+    let server = HttpGit::start(&world.dir.path().join("remote"), TOKEN);
+    let config = world.config(
+        &server.url(Some("bot"), "site.git"),
+        "token-env = \"REKON_TEST_GIT_TOKEN\"",
+    );
+    let before = world.head();
+
+    let (code, stdout, stderr) = update(&config, &[]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("pushed to main"), "{stdout}");
+    assert_pushed(&world, &before);
+    let refused = server.refused.lock().unwrap().clone();
+    assert!(refused.is_empty(), "{refused:?}");
+}
+
+#[test]
+fn a_wrong_http_token_is_a_clear_error_without_the_token() {
+    let Some(world) = World::new() else { return };
+    let server = HttpGit::start(&world.dir.path().join("remote"), "the-right-one");
+    let url = server.url(None, "site.git");
+    let config = world.config(&url, "token-env = \"REKON_TEST_GIT_TOKEN\"");
+    let before = world.head();
+
+    let (code, stdout, stderr) = update(&config, &[]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(
+        stderr.contains(&format!("git fetch from {url}: ")) && stderr.contains("refused the token"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(TOKEN) && !stdout.contains(TOKEN),
+        "{stderr}"
+    );
+    // The token was offered once (as Basic, user x-access-token), not in a loop.
+    let refused = server.refused.lock().unwrap().clone();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(world.head(), before);
 }

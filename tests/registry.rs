@@ -2,7 +2,10 @@
 //! (distribution 2.8) started per test on a free loopback port, images pushed
 //! by `skopeo` from OCI layouts built here by hand, and the real flux-policy
 //! plugin ranking the tags. Two faults a real registry will not produce on
-//! demand (garbage JSON, 429 then success) come from a tiny loopback server.
+//! demand (garbage JSON, 429 then success) come from a tiny loopback server;
+//! paging by `Link` and `Retry-After` (seconds and HTTP-date) are tested on
+//! the real registry through the loopback proxy of tests/support/registry.rs,
+//! which records when each request came.
 //!
 //! Without `docker-registry`/`skopeo`/`openssl` the registry tests are skipped with a
 //! message, unless `CI` is set: there they must run (tests/run.sh installs
@@ -318,8 +321,9 @@ fn https_with_a_ca_file() {
 }
 
 /// distribution 2.8 (Debian's docker-registry) ignores `n` and `last` and
-/// answers every tags/list with all tags: the listing must still end, with
-/// each tag once. (Real paging is tested against the loopback server below.)
+/// answers every tags/list with all tags and no `Link`: the listing must
+/// still end, with each tag once. (Paging by `Link` is tested through
+/// [`Proxy`] below.)
 #[test]
 fn a_registry_that_ignores_n_still_lists_250_tags_once() {
     if !tools() {
@@ -391,11 +395,12 @@ fn pages_through_250_tags_100_at_a_time() {
     let (mut config, seen) = fake_registry(|_, line| page(line, 1000));
     assert_eq!(list_with_page_size(&mut config, 100), all_tags());
     let requests = tag_requests(&seen);
-    // 100 + 100 + 50, then an empty page ends the listing.
-    assert_eq!(requests.len(), 4, "{requests:?}");
+    // 100 + 100 + 50, each page after the first where `Link` said; the last
+    // page has no `Link`, which ends the listing without another request.
+    assert_eq!(requests.len(), 3, "{requests:?}");
     assert!(requests[0].contains("?n=100 "), "{requests:?}");
     assert!(requests[1].contains("n=100&last=t099"), "{requests:?}");
-    assert!(requests[3].contains("last=t249"), "{requests:?}");
+    assert!(requests[2].contains("last=t199"), "{requests:?}");
 }
 
 #[test]
@@ -404,8 +409,8 @@ fn a_registry_capping_pages_below_n_is_still_read_to_the_end() {
     assert_eq!(list_with_page_size(&mut config, 100), all_tags());
     assert_eq!(
         tag_requests(&seen).len(),
-        10,
-        "nine pages of up to 30, then an empty one"
+        9,
+        "nine pages of up to 30, the last without `Link`"
     );
 }
 
@@ -524,4 +529,144 @@ fn a_server_that_keeps_failing_gives_up_after_the_bounded_retries() {
         .filter(|l| l.contains("/tags/list"))
         .count();
     assert_eq!(lists, 3);
+}
+
+/// The real registry's tags served in pages of 10 with `Link` headers (by
+/// the test proxy: distribution 2.8 does not page tags/list): the client
+/// follows each `Link` as written and stops at the page without one.
+#[test]
+fn pages_by_link_over_the_real_registry() {
+    if !tools() {
+        return;
+    }
+    let registry = Registry::start(None);
+    let manifest = registry.push("t000", &["arm64"]);
+    for i in 1..25 {
+        registry.put_manifest(&format!("t{i:03}"), &manifest);
+    }
+    let proxy = Proxy::start(registry.port, Some(10), Box::new(|_| None));
+    let mut config = RegistryConfig::anonymous(&proxy.host());
+    config.insecure = true;
+    config.page_size = 100;
+    let client = RegistryClient::new(&config).unwrap().with_retry(quick());
+    let tags = block_on(client.list_tags(REPO)).unwrap();
+    let want: Vec<String> = (0..25).map(|i| format!("t{i:03}")).collect();
+    assert_eq!(tags, want);
+    let lines: Vec<String> = proxy.tag_lists().into_iter().map(|s| s.line).collect();
+    assert_eq!(
+        lines.len(),
+        3,
+        "10 + 10 + 5, no request after the last page: {lines:?}"
+    );
+    assert!(lines[0].contains("/tags/list?n=100 "), "{lines:?}");
+    // `last` before `n`: the proxy's Link, not rekon's own n/last fallback.
+    assert!(lines[1].contains("/tags/list?last=t009&n=10 "), "{lines:?}");
+    assert!(lines[2].contains("/tags/list?last=t019&n=10 "), "{lines:?}");
+}
+
+fn too_many_requests(retry_after: &str) -> String {
+    let body = r#"{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}"#;
+    format!(
+        "HTTP/1.1 429 Too Many Requests\r\nRetry-After: {retry_after}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// A 429 with `Retry-After: 2` in front of the real registry: the retry
+/// comes no earlier than 2 s after the 429 was sent (the client's own first
+/// delay would be 50 ms), and the listing then succeeds.
+#[test]
+fn retry_after_seconds_is_honoured() {
+    if !tools() {
+        return;
+    }
+    let registry = Registry::start(None);
+    registry.push(DEF, &["arm64", "amd64"]);
+    let proxy = Proxy::start(
+        registry.port,
+        None,
+        Box::new(|n| (n == 0).then(|| too_many_requests("2"))),
+    );
+    let mut config = RegistryConfig::anonymous(&proxy.host());
+    config.insecure = true;
+    config.timeout = Duration::from_secs(5);
+    let client = RegistryClient::new(&config).unwrap().with_retry(quick());
+    assert_eq!(block_on(client.list_tags(REPO)).unwrap(), [DEF]);
+    let lists = proxy.tag_lists();
+    assert_eq!(lists[0].status, 429, "{lists:?}");
+    assert_eq!(lists[1].status, 200, "{lists:?}");
+    let waited = lists[1].at.duration_since(lists[0].answered).unwrap();
+    assert!(waited >= Duration::from_secs(2), "retried after {waited:?}");
+}
+
+/// `Retry-After` as an HTTP-date on a 503: the retry arrives no earlier
+/// than that date.
+#[test]
+fn retry_after_date_is_honoured() {
+    if !tools() {
+        return;
+    }
+    let registry = Registry::start(None);
+    registry.push(DEF, &["arm64", "amd64"]);
+    // Whole seconds (HTTP-dates have no fraction), at least 2 s ahead.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let date = std::time::UNIX_EPOCH + Duration::from_secs(now + 3);
+    let header = httpdate::fmt_http_date(date);
+    let proxy = Proxy::start(
+        registry.port,
+        None,
+        Box::new(move |n| {
+            (n == 0).then(|| {
+                format!(
+                    "HTTP/1.1 503 Service Unavailable\r\nRetry-After: {header}\r\n\
+                     Content-Length: 4\r\nConnection: close\r\n\r\ndown"
+                )
+            })
+        }),
+    );
+    let mut config = RegistryConfig::anonymous(&proxy.host());
+    config.insecure = true;
+    config.timeout = Duration::from_secs(5);
+    let client = RegistryClient::new(&config).unwrap().with_retry(quick());
+    assert_eq!(block_on(client.list_tags(REPO)).unwrap(), [DEF]);
+    let lists = proxy.tag_lists();
+    assert_eq!(lists[0].status, 503, "{lists:?}");
+    assert!(
+        lists[1].at >= date,
+        "retried {:?} before the date",
+        date.duration_since(lists[1].at).unwrap_or_default()
+    );
+}
+
+/// A `Retry-After` beyond the call's budget (timeout × attempts) is not
+/// waited out: the call fails at once, saying why, after one request.
+#[test]
+fn retry_after_beyond_the_budget_fails_at_once() {
+    if !tools() {
+        return;
+    }
+    let registry = Registry::start(None);
+    registry.push(DEF, &["arm64"]);
+    let proxy = Proxy::start(
+        registry.port,
+        None,
+        Box::new(|_| Some(too_many_requests("30"))),
+    );
+    let mut config = RegistryConfig::anonymous(&proxy.host());
+    config.insecure = true;
+    config.timeout = Duration::from_secs(5);
+    let client = RegistryClient::new(&config).unwrap().with_retry(quick());
+    let err = block_on(client.list_tags(REPO)).unwrap_err().to_string();
+    assert!(
+        err.contains(
+            "listing tags of website/frontend (the registry asks to retry after 30s, \
+             beyond what is left of this call's budget ("
+        ) && err.ends_with("HTTP 429: TOOMANYREQUESTS: slow down"),
+        "{err}"
+    );
+    assert_eq!(proxy.tag_lists().len(), 1);
 }

@@ -1,6 +1,7 @@
 //! Shared helpers of the integration tests.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod git_server;
 pub mod registry;
 
 use std::path::{Path, PathBuf};

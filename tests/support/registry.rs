@@ -292,3 +292,200 @@ pub fn push_seed(registry: &Registry) {
         registry.put_manifest(&format!("{FFF}.sig"), &first);
     }
 }
+
+/// One request a [`Proxy`] saw: when it arrived, its request line, and the
+/// status it was answered with.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub at: std::time::SystemTime,
+    pub line: String,
+    pub status: u16,
+    /// When the answer had been written.
+    pub answered: std::time::SystemTime,
+}
+
+/// What a [`Proxy`] does with the n-th (from 0) tags/list request: `Some`
+/// answers with that raw HTTP response instead of the registry's.
+pub type Fault = Box<dyn Fn(usize) -> Option<String> + Send + Sync>;
+
+/// A loopback HTTP proxy in front of a real registry, for what a registry
+/// will not do on demand: answer a tags/list with 429/503 and `Retry-After`
+/// (`fault`), or page tags/list with `Link` headers (`page_cap`: the
+/// registry's full answer, sorted, cut into pages of at most that many tags
+/// after `last`), or serve another path's answer for a request
+/// ([`Proxy::redirecting`]: a registry handing out other bytes than asked
+/// for). Everything else is passed through unchanged. It records every
+/// request.
+pub struct Proxy {
+    pub port: u16,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<Seen>>>,
+}
+
+impl Proxy {
+    pub fn start(upstream: u16, page_cap: Option<usize>, fault: Fault) -> Proxy {
+        Proxy::spawn(upstream, page_cap, fault, None)
+    }
+
+    /// A proxy answering requests for the path `from` with the registry's
+    /// answer for `to`.
+    pub fn redirecting(upstream: u16, from: &str, to: &str) -> Proxy {
+        let redirect = Some((from.to_string(), to.to_string()));
+        Proxy::spawn(upstream, None, Box::new(|_| None), redirect)
+    }
+
+    fn spawn(
+        upstream: u16,
+        page_cap: Option<usize>,
+        fault: Fault,
+        redirect: Option<(String, String)>,
+    ) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            let mut tag_lists = 0;
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let at = std::time::SystemTime::now();
+                let Some((line, request)) = read_request(&mut stream) else {
+                    continue;
+                };
+                let response = if line.contains("/tags/list") {
+                    tag_lists += 1;
+                    match fault(tag_lists - 1) {
+                        Some(canned) => canned.into_bytes(),
+                        None => match page_cap {
+                            Some(cap) => page(upstream, &line, &request, cap),
+                            None => forward(upstream, &request),
+                        },
+                    }
+                } else {
+                    match &redirect {
+                        Some((from, to)) if line.split(' ').nth(1) == Some(from.as_str()) => {
+                            let request = String::from_utf8_lossy(&request).replacen(from, to, 1);
+                            forward(upstream, request.as_bytes())
+                        }
+                        _ => forward(upstream, &request),
+                    }
+                };
+                let status = std::str::from_utf8(&response[9..12])
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0);
+                let _ = stream.write_all(&response);
+                let _ = stream.flush();
+                let answered = std::time::SystemTime::now();
+                log.lock().unwrap().push(Seen {
+                    at,
+                    line,
+                    status,
+                    answered,
+                });
+            }
+        });
+        Proxy { port, seen }
+    }
+
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The tags/list requests so far.
+    pub fn tag_lists(&self) -> Vec<Seen> {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| s.line.contains("/tags/list"))
+            .cloned()
+            .collect()
+    }
+}
+
+/// A request's line and its bytes, rewritten to close the connection after
+/// the answer (the proxy serves one request per connection) and to ask for
+/// HTTP/1.0 (so the registry's body runs to the end of the stream, never chunked).
+fn read_request(stream: &mut TcpStream) -> Option<(String, Vec<u8>)> {
+    let mut head = Vec::new();
+    let mut byte = [0];
+    while !head.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte).ok()? != 1 {
+            return None;
+        }
+        head.push(byte[0]);
+    }
+    let text = String::from_utf8_lossy(&head).into_owned();
+    let mut lines = text.split("\r\n");
+    let line = lines.next()?.to_string();
+    let mut length = 0;
+    let mut out = format!("{}\r\n", line.replace("HTTP/1.1", "HTTP/1.0"));
+    for header in lines.filter(|l| !l.is_empty()) {
+        let lower = header.to_ascii_lowercase();
+        if lower.starts_with("connection:") {
+            continue;
+        }
+        if let Some(n) = lower.strip_prefix("content-length:") {
+            length = n.trim().parse().unwrap_or(0);
+        }
+        out.push_str(header);
+        out.push_str("\r\n");
+    }
+    out.push_str("Connection: close\r\n\r\n");
+    let mut bytes = out.into_bytes();
+    let mut body = vec![0; length];
+    stream.read_exact(&mut body).ok()?;
+    bytes.extend(body);
+    Some((line, bytes))
+}
+
+fn forward(upstream: u16, request: &[u8]) -> Vec<u8> {
+    let mut registry = TcpStream::connect(("127.0.0.1", upstream)).unwrap();
+    registry.write_all(request).unwrap();
+    let mut response = Vec::new();
+    registry.read_to_end(&mut response).unwrap();
+    response
+}
+
+/// tags/list as a registry that pages by `n`/`last` and says where the next
+/// page is with `Link` (with `last` before `n`, a form rekon's own fallback
+/// never writes, so a test sees which was followed).
+fn page(upstream: u16, line: &str, request: &[u8], cap: usize) -> Vec<u8> {
+    let target = line.split(' ').nth(1).unwrap();
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let param = |key: &str| {
+        query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
+            .map(str::to_string)
+    };
+    let whole = String::from_utf8_lossy(request).replacen(target, path, 1);
+    let response = forward(upstream, whole.as_bytes());
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    assert!(head.contains(" 200 "), "registry: {text}");
+    let listing: Value = serde_json::from_str(body).unwrap();
+    let mut all: Vec<String> = listing["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect();
+    all.sort();
+    let n = param("n").map_or(cap, |n| n.parse::<usize>().unwrap().min(cap));
+    let start = param("last").map_or(0, |last| all.partition_point(|t| *t <= last));
+    let tags = &all[start..(start + n).min(all.len())];
+    let body = json!({ "name": listing["name"], "tags": tags }).to_string();
+    let link = match tags.last() {
+        Some(last) if start + tags.len() < all.len() => {
+            format!("Link: <{path}?last={last}&n={n}>; rel=\"next\"\r\n")
+        }
+        _ => String::new(),
+    };
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{link}Content-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}

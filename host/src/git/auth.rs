@@ -1,6 +1,7 @@
 //! Credentials for the remote, and the host key check of ssh remotes.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use base64::Engine;
 use git2::{CertificateCheckStatus, Cred, CredentialType, RemoteCallbacks};
@@ -10,7 +11,12 @@ use crate::config::{GitAuth, Secret};
 /// The secrets of one remote, read once when the work tree is opened.
 pub(super) enum Auth {
     None,
-    Token(String),
+    /// A token, sent as the password of the URL's user (else
+    /// `x-access-token`).
+    Token {
+        token: String,
+        user: Option<String>,
+    },
     Ssh {
         key: PathBuf,
         known_hosts: Option<PathBuf>,
@@ -18,10 +24,14 @@ pub(super) enum Auth {
 }
 
 impl Auth {
-    pub(super) fn new(config: &GitAuth) -> Result<Auth, String> {
+    /// The secrets of `config` for the remote at `url`.
+    pub(super) fn new(config: &GitAuth, url: &str) -> Result<Auth, String> {
         Ok(match config {
             GitAuth::None => Auth::None,
-            GitAuth::Token(secret) => Auth::Token(read_secret(secret)?),
+            GitAuth::Token(secret) => Auth::Token {
+                token: read_secret(secret)?,
+                user: url_user(url),
+            },
             GitAuth::Ssh { key, known_hosts } => {
                 // Fail before connecting, naming the file (never its contents).
                 std::fs::metadata(key).map_err(|e| format!("ssh key {}: {e}", key.display()))?;
@@ -33,10 +43,20 @@ impl Auth {
         })
     }
 
+    /// The URL libgit2 is given: with a token, without the user part, which
+    /// the credential callback sends with the token instead (libgit2 would
+    /// otherwise first try the user with an empty password).
+    pub(super) fn remote_url(&self, url: &str) -> String {
+        match self {
+            Auth::Token { .. } => super::redact(url),
+            _ => url.to_string(),
+        }
+    }
+
     /// `message` with the token and the URL's user part replaced.
     pub(super) fn scrub(&self, url: &str, message: &str) -> String {
         let mut out = message.replace(url, &super::redact(url));
-        if let Auth::Token(token) = self {
+        if let Auth::Token { token, .. } = self {
             if !token.is_empty() {
                 out = out.replace(token.as_str(), "***");
             }
@@ -44,26 +64,51 @@ impl Auth {
         out
     }
 
-    /// Callbacks answering libgit2's credential requests (once: a refused
-    /// credential is an error, not a loop) and checking ssh host keys.
-    pub(super) fn callbacks(&self) -> RemoteCallbacks<'_> {
+    /// Callbacks answering libgit2's credential requests and checking ssh
+    /// host keys. The token or key is offered once: libgit2 asks again
+    /// when the remote refused it, and that is an error naming what was
+    /// refused (never its value), not a loop. A user name alone (asked
+    /// first by ssh when the URL has none) does not count. A host key
+    /// refused is described in `refusal`: libgit2 replaces the callback's
+    /// message with its own "invalid or unknown remote ssh hostkey".
+    pub(super) fn callbacks<'a>(
+        &'a self,
+        refusal: &'a Mutex<Option<String>>,
+    ) -> RemoteCallbacks<'a> {
         let mut callbacks = RemoteCallbacks::new();
-        let mut asked = false;
+        let mut offered = false;
         callbacks.credentials(move |_url, user, allowed| {
-            if std::mem::replace(&mut asked, true) {
-                return Err(git2::Error::from_str("the remote refused the credentials"));
-            }
+            let mut offer = |cred: Result<Cred, git2::Error>, refused: String| {
+                if std::mem::replace(&mut offered, true) {
+                    return Err(git2::Error::from_str(&refused));
+                }
+                cred
+            };
             match self {
-                Auth::Token(token) if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) => {
-                    Cred::userpass_plaintext(user.unwrap_or("x-access-token"), token)
+                Auth::Token { token, user: ours } if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) => {
+                    let user = ours.as_deref().or(user).unwrap_or("x-access-token");
+                    offer(
+                        Cred::userpass_plaintext(user, token),
+                        format!("the remote refused the token (as user `{user}`): check token-env/token-file and its scopes"),
+                    )
                 }
                 Auth::Ssh { key, .. } if allowed.contains(CredentialType::SSH_KEY) => {
-                    Cred::ssh_key(user.unwrap_or("git"), None, key, None)
+                    let user = user.unwrap_or("git");
+                    offer(
+                        Cred::ssh_key(user, None, key, None),
+                        format!(
+                            "the remote refused the ssh key {} for user `{user}`",
+                            key.display()
+                        ),
+                    )
                 }
                 _ if allowed.contains(CredentialType::USERNAME) => Cred::username(user.unwrap_or("git")),
-                _ => Err(git2::Error::from_str(
+                Auth::None => Err(git2::Error::from_str(
                     "the remote asks for credentials; configure token-env/token-file (https) or ssh-key (ssh)",
                 )),
+                _ => Err(git2::Error::from_str(&format!(
+                    "the remote asks for credentials of another kind than configured ({allowed:?})"
+                ))),
             }
         });
         if let Auth::Ssh {
@@ -79,14 +124,16 @@ impl Auth {
                 let key = hostkey
                     .hostkey()
                     .ok_or_else(|| git2::Error::from_str("the ssh server sent no host key"))?;
-                if known(file, host, key)? {
-                    Ok(CertificateCheckStatus::CertificateOk)
-                } else {
-                    Err(git2::Error::from_str(&format!(
-                        "the host key of {host} is not in {}",
+                let refused = match known(file, host, key) {
+                    Ok(true) => return Ok(CertificateCheckStatus::CertificateOk),
+                    Ok(false) => format!(
+                        "the host key of {host} is not in {}; refusing to connect",
                         file.display()
-                    )))
-                }
+                    ),
+                    Err(e) => e.message().to_string(),
+                };
+                *refusal.lock().unwrap_or_else(|e| e.into_inner()) = Some(refused.clone());
+                Err(git2::Error::from_str(&refused))
             });
         }
         callbacks
@@ -116,6 +163,14 @@ fn known(known_hosts: &Path, host: &str, key: &[u8]) -> Result<bool, git2::Error
             .decode(encoded)
             .is_ok_and(|k| k == key)
     }))
+}
+
+/// The user part of `scheme://user@host/…`.
+fn url_user(url: &str) -> Option<String> {
+    let (_, rest) = url.split_once("://")?;
+    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+    let (user, _) = authority.rsplit_once('@')?;
+    Some(user.to_string()).filter(|u| !u.is_empty())
 }
 
 fn read_secret(secret: &Secret) -> Result<String, String> {
@@ -150,7 +205,15 @@ mod tests {
 
     #[test]
     fn scrub_removes_token_and_user() {
-        let auth = Auth::Token("t0ken".into());
+        let auth = Auth::Token {
+            token: "t0ken".into(),
+            user: url_user("https://bot@git.lan/x.git"),
+        };
+        assert_eq!(
+            auth.remote_url("https://bot@git.lan/x.git"),
+            "https://git.lan/x.git"
+        );
+        assert!(matches!(&auth, Auth::Token { user: Some(u), .. } if u == "bot"));
         let url = "https://bot@git.lan/x.git";
         assert_eq!(
             auth.scrub(url, "failed https://bot@git.lan/x.git with t0ken"),

@@ -67,6 +67,9 @@ pub struct WorkTree {
     dir: PathBuf,
     config: GitConfig,
     auth: auth::Auth,
+    /// Why the last connection's ssh host key was refused (see
+    /// [`auth::Auth::callbacks`]).
+    refusal: std::sync::Mutex<Option<String>>,
 }
 
 /// The name remote-tracking branches are kept under.
@@ -81,7 +84,8 @@ impl WorkTree {
             what: what.to_string(),
             message,
         };
-        let auth = auth::Auth::new(&config.auth).map_err(|m| fail("credentials for", m))?;
+        let auth =
+            auth::Auth::new(&config.auth, &config.url).map_err(|m| fail("credentials for", m))?;
         let repo = match Repository::open(dir) {
             Ok(repo) => repo,
             Err(_) => {
@@ -100,6 +104,7 @@ impl WorkTree {
             dir: dir.to_path_buf(),
             config: config.clone(),
             auth,
+            refusal: Default::default(),
         })
     }
 
@@ -109,10 +114,15 @@ impl WorkTree {
     }
 
     fn error(&self, what: &str, e: &git2::Error) -> GitError {
+        let refusal = self
+            .refusal
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         GitError {
             remote: redact(&self.config.url),
             what: what.to_string(),
-            message: self.auth.scrub(&self.config.url, e.message()),
+            message: refusal.unwrap_or_else(|| self.auth.scrub(&self.config.url, e.message())),
         }
     }
 
@@ -123,10 +133,10 @@ impl WorkTree {
     pub fn fetch_and_reset(&self) -> Result<Oid, GitError> {
         let mut remote = self
             .repo
-            .remote_anonymous(&self.config.url)
+            .remote_anonymous(&self.auth.remote_url(&self.config.url))
             .map_err(|e| self.error("fetch from", &e))?;
         let mut options = FetchOptions::new();
-        options.remote_callbacks(self.auth.callbacks());
+        options.remote_callbacks(self.auth.callbacks(&self.refusal));
         // Forced and pruned: the tracking refs mirror the remote exactly,
         // also after someone force-pushed.
         options.prune(git2::FetchPrune::On);
@@ -215,10 +225,10 @@ impl WorkTree {
             .map_err(|e| self.error(what, &e))?;
         let mut remote = self
             .repo
-            .remote_anonymous(&self.config.url)
+            .remote_anonymous(&self.auth.remote_url(&self.config.url))
             .map_err(|e| self.error(what, &e))?;
         let rejected = std::cell::RefCell::new(None);
-        let mut callbacks = self.auth.callbacks();
+        let mut callbacks = self.auth.callbacks(&self.refusal);
         callbacks.push_update_reference(|_, status| {
             if let Some(reason) = status {
                 *rejected.borrow_mut() = Some(reason.to_string());

@@ -1,28 +1,40 @@
 //! Reading a repository's tags and a tag's platforms over the OCI
 //! distribution API, with [`oci_client`].
 //!
-//! - Pagination: `tags/list?n=PAGE&last=TAG`. oci-client does not expose the
-//!   `Link` header, so the listing asks again from the last tag until a page
-//!   adds nothing: one request more than needed, but correct whether the
-//!   registry honours `n`, caps it lower (Docker Hub, Harbor) or ignores it.
+//! - Pagination: `tags/list?n=PAGE`, then the page the `Link: <…>;
+//!   rel="next"` header names, until a page comes without one. A registry
+//!   that never sends `Link` is paged with `last=TAG` from the last tag seen
+//!   until a page adds nothing: correct whether it honours `n`, caps it lower
+//!   or ignores it (distribution 2.8 answers every tags/list with all tags).
+//!   oci-client 0.18 hides response headers, so tags/list is read with
+//!   reqwest in `registry/tags.rs` (which says why at length).
 //! - Auth: anonymous, basic (exchanged for a bearer token when the registry
 //!   challenges with one, as Harbor does for robot accounts) or a bearer token;
 //!   secrets are read from the environment or a file when the client is made.
 //! - Transport: HTTPS with the system roots plus an optional CA file, or plain
 //!   HTTP for `insecure` registries; connect and read timeouts, and a bound on
 //!   every whole request.
-//! - Back-off: oci-client reports status codes but hides headers, so
-//!   `Retry-After` cannot be read; 429, 5xx, refused connections and timeouts
-//!   are retried here a bounded number of times with doubling delays.
+//! - Back-off: 429, 5xx, refused connections and timeouts are retried a
+//!   bounded number of times with doubling delays. A tags/list answer's
+//!   `Retry-After` (seconds or HTTP-date) replaces the delay; one asking for
+//!   more than [`MAX_RETRY_AFTER`] or for more than is left of the call's
+//!   budget (timeout × attempts) ends the call at once with an error saying
+//!   so, since waiting less than asked only earns another 429. Manifest and
+//!   blob reads go through oci-client, whose errors carry no headers: they
+//!   keep the doubling delays.
+
+mod tags;
 
 use std::collections::HashSet;
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
 use oci_client::errors::{OciDistributionError, OciErrorCode};
 use oci_client::secrets::RegistryAuth;
-use oci_client::{Client, Reference};
+use oci_client::{Client, Reference, RegistryOperation};
+use reqwest::header::HeaderValue;
+use reqwest::Url;
 
 use super::platform::{config_platform, Manifest, Platform};
 use crate::config::{Credentials, RegistryConfig, Secret};
@@ -34,6 +46,11 @@ const MANIFEST_TYPES: &[&str] = &[
     oci_client::manifest::OCI_IMAGE_MEDIA_TYPE,
     oci_client::manifest::IMAGE_MANIFEST_MEDIA_TYPE,
 ];
+
+/// The longest `Retry-After` rekon waits for: a registry asking for more is
+/// reported as an error (a scan is not worth minutes of waiting; the next
+/// pass tries again).
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// A registry request that failed, naming the registry.
 #[derive(Debug, thiserror::Error)]
@@ -98,7 +115,8 @@ impl ErrorKind {
         }
     }
 
-    fn from_oci(e: OciDistributionError) -> ErrorKind {
+    /// The kind of an oci-client error.
+    pub(crate) fn from_oci(e: OciDistributionError) -> ErrorKind {
         use OciDistributionError as E;
         match e {
             E::UnauthorizedError { .. } => ErrorKind::Unauthorized,
@@ -137,6 +155,28 @@ impl ErrorKind {
     }
 }
 
+/// A failed attempt: why, and the wait the registry asked for, if it did.
+#[derive(Debug)]
+struct Failure {
+    kind: ErrorKind,
+    retry_after: Option<Duration>,
+}
+
+impl From<ErrorKind> for Failure {
+    fn from(kind: ErrorKind) -> Failure {
+        Failure {
+            kind,
+            retry_after: None,
+        }
+    }
+}
+
+/// An oci-client call as an attempt of [`RegistryClient::retrying`].
+async fn oci<T>(call: impl Future<Output = Result<T, OciDistributionError>>) -> Result<T, Failure> {
+    call.await
+        .map_err(|e| Failure::from(ErrorKind::from_oci(e)))
+}
+
 /// An error and its sources, `a: b: c` (reqwest hides the cause otherwise).
 fn chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
@@ -169,6 +209,9 @@ pub struct RegistryClient {
     name: String,
     url: String,
     client: Client,
+    /// tags/list only (see [`tags`]).
+    http: reqwest::Client,
+    scheme: &'static str,
     auth: RegistryAuth,
     timeout: Duration,
     page_size: usize,
@@ -209,6 +252,11 @@ impl RegistryClient {
                 data,
             });
         }
+        let http = tags::http_client(
+            config.timeout,
+            extra_root_certificates.first().map(|c| c.data.as_slice()),
+        )
+        .map_err(|e| fail(ErrorKind::Setup(e)))?;
         let client = Client::try_from(ClientConfig {
             protocol: if config.insecure {
                 ClientProtocol::Http
@@ -228,11 +276,24 @@ impl RegistryClient {
             name: config.name.clone(),
             url: config.url.clone(),
             client,
+            http,
+            scheme: if config.insecure { "http" } else { "https" },
             auth,
             timeout: config.timeout,
             page_size: config.page_size,
             retry: Retry::REMOTE,
         })
+    }
+
+    /// The oci-client client and the credentials read for it, for the
+    /// plugin artifacts of [`crate::plugin::oci`].
+    pub(crate) fn oci_parts(&self) -> (&Client, &RegistryAuth) {
+        (&self.client, &self.auth)
+    }
+
+    /// The bound on one request (the registry's `timeout`).
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// Use `retry` instead of the default back-off.
@@ -246,18 +307,29 @@ impl RegistryClient {
     pub async fn list_tags(&self, repository: &str) -> Result<Vec<String>, RegistryError> {
         let reference = self.reference(repository, "latest");
         let what = format!("listing tags of {repository}");
+        let authorization = self
+            .retrying(&what, || self.authorization(&reference))
+            .await?;
+        let first = format!(
+            "{}://{}/v2/{repository}/tags/list?n={}",
+            self.scheme,
+            reference.resolve_registry(),
+            self.page_size
+        );
+        let mut url = Url::parse(&first).map_err(|e| RegistryError {
+            registry: self.name.clone(),
+            url: self.url.clone(),
+            what: what.clone(),
+            kind: ErrorKind::Setup(format!("{first}: {e}")),
+        })?;
         let mut tags = Vec::new();
         let mut seen = HashSet::new();
-        let mut last: Option<String> = None;
+        // A registry that sent `Link` once says with its absence that a page is the last.
+        let mut linked = false;
         loop {
             let page = self
                 .retrying(&what, || {
-                    self.client.list_tags(
-                        &reference,
-                        &self.auth,
-                        Some(self.page_size),
-                        last.as_deref(),
-                    )
+                    tags::get_page(&self.http, &url, authorization.as_ref())
                 })
                 .await?;
             let before = tags.len();
@@ -266,12 +338,51 @@ impl RegistryClient {
                     tags.push(tag);
                 }
             }
-            if tags.len() == before {
-                return Ok(tags);
-            }
             tracing::debug!(registry = %self.name, repository, tags = tags.len(), "tags/list page");
-            last = tags.last().cloned();
+            match page.next {
+                // A page adding nothing ends the listing, whatever its Link
+                // says: a registry linking in a circle cannot loop us.
+                _ if tags.len() == before => return Ok(tags),
+                Some(next) => {
+                    linked = true;
+                    url = next;
+                }
+                None if linked => return Ok(tags),
+                None => {
+                    let last = tags.last().expect("this page added a tag");
+                    url.query_pairs_mut()
+                        .clear()
+                        .append_pair("n", &self.page_size.to_string())
+                        .append_pair("last", last);
+                }
+            }
         }
+    }
+
+    /// The `Authorization` header of tags/list: the bearer token oci-client
+    /// obtains (answering the registry's challenge with the configured
+    /// credentials), else basic credentials, else none.
+    async fn authorization(&self, reference: &Reference) -> Result<Option<HeaderValue>, Failure> {
+        use base64::Engine;
+        let token = oci(self
+            .client
+            .auth(reference, &self.auth, RegistryOperation::Pull))
+        .await?;
+        let value = match (token, &self.auth) {
+            (Some(token), _) => format!("Bearer {token}"),
+            (None, RegistryAuth::Basic(user, password)) => format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+            ),
+            (None, _) => return Ok(None),
+        };
+        let mut value = HeaderValue::from_str(&value).map_err(|_| {
+            Failure::from(ErrorKind::Secret(
+                "credentials (not a valid header value)".into(),
+            ))
+        })?;
+        value.set_sensitive(true);
+        Ok(Some(value))
     }
 
     /// The platforms `repository:tag` offers: an index's entries, or the
@@ -285,8 +396,9 @@ impl RegistryClient {
         let what = format!("reading the manifest of {repository}:{tag}");
         let (bytes, _digest) = self
             .retrying(&what, || {
-                self.client
-                    .pull_manifest_raw(&reference, &self.auth, MANIFEST_TYPES)
+                oci(self
+                    .client
+                    .pull_manifest_raw(&reference, &self.auth, MANIFEST_TYPES))
             })
             .await?;
         let invalid = |what: &str, e: &dyn std::error::Error| RegistryError {
@@ -300,12 +412,14 @@ impl RegistryClient {
             Manifest::Image { config_digest } => {
                 let what = format!("reading the config of {repository}:{tag}");
                 let blob = self
-                    .retrying(&what, || async {
-                        let mut out = Vec::new();
-                        self.client
-                            .pull_blob(&reference, config_digest.as_str(), &mut out)
-                            .await
-                            .map(|()| out)
+                    .retrying(&what, || {
+                        oci(async {
+                            let mut out = Vec::new();
+                            self.client
+                                .pull_blob(&reference, config_digest.as_str(), &mut out)
+                                .await
+                                .map(|()| out)
+                        })
                     })
                     .await?;
                 let platform = config_platform(&blob).map_err(|e| invalid(&what, &e))?;
@@ -318,38 +432,64 @@ impl RegistryClient {
         Reference::with_tag(self.url.clone(), repository.to_string(), tag.to_string())
     }
 
-    /// Run `call` with a bound on its whole duration, retrying transient
-    /// failures with doubling delays.
+    /// Run `call` with a bound on each attempt (the timeout) and on the
+    /// whole call (timeout × attempts), retrying transient failures after
+    /// the registry's `Retry-After`, else doubling delays.
     async fn retrying<T, F, Fut>(&self, what: &str, mut call: F) -> Result<T, RegistryError>
     where
         F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, OciDistributionError>>,
+        Fut: Future<Output = Result<T, Failure>>,
     {
+        let budget = self.timeout * self.retry.attempts;
+        let deadline = Instant::now() + budget;
         let mut delay = self.retry.first_delay;
         let mut attempt = 1;
         loop {
-            let kind = match tokio::time::timeout(self.timeout, call()).await {
+            let failure = match tokio::time::timeout(self.timeout, call()).await {
                 Ok(Ok(value)) => return Ok(value),
-                Ok(Err(e)) => match ErrorKind::from_oci(e) {
-                    ErrorKind::Timeout(_) => ErrorKind::Timeout(self.timeout),
-                    kind => kind,
+                Ok(Err(Failure {
+                    kind: ErrorKind::Timeout(_),
+                    retry_after,
+                })) => Failure {
+                    kind: ErrorKind::Timeout(self.timeout),
+                    retry_after,
                 },
-                Err(_) => ErrorKind::Timeout(self.timeout),
+                Ok(Err(failure)) => failure,
+                Err(_) => ErrorKind::Timeout(self.timeout).into(),
             };
-            if !kind.is_transient() || attempt >= self.retry.attempts {
-                return Err(RegistryError {
-                    registry: self.name.clone(),
-                    url: self.url.clone(),
-                    what: if attempt > 1 {
-                        format!("{what} (after {attempt} attempts)")
-                    } else {
-                        what.to_string()
-                    },
-                    kind,
-                });
+            let fail = |note: String, kind: ErrorKind| RegistryError {
+                registry: self.name.clone(),
+                url: self.url.clone(),
+                what: match (attempt, note.is_empty()) {
+                    (1, true) => what.to_string(),
+                    (1, false) => format!("{what} ({note})"),
+                    (_, true) => format!("{what} (after {attempt} attempts)"),
+                    (_, false) => format!("{what} (after {attempt} attempts; {note})"),
+                },
+                kind,
+            };
+            if !failure.kind.is_transient() || attempt >= self.retry.attempts {
+                return Err(fail(String::new(), failure.kind));
             }
-            tracing::info!(registry = %self.name, %kind, ?delay, "{what}: retrying");
-            tokio::time::sleep(delay).await;
+            let wait = failure.retry_after.unwrap_or(delay);
+            let left = deadline.saturating_duration_since(Instant::now());
+            if wait > MAX_RETRY_AFTER || wait > left {
+                let limit = if wait > MAX_RETRY_AFTER {
+                    format!(
+                        "the longest wait rekon accepts ({}s)",
+                        MAX_RETRY_AFTER.as_secs()
+                    )
+                } else {
+                    format!("what is left of this call's budget ({}s)", left.as_secs())
+                };
+                let note = format!(
+                    "the registry asks to retry after {}s, beyond {limit}",
+                    wait.as_secs()
+                );
+                return Err(fail(note, failure.kind));
+            }
+            tracing::info!(registry = %self.name, kind = %failure.kind, ?wait, "{what}: retrying");
+            tokio::time::sleep(wait).await;
             delay = self.retry.next_delay(delay);
             attempt += 1;
         }
