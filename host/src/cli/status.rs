@@ -1,0 +1,296 @@
+//! `rekon status`: what a running `rekon run` is doing, read from its
+//! `/status` and printed like `flux get all`.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::config::{Config, DEFAULT_LISTEN};
+use crate::status::{ItemStatus, Kind, Snapshot};
+
+/// How long `rekon status` waits for the daemon.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Show what a running `rekon run` is doing, like `flux get all`.
+///
+/// Reads /status from the daemon's HTTP server and prints a table per kind
+/// (sources, kustomizations, images, plugins) with, for each item:
+///   NAME       its name in the config
+///   READY      True, False, Unknown (not run yet) or Suspended
+///   REVISION   git commit, chosen tag or plugin sha256 (hashes shortened)
+///   LAST RUN   how long ago it last ran
+///   MESSAGE    the last result or error
+///
+/// The daemon is asked at --url; else at the [server] listen address of
+/// --config (an unspecified address such as 0.0.0.0 means this machine);
+/// else at http://127.0.0.1:9797, the default listen address.
+///
+/// Exit status: 0 the daemon has started and every item is ready (or
+/// suspended); 1 something is not ready (still starting, failed, or not run
+/// yet); 2 the daemon could not be reached or did not answer a status.
+///
+/// Examples:
+///   rekon status
+///   rekon status --config /etc/rekon/rekon.toml
+///   rekon status --url http://pi.lan:9797 --json | jq .kustomizations
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct StatusArgs {
+    /// The daemon's address, e.g. http://pi.lan:9797 [default: http://127.0.0.1:9797].
+    #[arg(long, value_name = "URL", conflicts_with = "config")]
+    url: Option<String>,
+    /// Find the daemon at the [server] listen address of this configuration.
+    #[arg(short, long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print the status as JSON, as /status serves it.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: &StatusArgs) -> anyhow::Result<ExitCode> {
+    let base = match (&args.url, &args.config) {
+        // `pi.lan:9797` is what one types after seeing `[server] listen`.
+        (Some(url), _) if !url.contains("://") => format!("http://{}", url.trim_end_matches('/')),
+        (Some(url), _) => url.trim_end_matches('/').to_string(),
+        (None, Some(file)) => url_of(Config::load(file)?.server.listen),
+        (None, None) => format!("http://{DEFAULT_LISTEN}"),
+    };
+    let snapshot = super::apply::block_on(fetch(&base))??;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&snapshot)?);
+    } else {
+        print!("{}", table(&snapshot, SystemTime::now()));
+    }
+    Ok(if snapshot.all_ready() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The URL of a daemon listening on `listen`, as seen from this machine.
+fn url_of(listen: SocketAddr) -> String {
+    let mut addr = listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    format!("http://{addr}")
+}
+
+async fn fetch(base: &str) -> anyhow::Result<Snapshot> {
+    // reqwest builds a TLS configuration even for plain HTTP; rekon's
+    // rustls has ring as its only provider, installed once per process.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .timeout(TIMEOUT)
+        .connect_timeout(TIMEOUT)
+        // The daemon is usually on loopback; a proxy from the environment
+        // would only get in the way.
+        .no_proxy()
+        .build()
+        .context("setting up the HTTP client")?;
+    let url = format!("{base}/status");
+    let response = client.get(&url).send().await.map_err(|e| {
+        let cause = root_cause(&e);
+        if e.is_connect() || e.is_timeout() {
+            anyhow::anyhow!(
+                "cannot reach the rekon daemon at {base}: {cause}\n\
+                 Is it running? Start it with `rekon run --config rekon.toml`; \
+                 if it listens elsewhere, give --url or --config (its [server] listen)."
+            )
+        } else {
+            anyhow::anyhow!("asking {url}: {cause}")
+        }
+    })?;
+    let status = response.status();
+    let body = response
+        .bytes()
+        .await
+        .with_context(|| format!("reading the answer of {url}"))?;
+    if !status.is_success() {
+        let text = String::from_utf8_lossy(&body);
+        anyhow::bail!(
+            "{url} answered {status}: {} (is this a rekon daemon?)",
+            text.lines().next().unwrap_or("").trim()
+        );
+    }
+    serde_json::from_slice(&body)
+        .with_context(|| format!("{url} did not answer a rekon status (is this a rekon daemon?)"))
+}
+
+/// The innermost cause of an error: "Connection refused (os error 111)"
+/// rather than reqwest's "error sending request".
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut inner = e;
+    while let Some(source) = inner.source() {
+        inner = source;
+    }
+    inner.to_string()
+}
+
+/// The status as tables, one per kind that has items.
+fn table(snapshot: &Snapshot, now: SystemTime) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "rekon {} {}, started {}",
+        snapshot.version,
+        if snapshot.ready { "ready" } else { "starting" },
+        age(&snapshot.started, now),
+    );
+    let titles = [
+        "SOURCES",
+        "KUSTOMIZATIONS",
+        "IMAGES",
+        "AUTOMATION",
+        "PLUGINS",
+    ];
+    let mut empty = true;
+    for (kind, title) in Kind::ALL.into_iter().zip(titles) {
+        let items = snapshot.items(kind);
+        if items.is_empty() {
+            continue;
+        }
+        empty = false;
+        let mut rows = vec![[
+            "NAME".to_string(),
+            "READY".into(),
+            "REVISION".into(),
+            "LAST RUN".into(),
+            "MESSAGE".into(),
+        ]];
+        rows.extend(items.iter().map(|(name, item)| {
+            [
+                name.clone(),
+                ready(item).into(),
+                item.revision.as_deref().map_or("-".into(), short_revision),
+                item.last_run.as_deref().map_or("-".into(), |t| age(t, now)),
+                item.message.clone(),
+            ]
+        }));
+        let mut widths = [0; 4];
+        for row in &rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let _ = writeln!(out, "\n{title}");
+        for row in &rows {
+            let mut line = String::new();
+            for (cell, w) in row.iter().zip(widths) {
+                let _ = write!(line, "{cell:<w$}  ");
+            }
+            line.push_str(&row[4]);
+            let _ = writeln!(out, "{}", line.trim_end());
+        }
+    }
+    if empty {
+        out.push_str("\nno sources, kustomizations, images or plugins yet\n");
+    }
+    out
+}
+
+fn ready(item: &ItemStatus) -> &'static str {
+    match (item.suspended, item.ready) {
+        (true, _) => "Suspended",
+        (false, Some(true)) => "True",
+        (false, Some(false)) => "False",
+        (false, None) => "Unknown",
+    }
+}
+
+/// Hashes (runs of 40 or more hex digits: git commits, sha256 digests)
+/// shortened to 8 digits; tags and anything else as they are.
+fn short_revision(revision: &str) -> String {
+    let mut out = String::new();
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.len() >= 40 {
+            out.push_str(&run[..8]);
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in revision.chars() {
+        if c.is_ascii_hexdigit() {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
+/// "12s ago", "5m ago", "3h ago", "2d ago"; the text itself when it is not
+/// an RFC 3339 time.
+fn age(rfc3339: &str, now: SystemTime) -> String {
+    let Ok(then) = humantime::parse_rfc3339_weak(rfc3339) else {
+        return rfc3339.to_string();
+    };
+    // A clock step can put `then` after `now`: that is "just now" too.
+    let secs = now.duration_since(then).unwrap_or_default().as_secs();
+    match secs {
+        0..60 => format!("{secs}s ago"),
+        60..3600 => format!("{}m ago", secs / 60),
+        3600..86400 => format!("{}h ago", secs / 3600),
+        _ => format!("{}d ago", secs / 86400),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_are_shortened_and_tags_kept() {
+        let sha1 = "1a2b3c4d5e6f7a8b9c0d1a2b3c4d5e6f7a8b9c0d";
+        assert_eq!(short_revision(sha1), "1a2b3c4d");
+        assert_eq!(
+            short_revision(&format!("main@sha1:{sha1}")),
+            "main@sha1:1a2b3c4d"
+        );
+        assert_eq!(
+            short_revision(&format!("sha256:{}", "ab".repeat(32))),
+            "sha256:abababab"
+        );
+        assert_eq!(
+            short_revision("main-def5678-1767312000"),
+            "main-def5678-1767312000"
+        );
+    }
+
+    #[test]
+    fn ages_read_like_flux() {
+        let now = humantime::parse_rfc3339("2026-01-02T03:00:00Z").unwrap();
+        assert_eq!(age("2026-01-02T02:59:48Z", now), "12s ago");
+        assert_eq!(age("2026-01-02T02:55:00Z", now), "5m ago");
+        assert_eq!(age("2026-01-02T00:00:00Z", now), "3h ago");
+        assert_eq!(age("2025-12-31T03:00:00Z", now), "2d ago");
+        assert_eq!(age("2026-01-02T03:00:05Z", now), "0s ago");
+        assert_eq!(age("yesterday", now), "yesterday");
+    }
+
+    #[test]
+    fn unspecified_listen_addresses_mean_this_machine() {
+        assert_eq!(
+            url_of("0.0.0.0:9797".parse().unwrap()),
+            "http://127.0.0.1:9797"
+        );
+        assert_eq!(url_of("[::]:80".parse().unwrap()), "http://[::1]:80");
+        assert_eq!(
+            url_of("10.0.0.5:9797".parse().unwrap()),
+            "http://10.0.0.5:9797"
+        );
+    }
+}
