@@ -139,7 +139,7 @@ fn render(config: &Path) -> (Config, Vec<Vec<Value>>) {
         .iter()
         .map(|k| {
             renderer
-                .render(&config, k)
+                .render(&config.source_root, k)
                 .unwrap()
                 .objects
                 .into_iter()

@@ -405,7 +405,7 @@ async fn the_install_manifests_render_and_apply_cleanly() {
     let selected = config.select(None).unwrap();
     let renderer = Renderer::load(&config, support::runtime(), &selected).unwrap();
     let objects: Vec<Value> = renderer
-        .render(&config, selected[0])
+        .render(&config.source_root, selected[0])
         .unwrap()
         .objects
         .into_iter()

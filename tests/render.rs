@@ -20,7 +20,7 @@ fn render_all(config: &Config) -> Vec<rekon::render::Rendered> {
     let renderer = Renderer::load(config, support::runtime(), &selected).unwrap();
     selected
         .iter()
-        .map(|k| renderer.render(config, k).unwrap())
+        .map(|k| renderer.render(&config.source_root, k).unwrap())
         .collect()
 }
 
@@ -116,7 +116,7 @@ fn render_err(config: &Config) -> String {
     let selected = config.select(None).unwrap();
     let renderer = Renderer::load(config, support::runtime(), &selected).unwrap();
     renderer
-        .render(config, selected[0])
+        .render(&config.source_root, selected[0])
         .unwrap_err()
         .to_string()
 }
@@ -172,7 +172,9 @@ fn an_error_violation_stops_the_render_and_names_the_object() {
     ]);
     let selected = config.select(None).unwrap();
     let renderer = Renderer::load(&config, support::runtime(), &selected).unwrap();
-    let err = renderer.render(&config, selected[0]).unwrap_err();
+    let err = renderer
+        .render(&config.source_root, selected[0])
+        .unwrap_err();
     let RenderError::Denied { findings, .. } = &err else {
         panic!("expected a denial, got {err}")
     };

@@ -10,6 +10,7 @@
 //! sha256 = "…"                                # optional pin
 //! timeout-ms = 1000                           # per call (default 1000)
 //! memory-mib = 64                             # per call (default 64)
+//! grant = ["clock"]                           # capabilities it may use (default none)
 //! settings = { readinessProbe = { initialDelaySeconds = 10 } }   # default settings
 //!
 //! [[kustomizations]]
@@ -21,7 +22,8 @@
 //!
 //! Image automation adds `state-dir`, `[registries.NAME]` and
 //! `[images."NS:NAME"]` (described in `config/images.rs`), and `rekon images
-//! update` a `[git]` table (described in `config/git.rs`).
+//! update` a `[git]` table (described in `config/git.rs`). `rekon run` reads
+//! `[server]` and `[receivers.NAME]` (described in `config/server.rs`).
 //!
 //! Unknown fields are errors; every error names the file and, where it can,
 //! the line.
@@ -33,14 +35,18 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::plugin::Limits;
+use crate::plugin::{oci, Limits};
 
 mod git;
 mod images;
+mod server;
+mod sources;
 pub use git::{GitAuth, GitConfig, DEFAULT_MESSAGE};
 pub use images::{
     default_state_dir, Credentials, ImageConfig, RegistryConfig, Secret, DEFAULT_EXCLUDE,
 };
+pub use server::{Receiver, ReceiverKind, ServerConfig, DEFAULT_LISTEN};
+pub use sources::{RunConfig, SourceConfig};
 
 /// A configuration problem, naming the file and line.
 #[derive(Debug, thiserror::Error)]
@@ -94,19 +100,34 @@ pub struct Config {
     pub images: BTreeMap<String, ImageConfig>,
     /// `[git]`: where `rekon images update` commits and pushes.
     pub git: Option<GitConfig>,
+    /// `[server]`: where `rekon run` serves health, metrics, status and webhooks.
+    pub server: ServerConfig,
+    /// `[receivers.NAME]` in name order: the webhooks `rekon run` takes.
+    pub receivers: Vec<Receiver>,
+    /// `[sources.NAME]`: git repositories kustomizations and plugins read from.
+    pub sources: BTreeMap<String, SourceConfig>,
+    /// `[run]`: how `rekon run` schedules.
+    pub run: RunConfig,
 }
 
 /// One `[plugins.NAME]` table.
 #[derive(Debug, Clone)]
 pub struct PluginConfig {
-    /// The component file.
+    /// The component file, or an `oci://` reference as written (turned
+    /// into a file by [`crate::plugin::oci::resolve`]).
     pub path: PathBuf,
     /// Optional pinned sha256.
     pub sha256: Option<String>,
-    /// Per-call limits.
+    /// Per-call limits, and the capabilities granted (`grant`).
     pub limits: Limits,
     /// Default settings (JSON), used where a chain entry gives none.
     pub settings: serde_json::Value,
+    /// The `[sources.NAME]` the file is in (then `path` is relative to its
+    /// checkout, so a git push can change the plugin); `None`: a local file.
+    pub source: Option<String>,
+    /// A `rekon-test.yaml` suite a new version must pass before `rekon run`
+    /// swaps it in (same base as `path`).
+    pub tests: Option<PathBuf>,
 }
 
 /// One `[[kustomizations]]` entry.
@@ -129,6 +150,17 @@ pub struct Kustomization {
     /// `allow-recreate` (default false): delete and recreate an object whose
     /// immutable field changed (e.g. a Deployment's selector).
     pub allow_recreate: bool,
+    /// `source`: the `[sources.NAME]` whose checkout `path` is in; `None`:
+    /// the local `[source]` directory.
+    pub source: Option<String>,
+    /// `interval` (default `5m`): how often `rekon run` reconciles it even
+    /// when its source did not change (drift correction).
+    pub interval: Duration,
+    /// `depends-on`: kustomizations that must be applied (at the same source
+    /// revision, when they share a source) before this one.
+    pub depends_on: Vec<String>,
+    /// `suspend`: `rekon run` leaves it alone.
+    pub suspend: bool,
 }
 
 /// A plugin in a chain, with the settings for this use.
@@ -159,6 +191,14 @@ struct RawConfig {
     images: BTreeMap<String, Spanned<images::RawImage>>,
     #[serde(default)]
     git: Option<Spanned<git::RawGit>>,
+    #[serde(default)]
+    server: Option<Spanned<server::RawServer>>,
+    #[serde(default)]
+    receivers: BTreeMap<String, Spanned<server::RawReceiver>>,
+    #[serde(default)]
+    sources: BTreeMap<String, Spanned<sources::RawSource>>,
+    #[serde(default)]
+    run: Option<Spanned<sources::RawRun>>,
 }
 
 #[derive(Deserialize)]
@@ -184,6 +224,11 @@ struct RawPlugin {
     memory_mib: Option<usize>,
     max_output_mib: Option<usize>,
     settings: Option<toml::Value>,
+    source: Option<String>,
+    tests: Option<PathBuf>,
+    /// Capabilities granted (`grant = ["clock"]`); spans name the line of an unknown one.
+    #[serde(default)]
+    grant: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -200,6 +245,12 @@ struct RawKustomization {
     timeout: Option<String>,
     #[serde(default, rename = "allow-recreate")]
     allow_recreate: bool,
+    source: Option<String>,
+    interval: Option<String>,
+    #[serde(default, rename = "depends-on")]
+    depends_on: Vec<String>,
+    #[serde(default)]
+    suspend: bool,
 }
 
 #[derive(Deserialize)]
@@ -249,6 +300,28 @@ impl Config {
                 .map_or(span.start, |i| span.start + i);
             text[..start].matches('\n').count() + 1
         };
+        let cx = images::Context {
+            path,
+            text,
+            base: &base,
+        };
+        let sources = sources::sources(&cx, raw.sources)?;
+        let run = sources::run(&cx, raw.run)?;
+        // `[plugins.NAME]` tables carry no span; their header's line is found instead.
+        let table_line = |header: &str| {
+            text.find(header)
+                .map_or(1, |i| text[..i].matches('\n').count() + 1)
+        };
+        let unknown_source = |source: &str| {
+            format!(
+                "source `{source}` is not declared under [sources] (declared: {})",
+                if sources.is_empty() {
+                    "none".to_string()
+                } else {
+                    sources.keys().cloned().collect::<Vec<_>>().join(", ")
+                }
+            )
+        };
 
         let mut plugins = BTreeMap::new();
         for (name, p) in raw.plugins {
@@ -262,6 +335,15 @@ impl Config {
                 });
             }
             let defaults = Limits::default();
+            let mut grant = crate::plugin::Capabilities::NONE;
+            for cap in &p.grant {
+                let capability = cap.get_ref().parse().map_err(|e| ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    line: text[..cap.span().start].matches('\n').count() + 1,
+                    message: format!("plugins.{name}.grant: {e}"),
+                })?;
+                grant.insert(capability);
+            }
             let limits = Limits {
                 timeout: p
                     .timeout_ms
@@ -273,20 +355,57 @@ impl Config {
                     .map(|m| m << 20)
                     .unwrap_or(defaults.max_output_bytes),
                 max_log_bytes: defaults.max_log_bytes,
+                grant,
             };
             let settings = to_json(p.settings);
+            let invalid = |message: String| ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line: table_line(&format!("[plugins.{name}]")),
+                message: format!("plugins.{name}: {message}"),
+            };
+            // A plugin in a source is named relative to its checkout; a local
+            // one relative to this file.
+            let locate = |file: PathBuf| match &p.source {
+                None => Ok(base.join(file)),
+                Some(_) if is_inside(&file) => Ok(file),
+                Some(source) => Err(invalid(format!(
+                    "`{}` must be relative to the checkout of source `{source}`, without `..`",
+                    file.display()
+                ))),
+            };
+            if let Some(source) = &p.source {
+                if !sources.contains_key(source) {
+                    return Err(invalid(unknown_source(source)));
+                }
+            }
+            // `oci://REGISTRY/REPO:TAG` names an artifact, pulled by plugin::oci.
+            let file = match p.path.to_str().filter(|s| s.starts_with(oci::SCHEME)) {
+                Some(_) if p.source.is_some() => {
+                    return Err(invalid("an oci:// plugin cannot be in a source".into()))
+                }
+                Some(reference) => {
+                    let parsed = reference.parse::<oci::ArtifactRef>();
+                    parsed.map_err(|e| invalid(e.to_string()))?;
+                    p.path.clone()
+                }
+                None => locate(p.path.clone())?,
+            };
+            let tests = p.tests.clone().map(locate).transpose()?;
             plugins.insert(
-                name,
+                name.clone(),
                 PluginConfig {
-                    path: base.join(p.path),
+                    path: file,
                     sha256: p.sha256,
                     limits,
                     settings,
+                    source: p.source,
+                    tests,
                 },
             );
         }
 
         let mut kustomizations = Vec::new();
+        let mut depends = Vec::new();
         for spanned in raw.kustomizations {
             let span = spanned.span();
             let k = spanned.into_inner();
@@ -326,7 +445,31 @@ impl Config {
                     ),
                 })?,
             };
+            if let Some(source) = &k.source {
+                if !sources.contains_key(source) {
+                    return Err(ConfigError::Invalid {
+                        path: path.to_path_buf(),
+                        line: line_of(span.clone(), source),
+                        message: format!("kustomization `{}`: {}", k.name, unknown_source(source)),
+                    });
+                }
+            }
+            let interval = match &k.interval {
+                None => Duration::from_secs(300),
+                Some(t) => {
+                    sources::duration("interval", t).map_err(|message| ConfigError::Invalid {
+                        path: path.to_path_buf(),
+                        line: line_of(span.clone(), t),
+                        message: format!("kustomization `{}`: {message}", k.name),
+                    })?
+                }
+            };
+            depends.push((k.name.clone(), span.clone(), k.depends_on.clone()));
             kustomizations.push(Kustomization {
+                source: k.source,
+                interval,
+                depends_on: k.depends_on,
+                suspend: k.suspend,
                 name: k.name,
                 path: k.path,
                 mutators,
@@ -346,15 +489,19 @@ impl Config {
                 });
             }
         }
-        let cx = images::Context {
-            path,
-            text,
-            base: &base,
-        };
+        check_depends_on(&depends, |span, needle, message| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            line: line_of(span.clone(), needle),
+            message,
+        })?;
         let registries = images::registries(&cx, raw.registries)?;
         let images = images::images(&cx, raw.images, &registries, &plugins)?;
         let git = git::git(&cx, raw.git)?;
+        let server = server::server(&cx, raw.server)?;
+        let receivers = server::receivers(&cx, raw.receivers, &images)?;
         Ok(Config {
+            server,
+            receivers,
             state_dir: raw
                 .state_dir
                 .map(|d| base.join(d))
@@ -370,6 +517,8 @@ impl Config {
                 .or_else(default_cache_dir),
             plugins,
             kustomizations,
+            sources,
+            run,
         })
     }
 
@@ -395,6 +544,80 @@ impl Config {
                 }),
         }
     }
+}
+
+/// Whether `path` stays inside the directory it is relative to.
+fn is_inside(path: &Path) -> bool {
+    !path.is_absolute()
+        && !path
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+}
+
+/// Every `depends-on` names another declared kustomization, and the graph
+/// has no cycle (which would leave its members waiting for ever).
+fn check_depends_on(
+    depends: &[(String, std::ops::Range<usize>, Vec<String>)],
+    invalid: impl Fn(&std::ops::Range<usize>, &str, String) -> ConfigError,
+) -> Result<(), ConfigError> {
+    let names: std::collections::HashSet<&str> = depends.iter().map(|(n, ..)| n.as_str()).collect();
+    for (name, span, deps) in depends {
+        for dep in deps {
+            if dep == name {
+                return Err(invalid(
+                    span,
+                    dep,
+                    format!("kustomization `{name}`: depends-on names itself"),
+                ));
+            }
+            if !names.contains(dep.as_str()) {
+                return Err(invalid(
+                    span,
+                    dep,
+                    format!("kustomization `{name}`: depends-on `{dep}` is not a declared kustomization"),
+                ));
+            }
+        }
+    }
+    // Depth-first search for a cycle; the graph is tiny (a handful of kustomizations).
+    fn visit<'a>(
+        name: &'a str,
+        edges: &std::collections::HashMap<&'a str, &'a [String]>,
+        path: &mut Vec<&'a str>,
+        done: &mut std::collections::HashSet<&'a str>,
+    ) -> Option<Vec<&'a str>> {
+        if let Some(i) = path.iter().position(|n| *n == name) {
+            let mut cycle = path[i..].to_vec();
+            cycle.push(name);
+            return Some(cycle);
+        }
+        if !done.insert(name) {
+            return None;
+        }
+        path.push(name);
+        for dep in edges[name] {
+            if let Some(cycle) = visit(dep, edges, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        None
+    }
+    let edges = depends
+        .iter()
+        .map(|(n, _, d)| (n.as_str(), d.as_slice()))
+        .collect();
+    let mut done = std::collections::HashSet::new();
+    for (name, span, _) in depends {
+        if let Some(cycle) = visit(name, &edges, &mut Vec::new(), &mut done) {
+            return Err(invalid(
+                span,
+                name,
+                format!("depends-on forms a cycle: {}", cycle.join(" -> ")),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn to_json(value: Option<toml::Value>) -> serde_json::Value {

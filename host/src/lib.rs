@@ -6,12 +6,17 @@
 //! (`src/main.rs`) is a thin layer over [`cli`].
 
 pub mod apply;
+pub mod atomic;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod explain;
 pub mod git;
 pub mod images;
 pub mod plugin;
 pub mod render;
 pub mod retry;
+pub mod server;
+pub mod source;
+pub mod status;
 pub mod testing;

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::path::Path;
 
 use rekon_kustomize::Origin;
 use serde_json::Value;
@@ -26,6 +27,9 @@ pub enum RenderError {
     /// A plugin failed to load, refused its settings, or failed a call.
     #[error("{0}")]
     Plugin(#[from] PluginError),
+    /// An `oci://` plugin could not be pulled or failed its digest check.
+    #[error("{0}")]
+    Oci(#[from] crate::plugin::oci::OciError),
     /// A mutator returned something that is not a Kubernetes object.
     #[error("plugin `{plugin}` returned an invalid object at position {index}: {message}")]
     InvalidOutput {
@@ -35,6 +39,17 @@ pub enum RenderError {
         index: usize,
         /// What is wrong.
         message: String,
+    },
+    /// A plugin the kustomization uses is not loaded (`rekon run`: its file
+    /// is missing or every version so far was refused).
+    #[error(
+        "kustomization `{kustomization}`: plugin `{plugin}` is not loaded (see `rekon status`)"
+    )]
+    NotLoaded {
+        /// The kustomization.
+        kustomization: String,
+        /// The plugin.
+        plugin: String,
     },
     /// Validators found error-severity violations.
     #[error(
@@ -164,9 +179,15 @@ impl Renderer {
             {
                 if !plugins.contains_key(&u.plugin) {
                     let declared = &config.plugins[&u.plugin];
+                    let path = crate::plugin::oci::resolve_blocking(
+                        &u.plugin,
+                        declared,
+                        &config.registries,
+                        config.cache_dir.as_deref(),
+                    )?;
                     let plugin = runtime.load(&PluginSource {
                         name: u.plugin.clone(),
-                        path: declared.path.clone(),
+                        path,
                         sha256: declared.sha256.clone(),
                         limits: declared.limits,
                     })?;
@@ -187,13 +208,35 @@ impl Renderer {
         Ok(Renderer { plugins })
     }
 
-    /// Render one kustomization of `config`.
-    pub fn render(&self, config: &Config, k: &Kustomization) -> Result<Rendered, RenderError> {
+    /// A renderer over plugins loaded elsewhere (the daemon's current
+    /// versions), for kustomization `k`: every plugin it uses must be there.
+    /// Settings were checked when the plugins were loaded.
+    pub fn with_plugins(
+        plugins: HashMap<String, Plugin>,
+        k: &Kustomization,
+    ) -> Result<Renderer, RenderError> {
+        if let Some(u) = k
+            .mutators
+            .iter()
+            .chain(&k.validators)
+            .find(|u| !plugins.contains_key(&u.plugin))
+        {
+            return Err(RenderError::NotLoaded {
+                kustomization: k.name.clone(),
+                plugin: u.plugin.clone(),
+            });
+        }
+        Ok(Renderer { plugins })
+    }
+
+    /// Render one kustomization whose source's files are in `root` (see
+    /// [`crate::source::Roots`]).
+    pub fn render(&self, root: &Path, k: &Kustomization) -> Result<Rendered, RenderError> {
         let build_err = |source| RenderError::Build {
             kustomization: k.name.clone(),
             source,
         };
-        let root = rekon_kustomize::open_root(&config.source_root).map_err(build_err)?;
+        let root = rekon_kustomize::open_root(root).map_err(build_err)?;
         let resources = rekon_kustomize::build(&root, &k.path).map_err(build_err)?;
         let mut objects: Vec<RenderedObject> = resources
             .into_iter()

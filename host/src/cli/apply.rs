@@ -12,6 +12,7 @@ use crate::apply::lease::{self, LeaseConfig, LeaseError};
 use crate::apply::{ApplyReport, Cluster};
 use crate::config::{Config, Kustomization};
 use crate::render::Renderer;
+use crate::source::Roots;
 
 /// Apply kustomizations to the cluster, as Flux's kustomize-controller does.
 ///
@@ -102,14 +103,14 @@ pub fn render(
     config_path: &std::path::Path,
     name: Option<&str>,
 ) -> anyhow::Result<(Config, Vec<Vec<Value>>)> {
-    let config = Config::load(config_path)?;
+    let (config, roots) = load_with_sources(config_path)?;
     let selected = config.select(name)?;
     let runtime = cli.runtime(config.cache_dir.clone())?;
     let renderer = Renderer::load(&config, &runtime, &selected)?;
     let mut rendered = Vec::with_capacity(selected.len());
     for k in &selected {
         let r = renderer
-            .render(&config, k)
+            .render(roots.of(k), k)
             .with_context(|| format!("rendering {}", config.file.display()))?;
         for finding in &r.findings {
             eprintln!("{finding}");
@@ -117,6 +118,16 @@ pub fn render(
         rendered.push(r.objects.into_iter().map(|o| o.object).collect());
     }
     Ok((config, rendered))
+}
+
+/// Load `config_path` and fetch its git sources (once each), so one-shot
+/// commands read the same files `rekon run` would. Plugins kept in a source
+/// get absolute paths.
+pub fn load_with_sources(config_path: &std::path::Path) -> anyhow::Result<(Config, Roots)> {
+    let mut config = Config::load(config_path)?;
+    let roots = Roots::fetch(&config)?;
+    roots.locate_plugins(&mut config);
+    Ok((config, roots))
 }
 
 /// The selected kustomizations with their objects.

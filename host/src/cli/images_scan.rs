@@ -126,9 +126,15 @@ fn selected<'a>(config: &'a Config, names: &[String]) -> anyhow::Result<Vec<&'a 
 pub(super) fn load(runtime: &Runtime, config: &Config, name: &str) -> anyhow::Result<Plugin> {
     // The config checked that the plugin is declared.
     let declared = &config.plugins[name];
+    let path = crate::plugin::oci::resolve_blocking(
+        name,
+        declared,
+        &config.registries,
+        config.cache_dir.as_deref(),
+    )?;
     Ok(runtime.load(&PluginSource {
         name: name.to_string(),
-        path: declared.path.clone(),
+        path,
         sha256: declared.sha256.clone(),
         limits: declared.limits,
     })?)

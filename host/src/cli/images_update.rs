@@ -7,15 +7,14 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use sha2::Digest;
 
 use crate::config::Config;
-use crate::git::WorkTree;
+use crate::images::automation::{certain_choice, work_tree};
 use crate::images::commit::{update, Mode};
 use crate::images::registry::RegistryClient;
 use crate::images::scan::scan;
 use crate::images::tagstore::TagStore;
-use crate::images::{Policies, PolicyResult, WarningKind};
+use crate::images::{Policies, WarningKind};
 use crate::retry::Retry;
 
 /// Scan, rewrite the image markers in git, commit once and push.
@@ -98,34 +97,17 @@ pub fn run(cli: &super::Cli, args: &UpdateArgs) -> anyhow::Result<ExitCode> {
             let scanned = match RegistryClient::new(&image.registry) {
                 Ok(client) => scan(image, &client, &plugins[&image.policy], &store)
                     .await
-                    .map_err(anyhow::Error::from),
-                Err(e) => Err(e.into()),
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
             };
             let name = &image.policy_name;
-            match scanned {
-                Ok(r) if r.succeeded() => {
-                    let tag = r.chosen.expect("a succeeded scan chose a tag");
-                    println!("{name}: {}:{tag}", image.repository);
-                    policies.insert(
-                        name.clone(),
-                        PolicyResult {
-                            image: image.repository.clone(),
-                            tag,
-                            digest: None,
-                        },
-                    );
+            match scanned.and_then(|r| certain_choice(image, &r)) {
+                Ok(choice) => {
+                    println!("{name}: {}:{}", image.repository, choice.tag);
+                    policies.insert(name.clone(), choice);
                 }
-                Ok(r) => {
-                    let why = match (&r.error, r.stale) {
-                        (Some(e), true) => format!("stale tag list ({e})"),
-                        (Some(e), false) => e.to_string(),
-                        (None, _) => "no ranked tag".to_string(),
-                    };
+                Err(why) => {
                     println!("{name}: left alone: {why}");
-                    left_out.push(name.clone());
-                }
-                Err(e) => {
-                    println!("{name}: left alone: {e}");
                     left_out.push(name.clone());
                 }
             }
@@ -141,9 +123,7 @@ pub fn run(cli: &super::Cli, args: &UpdateArgs) -> anyhow::Result<ExitCode> {
         return Ok(status);
     }
 
-    // One work tree per remote, so changing the url never mixes histories.
-    let key = hex::encode(&sha2::Sha256::digest(git.url.as_bytes())[..8]);
-    let tree = WorkTree::open(&state_dir.join("git").join(key), git)?;
+    let tree = work_tree(&state_dir, git)?;
     let mode = match (args.dry_run, args.no_push) {
         (true, _) => Mode::DryRun,
         (false, true) => Mode::Commit,

@@ -2,13 +2,18 @@
 //! parses arguments, sets up logging and maps results to exit codes.
 
 mod apply;
+mod check;
 mod diff;
 mod images;
 mod images_scan;
 mod images_update;
 mod plugin;
+mod plugin_new;
+mod plugin_oci;
 mod prune;
 mod render;
+mod run;
+mod status;
 mod test;
 
 use std::path::PathBuf;
@@ -66,6 +71,9 @@ enum Command {
     Apply(apply::ApplyArgs),
     Diff(diff::DiffArgs),
     Prune(prune::PruneArgs),
+    Run(run::RunArgs),
+    Check(check::CheckArgs),
+    Status(status::StatusArgs),
 }
 
 /// Entry point of the binary.
@@ -86,6 +94,9 @@ pub fn main() -> ExitCode {
         Command::Apply(args) => apply::run(&cli, args),
         Command::Diff(args) => diff::run(&cli, args),
         Command::Prune(args) => prune::run(&cli, args),
+        Command::Run(args) => run::run(&cli, args),
+        Command::Check(args) => check::run(&cli, args),
+        Command::Status(args) => status::run(args),
     };
     match result {
         Ok(code) => code,

@@ -9,8 +9,10 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
+use crate::plugin::capabilities::{self, Capabilities, Capability};
 use crate::plugin::{
-    precompile_for_target, write_atomically, Limits, Plugin, PluginSource, Severity, Tag, World,
+    precompile_for_target, write_atomically, Limits, Plugin, PluginError, PluginInfo, PluginSource,
+    Runtime, Severity, Tag, World,
 };
 
 #[derive(Debug, Subcommand)]
@@ -18,6 +20,10 @@ pub enum PluginCommand {
     Run(RunArgs),
     Inspect(InspectArgs),
     Compile(CompileArgs),
+    Annotate(AnnotateArgs),
+    New(super::plugin_new::NewArgs),
+    Push(super::plugin_oci::PushArgs),
+    Pull(super::plugin_oci::PullArgs),
 }
 
 /// Run one plugin on one input, as the reconciler would.
@@ -52,16 +58,57 @@ pub struct RunArgs {
     /// Memory cap of the call in MiB.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=crate::config::MAX_MEMORY_MIB as u64))]
     memory_mib: u64,
+    /// Grant a capability the plugin declares (clock, random); repeat for more.
+    #[arg(long, value_name = "CAP")]
+    grant: Vec<Capability>,
 }
 
-/// Show what a plugin is: world, contract version, description, imports.
+/// Show what a plugin is: world, contract version, description, declared
+/// capabilities, and each import with what the host provides for it.
+///
+/// With --grant or --config it also says whether that grant admits the
+/// plugin (--config finds the [plugins.NAME] table whose path is FILE).
+///
+/// Examples:
+///   rekon plugin inspect capability_probe.wasm --grant clock
+///   rekon plugin inspect plugins/flux-policy.wasm --config rekon.toml --json
 #[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
 pub struct InspectArgs {
     /// The plugin component.
     file: PathBuf,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// A granted capability (clock, random); repeat for more.
+    #[arg(long, value_name = "CAP")]
+    grant: Vec<Capability>,
+    /// Take the grant from the table of this rekon.toml that configures FILE.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+/// Write the capabilities a plugin declares into its component.
+///
+/// Replaces the component's `rekon.capabilities` custom section (and, with
+/// it, any declaration its core modules carry, e.g. from the Rust SDK's
+/// `declare_capabilities!`); everything else is copied byte for byte. For
+/// components from any language (componentize-js, componentize-py, ...).
+/// Without --capability the plugin declares nothing beyond `log`.
+///
+/// Example:
+///   rekon plugin annotate policy.wasm --capability clock -o policy.annotated.wasm
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct AnnotateArgs {
+    /// The plugin component (.wasm).
+    file: PathBuf,
+    /// A capability it needs (clock, random); repeat for more.
+    #[arg(long, value_name = "CAP")]
+    capability: Vec<Capability>,
+    /// Output file (may be FILE itself; written atomically).
+    #[arg(short, long, value_name = "OUT")]
+    output: PathBuf,
 }
 
 /// Precompile a plugin for this or another machine.
@@ -91,27 +138,40 @@ pub fn run(cli: &super::Cli, cmd: &PluginCommand) -> anyhow::Result<ExitCode> {
         PluginCommand::Run(args) => run_plugin(cli, args),
         PluginCommand::Inspect(args) => inspect(cli, args),
         PluginCommand::Compile(args) => compile(args),
+        PluginCommand::Annotate(args) => annotate(args),
+        PluginCommand::New(args) => super::plugin_new::run(args),
+        PluginCommand::Push(args) => super::plugin_oci::push(cli, args),
+        PluginCommand::Pull(args) => super::plugin_oci::pull(args),
     }
 }
 
 fn load(cli: &super::Cli, path: &Path, limits: Limits) -> anyhow::Result<Plugin> {
-    let runtime = cli.runtime(None)?;
     let name = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "plugin".into());
-    Ok(runtime.load(&PluginSource {
+    Ok(load_as(&cli.runtime(None)?, name, path, limits)?)
+}
+
+fn load_as(
+    runtime: &Runtime,
+    name: String,
+    path: &Path,
+    limits: Limits,
+) -> Result<Plugin, PluginError> {
+    runtime.load(&PluginSource {
         name,
         path: path.to_path_buf(),
         sha256: None,
         limits,
-    })?)
+    })
 }
 
 fn run_plugin(cli: &super::Cli, args: &RunArgs) -> anyhow::Result<ExitCode> {
     let limits = Limits {
         timeout: Duration::from_millis(args.timeout_ms),
         memory_bytes: (args.memory_mib as usize) << 20,
+        grant: args.grant.iter().copied().collect(),
         ..Limits::default()
     };
     let plugin = load(cli, &args.plugin, limits)?;
@@ -185,12 +245,89 @@ fn run_plugin(cli: &super::Cli, args: &RunArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// `rekon plugin inspect --json`: the plugin, and what the given grant makes of it.
+#[derive(serde::Serialize)]
+struct Inspection {
+    #[serde(flatten)]
+    info: PluginInfo,
+    /// The grant from --grant and --config (`null`: none given).
+    granted: Option<Capabilities>,
+    /// Why that grant refuses the plugin (`null`: it admits it, or none given).
+    refused: Option<String>,
+}
+
 fn inspect(cli: &super::Cli, args: &InspectArgs) -> anyhow::Result<ExitCode> {
-    let info = load(cli, &args.file, Limits::default())?.info();
+    let mut name = args
+        .file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "plugin".into());
+    let mut given: Option<Capabilities> = None;
+    if let Some(config) = &args.config {
+        let (configured, grant) = configured_grant(config, &args.file)?;
+        name = configured;
+        given = Some(grant);
+    }
+    if !args.grant.is_empty() {
+        let flags: Capabilities = args.grant.iter().copied().collect();
+        given = Some(given.unwrap_or_default().union(flags));
+    }
+    let runtime = cli.runtime(None)?;
+    let asked = given.unwrap_or_default();
+    let with_grant = |grant| Limits {
+        grant,
+        ..Limits::default()
+    };
+    let (plugin, refused) = match load_as(&runtime, name.clone(), &args.file, with_grant(asked)) {
+        Ok(plugin) => (plugin, None),
+        // Show the plugin anyway (granting what it lacks), and say why
+        // the given grant refuses it.
+        Err(err @ PluginError::CapabilityNotGranted { missing, .. }) => (
+            load_as(&runtime, name, &args.file, with_grant(asked.union(missing)))?,
+            given.is_some().then(|| err.to_string()),
+        ),
+        Err(err) => return Err(err.into()),
+    };
+    let inspection = Inspection {
+        info: plugin.info(),
+        granted: given,
+        refused,
+    };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&info)?);
+        println!("{}", serde_json::to_string_pretty(&inspection)?);
         return Ok(ExitCode::SUCCESS);
     }
+    print_inspection(&inspection);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The name and grant of the `[plugins.NAME]` table of `config` whose path is `file`.
+fn configured_grant(config: &Path, file: &Path) -> anyhow::Result<(String, Capabilities)> {
+    let loaded = crate::config::Config::load(config)?;
+    let wanted =
+        std::fs::canonicalize(file).with_context(|| format!("reading {}", file.display()))?;
+    loaded
+        .plugins
+        .iter()
+        .find(|(_, p)| std::fs::canonicalize(&p.path).is_ok_and(|p| p == wanted))
+        .map(|(name, p)| (name.clone(), p.limits.grant))
+        .with_context(|| {
+            format!(
+                "{}: no [plugins.NAME] table has path {} (its plugins: {})",
+                config.display(),
+                file.display(),
+                loaded
+                    .plugins
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+}
+
+fn print_inspection(inspection: &Inspection) {
+    let info = &inspection.info;
     println!("file:      {}", info.path.display());
     println!("sha256:    {}", info.sha256);
     println!("world:     {}", info.world);
@@ -200,11 +337,25 @@ fn inspect(cli: &super::Cli, args: &InspectArgs) -> anyhow::Result<ExitCode> {
     if !info.settings_example.is_empty() {
         println!("settings:  {}", info.settings_example);
     }
-    println!("imports:");
-    for import in &info.imports {
-        println!("  {import}");
+    println!("capabilities:");
+    if info.declared_in == capabilities::DeclaredIn::NotRecorded {
+        println!("  declared:  not recorded (precompiled artifact): it gets exactly the grant");
+    } else {
+        println!("  declared:  {} ({})", info.declared, info.declared_in);
     }
-    Ok(ExitCode::SUCCESS)
+    match inspection.granted {
+        Some(granted) => println!("  granted:   {granted}"),
+        None => println!("  granted:   (not given: use --grant CAP or --config FILE)"),
+    }
+    match &inspection.refused {
+        Some(why) => println!("  refused:   {why}"),
+        None => println!("  in force:  {}", info.effective),
+    }
+    println!("imports:");
+    let width = info.imports.iter().map(String::len).max().unwrap_or(0);
+    for import in &info.import_uses {
+        println!("  {:width$}  {}", import.import, import.provides);
+    }
 }
 
 fn compile(args: &CompileArgs) -> anyhow::Result<ExitCode> {
@@ -219,6 +370,27 @@ fn compile(args: &CompileArgs) -> anyhow::Result<ExitCode> {
         artifact.len(),
         args.target.as_deref().unwrap_or("this machine")
     );
+    // wasmtime's artifact keeps no custom sections, so the declaration is lost.
+    if let Ok(declared) = capabilities::read_declaration(&wasm) {
+        if !declared.capabilities.is_empty() {
+            eprintln!(
+                "note: the artifact does not record that the plugin declares {}; \
+                 the host gives it exactly the `grant` of its [plugins.NAME] table",
+                declared.capabilities
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn annotate(args: &AnnotateArgs) -> anyhow::Result<ExitCode> {
+    let wasm =
+        std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let declared: Capabilities = args.capability.iter().copied().collect();
+    let annotated = capabilities::annotate(&wasm, declared)
+        .with_context(|| format!("annotating {}", args.file.display()))?;
+    write_atomically(&args.output, &annotated)?;
+    eprintln!("wrote {}: declares {declared}", args.output.display());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -6,13 +6,12 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 
-use crate::config::Config;
 use crate::render::{self, RenderError, Renderer};
 
 /// Render kustomizations to multi-document YAML, after all plugins ran.
 ///
 /// Builds each kustomization of the config (or only NAME) from the source
-/// tree, runs its mutators in order and its validators, and prints the final
+/// tree (fetching the [sources.NAME] git repositories it reads), runs its mutators in order and its validators, and prints the final
 /// objects as YAML on stdout. Validator warnings go to stderr; an
 /// error-severity violation prints the findings and exits 1 with nothing on
 /// stdout.
@@ -33,13 +32,13 @@ pub struct RenderArgs {
 }
 
 pub fn run(cli: &super::Cli, args: &RenderArgs) -> anyhow::Result<ExitCode> {
-    let config = Config::load(&args.config)?;
+    let (config, roots) = super::apply::load_with_sources(&args.config)?;
     let selected = config.select(args.name.as_deref())?;
     let runtime = cli.runtime(config.cache_dir.clone())?;
     let renderer = Renderer::load(&config, &runtime, &selected)?;
     let mut rendered = Vec::new();
     for k in selected {
-        match renderer.render(&config, k) {
+        match renderer.render(roots.of(k), k) {
             Ok(r) => rendered.push(r),
             Err(err @ RenderError::Denied { .. }) => {
                 eprintln!("{err}");

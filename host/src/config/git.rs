@@ -95,6 +95,71 @@ fn is_remote(url: &str) -> bool {
     }
 }
 
+/// A remote and its credentials as written in a table (`[git]`, `[sources.NAME]`).
+pub(super) struct Remote {
+    pub(super) url: String,
+    pub(super) token_env: Option<String>,
+    pub(super) token_file: Option<PathBuf>,
+    pub(super) ssh_key: Option<PathBuf>,
+    pub(super) known_hosts: Option<PathBuf>,
+}
+
+impl Remote {
+    /// The URL (a local path made absolute) and how to authenticate.
+    /// Refuses a URL holding a password, without repeating it.
+    pub(super) fn check(self, cx: &Context<'_>) -> Result<(String, GitAuth), String> {
+        let url = if is_remote(&self.url) {
+            // `scheme://user:password@host`: refuse, and never echo the password.
+            if let Some((_, rest)) = self.url.split_once("://") {
+                let authority = rest.split('/').next().unwrap_or("");
+                if authority
+                    .rsplit_once('@')
+                    .is_some_and(|(userinfo, _)| userinfo.contains(':'))
+                {
+                    return Err(format!(
+                        "url `{}` holds a password; secrets are never inline: use token-env or token-file",
+                        crate::git::redact(&self.url)
+                    ));
+                }
+            }
+            self.url
+        } else {
+            cx.base.join(&self.url).display().to_string()
+        };
+        let token = match (self.token_env, self.token_file) {
+            (Some(_), Some(_)) => return Err("give token-env or token-file, not both".into()),
+            (Some(v), None) => Some(Secret::Env(v)),
+            (None, Some(f)) => Some(Secret::File(cx.base.join(f))),
+            (None, None) => None,
+        };
+        let auth = match (token, self.ssh_key, self.known_hosts) {
+            (None, None, None) => GitAuth::None,
+            (Some(t), None, None) => GitAuth::Token(t),
+            (None, Some(key), known) => GitAuth::Ssh {
+                key: cx.base.join(key),
+                known_hosts: known.map(|k| cx.base.join(k)),
+            },
+            (None, None, Some(_)) => return Err("known-hosts needs ssh-key".into()),
+            (Some(_), Some(_), _) | (Some(_), None, Some(_)) => {
+                return Err("give a token (https) or an ssh-key (ssh), not both".into())
+            }
+        };
+        Ok((url, auth))
+    }
+}
+
+/// Refuse what git would refuse as a branch name, before any fetch.
+pub(super) fn check_branch(b: &str) -> Result<(), String> {
+    if b.is_empty()
+        || b.starts_with('-')
+        || b.contains([' ', ':', '~', '^', '?', '*', '[', '\\'])
+        || b.contains("..")
+    {
+        return Err(format!("branch `{b}` is not a valid branch name"));
+    }
+    Ok(())
+}
+
 pub(super) fn git(
     cx: &Context<'_>,
     raw: Option<Spanned<RawGit>>,
@@ -105,33 +170,17 @@ pub(super) fn git(
     let span = spanned.span();
     let g = spanned.into_inner();
     let bad = |m: String| cx.invalid(&span, format!("git: {m}"));
-    let url = if is_remote(&g.url) {
-        // `scheme://user:password@host`: refuse, and never echo the password.
-        if let Some((_, rest)) = g.url.split_once("://") {
-            let authority = rest.split('/').next().unwrap_or("");
-            if authority
-                .rsplit_once('@')
-                .is_some_and(|(userinfo, _)| userinfo.contains(':'))
-            {
-                return Err(bad(format!(
-                    "url `{}` holds a password; secrets are never inline: use token-env or token-file",
-                    crate::git::redact(&g.url)
-                )));
-            }
-        }
-        g.url
-    } else {
-        cx.base.join(&g.url).display().to_string()
+    let remote = Remote {
+        url: g.url,
+        token_env: g.token_env,
+        token_file: g.token_file,
+        ssh_key: g.ssh_key,
+        known_hosts: g.known_hosts,
     };
+    let (url, auth) = remote.check(cx).map_err(bad)?;
     let branch = g.branch.unwrap_or_else(|| "main".to_string());
     for b in std::iter::once(&branch).chain(g.push_branch.as_ref()) {
-        if b.is_empty()
-            || b.starts_with('-')
-            || b.contains([' ', ':', '~', '^', '?', '*', '[', '\\'])
-            || b.contains("..")
-        {
-            return Err(bad(format!("branch `{b}` is not a valid branch name")));
-        }
+        check_branch(b).map_err(bad)?;
     }
     let path = g.path.unwrap_or_else(|| PathBuf::from("."));
     if path.is_absolute()
@@ -148,26 +197,6 @@ pub(super) fn git(
     if !message.contains("{changes}") {
         return Err(bad("message must contain {changes}".into()));
     }
-    let token = match (g.token_env, g.token_file) {
-        (Some(_), Some(_)) => return Err(bad("give token-env or token-file, not both".into())),
-        (Some(v), None) => Some(Secret::Env(v)),
-        (None, Some(f)) => Some(Secret::File(cx.base.join(f))),
-        (None, None) => None,
-    };
-    let auth = match (token, g.ssh_key, g.known_hosts) {
-        (None, None, None) => GitAuth::None,
-        (Some(t), None, None) => GitAuth::Token(t),
-        (None, Some(key), known) => GitAuth::Ssh {
-            key: cx.base.join(key),
-            known_hosts: known.map(|k| cx.base.join(k)),
-        },
-        (None, None, Some(_)) => return Err(bad("known-hosts needs ssh-key".into())),
-        (Some(_), Some(_), _) | (Some(_), None, Some(_)) => {
-            return Err(bad(
-                "give a token (https) or an ssh-key (ssh), not both".into()
-            ))
-        }
-    };
     Ok(Some(GitConfig {
         url,
         push_branch: g.push_branch.unwrap_or_else(|| branch.clone()),

@@ -19,6 +19,8 @@
 //! settings = { … }                    # the plugin's settings for this image (default: the plugin's)
 //! platform = "linux/arm64"            # optional: skip tags without this platform
 //! exclude = ['^.*\.sig$']             # regexes of tags never considered (this is the default)
+//! interval = "5m"                     # `rekon run` scans this often (a webhook scans at once)
+//! # suspend = true                    # `rekon run` leaves it alone
 //! ```
 //!
 //! Images are keyed by the policy name of the `$imagepolicy` markers, so the
@@ -115,6 +117,10 @@ pub struct ImageConfig {
     pub platform: Option<Platform>,
     /// Tags matching any of these are never considered.
     pub exclude: Vec<regex::Regex>,
+    /// How often `rekon run` scans (default 5m; a webhook scans at once).
+    pub interval: Duration,
+    /// `rekon run` does not scan it (its markers keep their value).
+    pub suspend: bool,
 }
 
 impl ImageConfig {
@@ -151,6 +157,9 @@ pub(super) struct RawImage {
     settings: Option<toml::Value>,
     platform: Option<String>,
     exclude: Option<Vec<String>>,
+    interval: Option<String>,
+    #[serde(default)]
+    suspend: bool,
 }
 
 /// Where these tables are checked: the file, its text (for lines) and the
@@ -318,6 +327,10 @@ pub(super) fn images(
             .iter()
             .map(|p| regex::Regex::new(p).map_err(|e| bad(format!("exclude `{p}`: {e}"))))
             .collect::<Result<Vec<_>, _>>()?;
+        let interval = match &i.interval {
+            Some(t) => super::sources::duration("interval", t).map_err(bad)?,
+            None => Duration::from_secs(300),
+        };
         out.insert(
             key.clone(),
             ImageConfig {
@@ -328,6 +341,8 @@ pub(super) fn images(
                 settings,
                 platform,
                 exclude,
+                interval,
+                suspend: i.suspend,
             },
         );
     }

@@ -2,7 +2,7 @@
 //! replace one without ever leaving it half-written.
 
 use std::ffi::OsStr;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// Every `*.yaml` / `*.yml` file under `root` (or `root` itself if it is a
@@ -69,35 +69,6 @@ pub(crate) fn contains(haystack: &[u8], needle: &[u8]) -> bool {
         at = start;
     }
     false
-}
-
-/// Replace `path` with `bytes` atomically: write a temporary file in the
-/// same directory (a rename is only atomic within one file system), give it
-/// the original's permissions, flush it to disk, rename it over the original.
-/// Readers see the old file or the new one, never a mix; on failure the
-/// temporary file is removed and the original is untouched.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let permissions = std::fs::metadata(path)?.permissions();
-    // The prefix makes a leftover from a killed process recognisable, and
-    // the suffix keeps it out of the next pass (it is not `*.yaml`).
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".rekon-")
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().set_permissions(permissions)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    // Make the rename itself durable (a Pi loses power); not all platforms
-    // can open a directory, and the data is already safe, so best effort.
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
 }
 
 #[cfg(test)]

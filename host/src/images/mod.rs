@@ -21,6 +21,7 @@
 //! [`platform`] makes sure the chosen tag runs on the node. After them,
 //! [`commit`]: one commit per pass with every change, pushed with retries.
 
+pub mod automation;
 pub mod commit;
 mod files;
 pub mod marker;

@@ -342,7 +342,7 @@ pub fn apply_to_tree(
     }
     if !dry_run {
         for file in &update.files {
-            files::write_atomically(&file.path, file.after.as_bytes()).map_err(|source| {
+            crate::atomic::write(&file.path, file.after.as_bytes()).map_err(|source| {
                 SetterError::Write {
                     path: file.path.clone(),
                     source,

@@ -6,7 +6,6 @@
 //! previous list, never half of one. Plain text, so an operator can `wc -l`
 //! or `grep` it.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -90,19 +89,12 @@ impl TagStore {
         };
         std::fs::create_dir_all(&self.dir).map_err(err(&self.dir))?;
         let path = self.file(repository);
-        let mut tmp = tempfile::NamedTempFile::new_in(&self.dir).map_err(err(&self.dir))?;
         let mut text = String::with_capacity(tags.iter().map(|t| t.len() + 1).sum());
         for tag in tags {
             text.push_str(tag);
             text.push('\n');
         }
-        tmp.write_all(text.as_bytes())
-            .and_then(|()| tmp.as_file().sync_all())
-            .map_err(err(tmp.path()))?;
-        tmp.persist(&path).map_err(|e| TagStoreError {
-            path: path.clone(),
-            source: e.error,
-        })?;
+        crate::atomic::write(&path, text.as_bytes()).map_err(err(&path))?;
         Ok(())
     }
 }

@@ -8,7 +8,6 @@
 //! a half-written entry under a real name.
 
 use std::hash::{Hash, Hasher};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use wasmtime::component::Component;
@@ -82,9 +81,6 @@ pub fn store(path: &Path, bytes: &[u8]) -> Result<(), PluginError> {
         source,
     };
     std::fs::create_dir_all(dir).map_err(err)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
-    tmp.write_all(bytes).map_err(err)?;
-    tmp.as_file().sync_all().map_err(err)?;
-    tmp.persist(path).map_err(|e| err(e.error))?;
+    crate::atomic::write(path, bytes).map_err(err)?;
     Ok(())
 }

@@ -10,9 +10,11 @@
 
 mod bindings;
 mod cache;
+pub mod capabilities;
 pub mod contract;
 mod engine;
 mod error;
+pub mod oci;
 pub mod sandbox;
 
 use std::path::{Path, PathBuf};
@@ -25,6 +27,7 @@ use wasmtime::{Store, Trap, WasmBacktrace};
 
 pub use bindings::{Description, ObjectRef, Severity, Tag, Violation};
 pub use cache::{store as write_atomically, CacheOutcome};
+pub use capabilities::{Admission, Capabilities, Capability};
 pub use contract::World;
 pub use engine::{precompile_for_target, Allocation, PoolSize, Runtime, RuntimeOptions};
 pub use error::{CallFailure, PluginError};
@@ -59,6 +62,7 @@ pub struct Plugin {
     contract: contract::Contract,
     description: Description,
     imports: Vec<String>,
+    admission: Admission,
     limits: Limits,
     cache: CacheOutcome,
     prepared: Prepared,
@@ -127,6 +131,19 @@ impl Runtime {
             path: path.clone(),
             reason,
         };
+        // A precompiled artifact keeps no custom sections (see capabilities).
+        let declaration = if wasmtime::Engine::detect_precompiled(&bytes).is_some() {
+            None
+        } else {
+            check_magic(&bytes).map_err(not_a_component)?;
+            Some(capabilities::read_declaration(&bytes).map_err(|source| {
+                PluginError::Declaration {
+                    plugin: name.clone(),
+                    path: path.clone(),
+                    source,
+                }
+            })?)
+        };
         let (component, cache) = self.compile(&bytes, &sha256).map_err(not_a_component)?;
 
         let ty = component.component_type();
@@ -142,13 +159,14 @@ impl Runtime {
             .imports(&self.engine)
             .map(|(n, _)| n.to_string())
             .collect();
-        if let Some(import) = imports.iter().find(|i| !is_granted(i)) {
-            return Err(PluginError::ImportNotGranted {
-                plugin: name,
-                path,
-                import: import.clone(),
-            });
-        }
+        let admission = capabilities::admit(
+            &name,
+            &path,
+            declaration,
+            source.limits.grant,
+            &imports,
+            capabilities::IMPORTS,
+        )?;
 
         let pre = linker(&self.engine)
             .and_then(|l| l.instantiate_pre(&component))
@@ -178,6 +196,7 @@ impl Runtime {
                 settings_example: String::new(),
             },
             imports,
+            admission,
             limits: source.limits,
             cache,
             prepared,
@@ -222,20 +241,6 @@ fn check_magic(bytes: &[u8]) -> Result<(), String> {
     }
 }
 
-/// Imports the sandbox provides. WASI is linked but denies files, env,
-/// sockets and stdio (see [`sandbox`]); `rekon:plugin/host` is the log and
-/// `rekon:plugin/types` only declares types.
-fn is_granted(import: &str) -> bool {
-    import.starts_with("wasi:cli/")
-        || import.starts_with("wasi:io/")
-        || import.starts_with("wasi:clocks/")
-        || import.starts_with("wasi:random/")
-        || import.starts_with("wasi:filesystem/")
-        || import.starts_with("wasi:sockets/")
-        || import.starts_with("rekon:plugin/host@")
-        || import.starts_with("rekon:plugin/types@")
-}
-
 fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<CallState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
@@ -266,6 +271,24 @@ pub struct PluginInfo {
     pub settings_example: String,
     /// Everything it imports.
     pub imports: Vec<String>,
+    /// Each import with what the host provides for it.
+    pub import_uses: Vec<ImportUse>,
+    /// Capabilities it declares (for a precompiled artifact: the grant).
+    pub declared: Capabilities,
+    /// Where the declaration was found.
+    pub declared_in: capabilities::DeclaredIn,
+    /// Capabilities in force in its calls (it runs with its whole
+    /// declaration or is refused).
+    pub effective: Capabilities,
+}
+
+/// One import of a plugin and what the host links for it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ImportUse {
+    /// The import's name, e.g. `wasi:clocks/wall-clock@0.2.6`.
+    pub import: String,
+    /// What the plugin gets, e.g. `fixed clocks: ...`.
+    pub provides: String,
 }
 
 impl Plugin {
@@ -317,7 +340,25 @@ impl Plugin {
             summary: self.description.summary.clone(),
             settings_example: self.description.settings_example.clone(),
             imports: self.imports.clone(),
+            import_uses: self
+                .imports
+                .iter()
+                .map(|import| ImportUse {
+                    import: import.clone(),
+                    // Every import passed admission, so every one is described.
+                    provides: capabilities::describe_import(import, self.admission.effective)
+                        .unwrap_or_default(),
+                })
+                .collect(),
+            declared: self.admission.declared.capabilities,
+            declared_in: self.admission.declared.declared_in,
+            effective: self.admission.effective,
         }
+    }
+
+    /// What it declares, what was granted and what is in force.
+    pub fn admission(&self) -> Admission {
+        self.admission
     }
 
     /// Count this plugin's calls in `stats` (shared with earlier versions of
@@ -509,7 +550,10 @@ impl Plugin {
             Prepared::Mutator(p) => p.engine(),
             Prepared::Validator(p) => p.engine(),
         };
-        let mut store = Store::new(engine, CallState::new(&self.name, &self.limits));
+        let mut store = Store::new(
+            engine,
+            CallState::new(&self.name, &self.limits, self.admission.effective),
+        );
         store.limiter(|state| &mut state.memory);
         store.set_epoch_deadline(engine::ticks(self.limits.timeout));
         match f(&mut store, &self.prepared) {

@@ -4,4 +4,4 @@
 mod runner;
 pub mod suite;
 
-pub use runner::{run_suite, CaseResult, Outcome, Report};
+pub use runner::{run_suite, run_suite_against, CaseResult, Outcome, Report};

@@ -132,6 +132,7 @@ pub fn run_suite(runtime: &Runtime, path: &Path, report: &mut Report) {
         if let Some(ms) = suite.timeout_ms {
             limits.timeout = Duration::from_millis(ms);
         }
+        limits.grant = suite.grant;
         let source = PluginSource {
             name: name.clone(),
             path: dir.join(&suite.plugin),
@@ -156,14 +157,46 @@ pub fn run_suite(runtime: &Runtime, path: &Path, report: &mut Report) {
             return;
         }
     };
+    run_cases(&plugin, &suite, &name, dir, report);
+}
+
+/// Run the cases of the suite at `path` against `plugin` instead of the
+/// file the suite names: how `rekon run` checks a new plugin version before
+/// swapping it in. Returns the report (a suite that cannot be read is one
+/// failed row).
+pub fn run_suite_against(plugin: &Plugin, path: &Path) -> Report {
+    let mut report = Report::default();
+    let dir = path.parent().unwrap_or(Path::new("."));
+    match Suite::load(path) {
+        Ok(suite) => {
+            let name = suite
+                .name
+                .clone()
+                .unwrap_or_else(|| plugin.name().to_string());
+            run_cases(plugin, &suite, &name, dir, &mut report);
+        }
+        Err(why) => {
+            report.load_errors += 1;
+            report.results.push(CaseResult {
+                suite: plugin.name().to_string(),
+                case: "(suite could not be loaded)".into(),
+                outcome: Outcome::Fail(why),
+                duration: Duration::ZERO,
+            });
+        }
+    }
+    report
+}
+
+fn run_cases(plugin: &Plugin, suite: &Suite, name: &str, dir: &Path, report: &mut Report) {
     for case in &suite.cases {
         let started = Instant::now();
-        let outcome = match run_case(&plugin, &suite, case, dir) {
+        let outcome = match run_case(plugin, suite, case, dir) {
             Ok(()) => Outcome::Pass,
             Err(why) => Outcome::Fail(why),
         };
         report.results.push(CaseResult {
-            suite: name.clone(),
+            suite: name.to_string(),
             case: case.name.clone(),
             outcome,
             duration: started.elapsed(),

@@ -1,0 +1,115 @@
+//! `rekon run`: the daemon.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+
+use super::apply::ClusterArgs;
+use crate::apply::lease::{self, LeaseConfig};
+use crate::config::Config;
+use crate::daemon::{self, Options};
+
+/// Run the reconciler until stopped (SIGTERM or Ctrl-C).
+///
+/// Everything rekon.toml declares runs on its own interval (with jitter):
+/// [sources.NAME] are fetched; kustomizations are rendered with their
+/// plugins and applied (at once when their source moves, after the
+/// kustomizations they depend on); images are scanned (at once when a
+/// receiver's webhook arrives) and the chosen tags are committed and pushed
+/// to [git]; plugin files are watched and a new version is swapped in only
+/// after it loads, accepts its settings and passes its own test suite
+/// (`tests = "..."`), otherwise the old one stays and `rekon status` says
+/// why. Failures retry with back-off; `suspend = true` leaves an item alone.
+///
+/// The HTTP server ([server] listen, loopback by default) answers /healthz,
+/// /readyz, /metrics (Prometheus), /status (JSON, read by `rekon status`)
+/// and the receivers' POST /hook/NAME.
+///
+/// State (tag lists, applied revisions, git checkouts) lives in state-dir
+/// and is written atomically; a killed rekon carries on at the next start.
+/// On SIGTERM, runs in flight may finish for --shutdown-grace, then rekon
+/// exits.
+///
+/// With --leader-elect, only the holder of the Lease reconciles (the others
+/// serve health and wait), so two replicas never apply or push at once; a
+/// leader that loses the lease exits 1 to be restarted.
+///
+/// Examples:
+///   rekon run --config /etc/rekon/rekon.toml
+///   rekon run --kubeconfig ~/.kube/pi.yaml --listen 0.0.0.0:9797
+///   rekon run --leader-elect            # in the cluster (examples/install)
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct RunArgs {
+    /// The configuration file.
+    #[arg(short, long, default_value = "rekon.toml", env = "REKON_CONFIG")]
+    config: PathBuf,
+    #[command(flatten)]
+    cluster: ClusterArgs,
+    /// Serve on this address instead of [server] listen.
+    #[arg(long, value_name = "ADDR", env = "REKON_LISTEN")]
+    listen: Option<std::net::SocketAddr>,
+    /// Reconcile only while holding the Lease (see above).
+    #[arg(long)]
+    leader_elect: bool,
+    /// Namespace of the Lease (created if missing).
+    #[arg(long, value_name = "NS", default_value = lease::DEFAULT_NAMESPACE, requires = "leader_elect")]
+    lease_namespace: String,
+    /// Name of the Lease.
+    #[arg(long, value_name = "NAME", default_value = lease::DEFAULT_NAME, requires = "leader_elect")]
+    lease_name: String,
+    /// How long runs in flight may take to finish after SIGTERM.
+    #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = humantime::parse_duration)]
+    shutdown_grace: Duration,
+}
+
+pub fn run(cli: &super::Cli, args: &RunArgs) -> anyhow::Result<ExitCode> {
+    let config = Config::load(&args.config)?;
+    let runtime = cli.runtime(config.cache_dir.clone())?;
+    // One thread for the scheduler and the server; renders, git and plugin
+    // compiles go to blocking threads. A Pi has four small cores.
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let result = tokio.block_on(async {
+        let addr = args.listen.unwrap_or(config.server.listen);
+        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+            format!("cannot listen on {addr} (set [server] listen or --listen)")
+        })?;
+        let cluster = args.cluster.connect().await?;
+        let options = Options {
+            runtime,
+            cluster,
+            lease: args.leader_elect.then(|| {
+                LeaseConfig::new(&args.lease_namespace, &args.lease_name, lease::identity())
+            }),
+            shutdown_grace: args.shutdown_grace,
+        };
+        daemon::run(config, options, listener, stop_signal()).await?;
+        anyhow::Ok(())
+    });
+    // Blocking threads still busy (a plugin compile) are not waited for.
+    tokio.shutdown_timeout(Duration::from_secs(1));
+    result.map(|()| ExitCode::SUCCESS)
+}
+
+/// SIGTERM (Kubernetes, systemd) or SIGINT (a terminal).
+async fn stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(e) => {
+            tracing::warn!("cannot watch SIGTERM ({e}); stopping on Ctrl-C only");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

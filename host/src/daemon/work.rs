@@ -1,0 +1,264 @@
+//! One run of each kind of item: fetch a source, reconcile a kustomization,
+//! scan an image, write the chosen images to git. Each returns what the
+//! status board shows; scheduling is [`super::run_item`]'s job.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::images::automation::{certain_choice, work_tree};
+use crate::images::commit::{update, Mode};
+use crate::images::registry::RegistryClient;
+use crate::images::scan::scan;
+use crate::images::tagstore::TagStore;
+use crate::render::Renderer;
+use crate::retry::Retry;
+use crate::status::Kind;
+
+use super::Shared;
+
+/// A run that did its work.
+#[derive(Debug)]
+pub struct Done {
+    /// What it is at now: a commit id, a tag.
+    pub revision: Option<String>,
+    /// One line for the status board.
+    pub message: String,
+}
+
+/// A run that did not.
+#[derive(Debug)]
+pub enum NotDone {
+    /// It failed; retried with back-off.
+    Failed(String),
+    /// It cannot start yet (a dependency, a source not fetched); not a failure.
+    Waiting(String),
+}
+
+impl<E: std::fmt::Display> From<E> for NotDone {
+    fn from(e: E) -> Self {
+        NotDone::Failed(format!("{e:#}"))
+    }
+}
+
+/// The outcome of one run.
+pub type Outcome = Result<Done, NotDone>;
+
+/// Fetch source `name`; when its revision moved, ring what reads it.
+pub async fn fetch_source(shared: Arc<Shared>, name: String) -> Outcome {
+    let source = shared.config.sources[&name].clone();
+    let state_dir = shared.state.dir().to_path_buf();
+    let checkout = {
+        // No render reads the checkout while it is being reset.
+        let _writing = shared.checkout_locks[&name].write().await;
+        tokio::task::spawn_blocking(move || crate::source::sync(&state_dir, &source)).await??
+    };
+    let before = {
+        let mut roots = shared.roots.write().expect("roots lock");
+        let before = roots.revision(Some(&name)).map(str::to_string);
+        roots.set(&name, checkout.clone());
+        before
+    };
+    let short = &checkout.revision[..12.min(checkout.revision.len())];
+    let branch = &shared.config.sources[&name].git.branch;
+    if before.as_deref() != Some(checkout.revision.as_str()) {
+        tracing::info!(source = %name, revision = %checkout.revision, "new revision");
+        for k in &shared.config.kustomizations {
+            if k.source.as_deref() == Some(name.as_str()) {
+                shared.triggers.kustomizations[&k.name].ring();
+            }
+        }
+        shared.triggers.plugins.ring();
+    }
+    Ok(Done {
+        revision: Some(checkout.revision.clone()),
+        message: format!("fetched {branch}@{short}"),
+    })
+}
+
+/// Render kustomization `name` with the current plugins and apply it.
+pub async fn reconcile(shared: Arc<Shared>, name: String) -> Outcome {
+    let k = shared
+        .config
+        .kustomizations
+        .iter()
+        .find(|k| k.name == name)
+        .expect("a configured kustomization")
+        .clone();
+    let (root, revision) = {
+        let roots = shared.roots.read().expect("roots lock");
+        let Some(root) = roots.dir(k.source.as_deref()) else {
+            return Err(NotDone::Waiting(format!(
+                "waiting for source `{}` to be fetched",
+                k.source.as_deref().unwrap_or_default()
+            )));
+        };
+        let revision = roots.revision(k.source.as_deref()).unwrap_or("local");
+        (root.to_path_buf(), revision.to_string())
+    };
+    // Dependencies must be applied, and at this revision when they read the same source.
+    let remembered = shared.state.remembered();
+    let snapshot = shared.board.snapshot();
+    for dep in &k.depends_on {
+        let ready = snapshot
+            .items(Kind::Kustomization)
+            .get(dep)
+            .is_some_and(|s| s.ready == Some(true));
+        let dep_source = shared
+            .config
+            .kustomizations
+            .iter()
+            .find(|d| &d.name == dep)
+            .and_then(|d| d.source.clone());
+        let current = dep_source != k.source
+            || remembered.applied.get(dep).map(String::as_str) == Some(revision.as_str());
+        if !ready || !current {
+            return Err(NotDone::Waiting(format!(
+                "waiting for dependency `{dep}` to be applied{}",
+                if ready {
+                    format!(" at {}", short(&revision))
+                } else {
+                    String::new()
+                }
+            )));
+        }
+    }
+    let renderer = Renderer::with_plugins(shared.plugins.snapshot(), &k)?;
+    let rendered = {
+        let _reading = match &k.source {
+            Some(source) => Some(shared.checkout_locks[source].read().await),
+            None => None,
+        };
+        let k = k.clone();
+        tokio::task::spawn_blocking(move || renderer.render(&root, &k)).await??
+    };
+    let objects: Vec<serde_json::Value> = rendered.objects.into_iter().map(|o| o.object).collect();
+    let report = shared.cluster.apply(&k, &objects).await?;
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for a in &report.applied {
+        *counts.entry(a.action.to_string()).or_default() += 1;
+    }
+    let mut summary: Vec<String> = counts.iter().map(|(a, n)| format!("{n} {a}")).collect();
+    if !report.pruned.is_empty() {
+        summary.push(format!("{} pruned", report.pruned.len()));
+    }
+    if !report.succeeded() {
+        let unhealthy: Vec<String> = report
+            .health
+            .iter()
+            .filter(|h| h.state != crate::apply::HealthState::Ready)
+            .map(|h| format!("{} {}", h.object, h.message))
+            .collect();
+        return Err(NotDone::Failed(format!(
+            "applied {} at {} but not healthy: {}",
+            summary.join(", "),
+            short(&revision),
+            unhealthy.join("; ")
+        )));
+    }
+    shared.state.update(|r| {
+        r.applied.insert(name.clone(), revision.clone());
+    })?;
+    shared.metrics.applied_revision(&name, &revision);
+    for other in &shared.config.kustomizations {
+        if other.depends_on.contains(&name) {
+            shared.triggers.kustomizations[&other.name].ring();
+        }
+    }
+    Ok(Done {
+        message: format!("applied {}: {}", short(&revision), summary.join(", ")),
+        revision: Some(revision),
+    })
+}
+
+/// Scan image `name`; a new certain choice rings the automation.
+pub async fn scan_image(shared: Arc<Shared>, name: String) -> Outcome {
+    let image = &shared.config.images[&name];
+    let Some(plugin) = shared.plugins.snapshot().remove(&image.policy) else {
+        return Err(NotDone::Failed(format!(
+            "policy plugin `{}` is not loaded (see `rekon status`)",
+            image.policy
+        )));
+    };
+    let client = RegistryClient::new(&image.registry)?;
+    let store = TagStore::new(shared.state.dir().join("tags"));
+    let result = scan(image, &client, &plugin, &store).await?;
+    shared.metrics.tags_scanned(&name, result.tags);
+    let choice = match certain_choice(image, &result) {
+        Ok(choice) => choice,
+        Err(why) => {
+            // Uncertain: this image sits out the next automation pass.
+            shared.chosen.lock().expect("chosen lock").remove(&name);
+            return Err(NotDone::Failed(format!("left alone: {why}")));
+        }
+    };
+    let tag = choice.tag.clone();
+    let changed = shared
+        .chosen
+        .lock()
+        .expect("chosen lock")
+        .insert(name.clone(), choice)
+        .is_none_or(|old| old.tag != tag);
+    shared.state.update(|r| {
+        r.chosen.insert(name.clone(), tag.clone());
+    })?;
+    if changed {
+        shared.triggers.automation.ring();
+    }
+    Ok(Done {
+        message: format!(
+            "{} tags, chose {tag} in {:.0?}",
+            result.tags, result.duration
+        ),
+        revision: Some(tag),
+    })
+}
+
+/// Write the current certain choices to git in one commit and push; a push
+/// rings the sources that read that remote, so the change is applied next.
+pub async fn automate(shared: Arc<Shared>) -> Outcome {
+    let Some(git) = shared.config.git.clone() else {
+        return Ok(Done {
+            revision: None,
+            message: "no [git] table: nothing to write".into(),
+        });
+    };
+    let policies = shared.chosen.lock().expect("chosen lock").clone();
+    if policies.is_empty() {
+        return Err(NotDone::Waiting("waiting for a certain image scan".into()));
+    }
+    let state_dir = shared.state.dir().to_path_buf();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let tree = work_tree(&state_dir, &git)?;
+        anyhow::Ok(update(
+            &tree,
+            &git.path,
+            &policies,
+            &git.message,
+            Mode::Push,
+            Retry::REMOTE,
+        )?)
+    })
+    .await??;
+    let changes = outcome.update.changes().count();
+    let Some(commit) = outcome.commit.filter(|_| outcome.pushed) else {
+        return Ok(Done {
+            revision: Some(outcome.base.to_string()),
+            message: format!("no change (remote at {})", short(&outcome.base.to_string())),
+        });
+    };
+    let url = &shared.config.git.as_ref().expect("checked above").url;
+    for source in shared.config.sources.values() {
+        if &source.git.url == url {
+            shared.triggers.sources[&source.name].ring();
+        }
+    }
+    let commit = commit.to_string();
+    Ok(Done {
+        message: format!("pushed {} ({changes} change(s))", short(&commit)),
+        revision: Some(commit),
+    })
+}
+
+fn short(revision: &str) -> &str {
+    &revision[..12.min(revision.len())]
+}
