@@ -17,36 +17,17 @@
 
 mod support;
 
-use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use support::git_server::{ssh_key, sshd_available, HttpGit, Sshd};
 use support::registry::{free_port, push_seed, tools, Registry, DEF, PLACEHOLDER, REPO};
+use support::world::{git, GitDaemon as Daemon};
 
 const DEPLOYMENT: &str = "flux/clusters/production/frontend/deployment.yaml";
 const FLUX_SETTINGS: &str = r#"{ filterTags = { pattern = "^main-[a-f0-9]+-(?P<ts>[0-9]+)", extract = "$ts" }, policy = { numerical = { order = "asc" } } }"#;
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=seed", "-c", "user.email=seed@test"])
-        .args(args)
-        .output()
-        .expect("running git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .trim_end()
-        .to_string()
-}
 
 /// Everything one test needs: a registry with the seed's tags, a bare repo
 /// holding the example Deployment, and a directory for rekon.toml and state.
@@ -146,53 +127,6 @@ fn update(config: &Path, args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
-}
-
-/// `git daemon` serving the remote's parent directory, killed on drop.
-struct Daemon {
-    child: Child,
-    port: u16,
-}
-
-impl Daemon {
-    fn start(base: &Path) -> Daemon {
-        let port = free_port();
-        // `git daemon` would fork `git-daemon` and killing the wrapper would
-        // leave the server running (holding the test's stdout open): start
-        // the server itself. Its log goes to a file, not the test output.
-        let exec_path = git(base, &["--exec-path"]);
-        let log = std::fs::File::create(base.join("daemon.log")).unwrap();
-        let mut child = Command::new(Path::new(&exec_path).join("git-daemon"))
-            .args([
-                "--export-all",
-                "--enable=receive-pack",
-                "--reuseaddr",
-                "--listen=127.0.0.1",
-            ])
-            .arg(format!("--port={port}"))
-            .arg(format!("--base-path={}", base.display()))
-            .stderr(log)
-            .spawn()
-            .expect("starting git daemon");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(child.try_wait().unwrap().is_none(), "git daemon exited");
-            assert!(Instant::now() < deadline, "git daemon did not listen");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Daemon { child, port }
-    }
-
-    fn url(&self) -> String {
-        format!("git://127.0.0.1:{}/site.git", self.port)
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn hook(bare: &Path, name: &str, script: &str) {

@@ -1,16 +1,13 @@
-//! `rekon run` end to end, with real parts: Debian's `docker-registry` with
-//! images pushed by `skopeo`, a bare repository served by `git daemon`, the
-//! API server double reached through a kubeconfig, and the `rekon` binary
-//! itself, driven through its HTTP server (Harbor webhook, /status).
+//! `rekon run` end to end, with real parts (tests/support/world.rs): a tag
+//! pushed to Debian's `docker-registry` and announced by a Harbor webhook
+//! ends as a commit in a bare repository served by `git daemon` and as the
+//! Deployment applied to the API server double; plugin files are swapped and
+//! broken while rekon runs; SIGTERM and SIGKILL are survived.
 //!
 //! Also the plugin swap gate on its own ([`PluginSet`]), without servers.
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rekon::config::Config;
@@ -18,402 +15,10 @@ use rekon::daemon::{PluginEvent, PluginSet};
 use rekon::render::Renderer;
 use rekon::source::Roots;
 use rekon::status::StatusBoard;
-use rekon_apiserver_double::ApiServer;
-use serde_json::{json, Value};
-use support::registry::{free_port, tools, Registry, ABC, DEF, FFF, PLACEHOLDER, REPO};
-
-const DEPLOYMENT: &str = "flux/clusters/production/frontend/deployment.yaml";
-const FLUX_SETTINGS: &str = r#"{ filterTags = { pattern = "^main-[a-f0-9]+-(?P<ts>[0-9]+)", extract = "$ts" }, policy = { numerical = { order = "asc" } } }"#;
-const TOKEN: &str = "harbor-test-secret";
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=seed", "-c", "user.email=seed@test"])
-        .args(args)
-        .output()
-        .expect("running git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .trim_end()
-        .to_string()
-}
-
-/// `git daemon` serving `base`, killed on drop.
-struct GitDaemon {
-    child: Child,
-    port: u16,
-}
-
-impl GitDaemon {
-    fn start(base: &Path) -> GitDaemon {
-        let port = free_port();
-        // Start git-daemon itself: killing the `git daemon` wrapper would
-        // leave the server running.
-        let exec_path = git(base, &["--exec-path"]);
-        let mut child = Command::new(Path::new(&exec_path).join("git-daemon"))
-            .args([
-                "--export-all",
-                "--enable=receive-pack",
-                "--reuseaddr",
-                "--listen=127.0.0.1",
-            ])
-            .arg(format!("--port={port}"))
-            .arg(format!("--base-path={}", base.display()))
-            .stderr(std::fs::File::create(base.join("daemon.log")).unwrap())
-            .spawn()
-            .expect("starting git daemon");
-        wait_until("git daemon listens", Duration::from_secs(10), || {
-            assert!(child.try_wait().unwrap().is_none(), "git daemon exited");
-            TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        GitDaemon { child, port }
-    }
-}
-
-impl Drop for GitDaemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn wait_until(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// One HTTP/1.1 request on loopback: (status, body).
-fn http(
-    port: u16,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> (u16, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connecting to rekon");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    request.push_str(body);
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response[9..12].parse().unwrap();
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
-}
-
-/// Atomically put `from` at `to`, as an operator's `install` or a
-/// config-management tool would.
-fn replace(from: &Path, to: &Path) {
-    let tmp = to.with_extension("new");
-    std::fs::copy(from, &tmp).unwrap();
-    std::fs::rename(&tmp, to).unwrap();
-}
-
-/// The example repository (frontend and ingress), pointed at the test
-/// registry, plus the image-validator plugin committed under plugins/, as
-/// a bare repository served by `git daemon`.
-struct World {
-    registry: Registry,
-    api: ApiServer,
-    dir: tempfile::TempDir,
-    git: GitDaemon,
-    listen: u16,
-}
-
-impl World {
-    fn new() -> Option<World> {
-        if !tools() {
-            return None;
-        }
-        let registry = Registry::start(None);
-        registry.push(PLACEHOLDER, &["arm64"]);
-        registry.push(ABC, &["arm64"]);
-        // Newer, but amd64 only: a Pi must not get it.
-        registry.push(FFF, &["amd64"]);
-        let dir = tempfile::tempdir().unwrap();
-        let work = dir.path().join("seed");
-        let example = support::repo().join("examples/pi-website");
-        for sub in [
-            "flux/clusters/production/frontend",
-            "flux/clusters/production/ingress",
-        ] {
-            std::fs::create_dir_all(work.join(sub)).unwrap();
-            for entry in std::fs::read_dir(example.join(sub)).unwrap() {
-                let entry = entry.unwrap();
-                let text = std::fs::read_to_string(entry.path()).unwrap();
-                let text = text.replace("harbor.lan", &registry.host());
-                std::fs::write(work.join(sub).join(entry.file_name()), text).unwrap();
-            }
-        }
-        std::fs::create_dir_all(work.join("plugins")).unwrap();
-        std::fs::copy(
-            support::wasm("image_validator"),
-            work.join("plugins/image-validator.wasm"),
-        )
-        .unwrap();
-        git(&work, &["init", "-q", "-b", "main"]);
-        git(&work, &["add", "."]);
-        git(&work, &["commit", "-q", "-m", "seed"]);
-        let remote = dir.path().join("remote");
-        git(
-            dir.path(),
-            &[
-                "init",
-                "-q",
-                "--bare",
-                "-b",
-                "main",
-                remote.join("site.git").to_str().unwrap(),
-            ],
-        );
-        git(
-            &work,
-            &[
-                "push",
-                "-q",
-                remote.join("site.git").to_str().unwrap(),
-                "main",
-            ],
-        );
-        let git_daemon = GitDaemon::start(&remote);
-
-        let api = ApiServer::start();
-        api.write_kubeconfig(&dir.path().join("kubeconfig"))
-            .unwrap();
-        // k3s ships Traefik with its CRDs; the example's IngressRoute needs them.
-        let crd: Value = serde_yaml_ng::from_str(
-            &std::fs::read_to_string(
-                support::repo().join("tests/data/apply/traefik-ingressroute-crd.yaml"),
-            )
-            .unwrap(),
-        )
-        .unwrap();
-        api.apply_as("helm-controller", &crd, false).unwrap();
-        std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
-        std::fs::copy(
-            support::wasm("flux_policy"),
-            dir.path().join("plugins/flux-policy.wasm"),
-        )
-        .unwrap();
-        std::fs::copy(
-            support::wasm("stamp_v1_plugin"),
-            dir.path().join("plugins/stamp.wasm"),
-        )
-        .unwrap();
-        Some(World {
-            listen: free_port(),
-            registry,
-            api,
-            dir,
-            git: git_daemon,
-        })
-    }
-
-    fn url(&self) -> String {
-        format!("git://127.0.0.1:{}/site.git", self.git.port)
-    }
-
-    fn config(&self) -> PathBuf {
-        let host = self.registry.host();
-        let text = format!(
-            r#"state-dir = "state"
-
-[run]
-plugin-poll = "200ms"
-
-[server]
-listen = "127.0.0.1:{listen}"
-
-[sources.website]
-url = "{url}"
-interval = "1s"
-
-[plugins.flux-policy]
-path = "plugins/flux-policy.wasm"
-settings = {FLUX_SETTINGS}
-
-[plugins.stamp]
-path = "plugins/stamp.wasm"
-
-# Kept in git: a push changes it.
-[plugins.image-validator]
-source = "website"
-path = "plugins/image-validator.wasm"
-settings = {{ requireLimits = "error" }}
-
-[registries.local]
-url = "{host}"
-insecure = true
-timeout = "5s"
-
-[images."flux-system:frontend"]
-repository = "{host}/{REPO}"
-registry = "local"
-platform = "linux/arm64"
-interval = "1h"
-
-[receivers.harbor]
-type = "harbor"
-token-env = "REKON_TEST_HARBOR_TOKEN"
-
-[git]
-url = "{url}"
-author-name = "rekon-bot"
-author-email = "bot@pi.lan"
-
-[[kustomizations]]
-name = "frontend"
-source = "website"
-path = "flux/clusters/production/frontend"
-mutators = ["stamp"]
-validators = ["image-validator"]
-interval = "1h"
-timeout = "10s"
-
-[[kustomizations]]
-name = "ingress"
-source = "website"
-path = "flux/clusters/production/ingress"
-depends-on = ["frontend"]
-interval = "1h"
-timeout = "10s"
-"#,
-            listen = self.listen,
-            url = self.url(),
-        );
-        let path = self.dir.path().join("rekon.toml");
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-
-    fn start(&self) -> Child {
-        let config = self.config();
-        Command::new(env!("CARGO_BIN_EXE_rekon"))
-            .arg("--cache-dir")
-            .arg(support::repo().join("target/rekon-test-cache"))
-            .args(["run", "--config"])
-            .arg(&config)
-            .arg("--kubeconfig")
-            .arg(self.dir.path().join("kubeconfig"))
-            .args(["--shutdown-grace", "10s"])
-            .env("REKON_TEST_HARBOR_TOKEN", TOKEN)
-            .env("RUST_LOG", "rekon=debug,info")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(self.dir.path().join("rekon.log")).unwrap())
-            .spawn()
-            .expect("starting rekon run")
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("rekon.log")).unwrap_or_default()
-    }
-
-    fn status(&self) -> Option<Value> {
-        let stream = TcpStream::connect(("127.0.0.1", self.listen)).ok()?;
-        drop(stream);
-        let (code, body) = http(self.listen, "GET", "/status", &[], "");
-        (code == 200).then(|| serde_json::from_str(&body).unwrap())
-    }
-
-    fn item(&self, kind: &str, name: &str) -> Value {
-        self.status()
-            .map(|s| s[kind][name].clone())
-            .unwrap_or(Value::Null)
-    }
-
-    fn deployment(&self) -> Option<Value> {
-        self.api
-            .object("apps/v1", "Deployment", "website", "frontend")
-    }
-
-    fn image(&self) -> String {
-        self.deployment()
-            .and_then(|d| {
-                d["spec"]["template"]["spec"]["containers"][0]["image"]
-                    .as_str()
-                    .map(str::to_string)
-            })
-            .unwrap_or_default()
-    }
-
-    fn stamp(&self) -> String {
-        self.deployment()
-            .and_then(|d| {
-                d["metadata"]["annotations"]["rekon.dev/stamp"]
-                    .as_str()
-                    .map(str::to_string)
-            })
-            .unwrap_or_default()
-    }
-
-    fn head(&self) -> String {
-        git(
-            &self.dir.path().join("remote/site.git"),
-            &["rev-parse", "refs/heads/main"],
-        )
-    }
-
-    fn wait(&self, what: &str, check: impl FnMut() -> bool) {
-        let limit = Duration::from_secs(120);
-        let deadline = Instant::now() + limit;
-        let mut check = check;
-        while !check() {
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting until {what}\nstatus: {:#}\nrekon log:\n{}",
-                self.status().unwrap_or(Value::Null),
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-fn harbor_push(tag: &str) -> String {
-    json!({
-        "type": "PUSH_ARTIFACT",
-        "occur_at": 1767312000,
-        "operator": "robot$website+ci",
-        "event_data": {
-            "resources": [{
-                "digest": "sha256:3f1e0bd4b7a9c1c1f3c8e6b6c1c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6",
-                "tag": tag,
-                "resource_url": format!("harbor.lan/{REPO}:{tag}")
-            }],
-            "repository": {
-                "date_created": 1767225600,
-                "name": "frontend",
-                "namespace": "website",
-                "repo_full_name": REPO,
-                "repo_type": "private"
-            }
-        }
-    })
-    .to_string()
-}
+use serde_json::json;
+use support::registry::free_port;
+use support::registry::{ABC, DEF};
+use support::world::{git, harbor_push, http, replace, status_at, World, DEPLOYMENT, TOKEN};
 
 #[test]
 fn rekon_run_reconciles_from_tag_push_to_applied_and_swaps_plugins_live() {
@@ -591,6 +196,56 @@ fn a_killed_rekon_carries_on_where_it_was() {
     assert_eq!(world.head(), head, "a second commit for the same tag");
     again.kill().unwrap();
     again.wait().unwrap();
+}
+
+/// Two `rekon run --leader-elect` (a Deployment's old and new pod, or two
+/// replicas): only the Lease holder reconciles and is ready; when it stops,
+/// the other takes over.
+#[test]
+fn only_the_lease_holder_reconciles_and_the_standby_takes_over() {
+    let Some(world) = World::new() else { return };
+    let elect = ["--leader-elect"];
+    let (port_a, port_b) = (free_port(), free_port());
+    let mut a = world.spawn(&world.config_for("state-a", port_a), &elect, "a.log");
+    world.wait("a leads and applies", || {
+        status_at(port_a).is_some_and(|s| s["kustomizations"]["frontend"]["ready"] == true)
+    });
+    let mut b = world.spawn(&world.config_for("state-b", port_b), &elect, "b.log");
+    world.wait("b serves", || status_at(port_b).is_some());
+    // b waits: not ready (so a Service sends webhooks to the leader only),
+    // nothing reconciled.
+    std::thread::sleep(Duration::from_secs(2));
+    let standby = status_at(port_b).unwrap();
+    assert_eq!(standby["ready"], false, "{standby:#}");
+    assert!(
+        standby["kustomizations"]["frontend"]["last_run"].is_null(),
+        "{standby:#}"
+    );
+    assert_eq!(http(port_b, "GET", "/readyz", &[], "").0, 503);
+    let lease = world
+        .api
+        .object("coordination.k8s.io/v1", "Lease", "rekon-system", "rekon")
+        .expect("the lease");
+    let holder = lease["spec"]["holderIdentity"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // The leader stops (SIGTERM releases the lease); b takes over.
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(a.id() as i32, libc::SIGTERM) };
+    assert!(a.wait().unwrap().success());
+    world.wait("b leads and applies", || {
+        status_at(port_b)
+            .is_some_and(|s| s["ready"] == true && s["kustomizations"]["frontend"]["ready"] == true)
+    });
+    let lease = world
+        .api
+        .object("coordination.k8s.io/v1", "Lease", "rekon-system", "rekon")
+        .unwrap();
+    assert_ne!(lease["spec"]["holderIdentity"].as_str().unwrap(), holder);
+    b.kill().unwrap();
+    b.wait().unwrap();
 }
 
 /// The swap gate without servers: a candidate must load, accept its

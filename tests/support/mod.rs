@@ -3,6 +3,7 @@
 
 pub mod git_server;
 pub mod registry;
+pub mod world;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

@@ -91,13 +91,27 @@ pub enum Credentials {
     Token(Secret),
 }
 
-/// Where a secret is read from when a scan starts.
+/// Where a secret (a password, a token) is read from when it is needed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Secret {
     /// An environment variable.
     Env(String),
     /// A file (trailing newline removed).
     File(PathBuf),
+}
+
+impl Secret {
+    /// Read it now (each use, so a rotated secret is picked up without a
+    /// restart). A file's trailing newline is removed. The error names the
+    /// variable or file, never the value.
+    pub fn read(&self) -> Result<String, String> {
+        match self {
+            Secret::Env(var) => std::env::var(var).map_err(|e| format!("${var}: {e}")),
+            Secret::File(path) => std::fs::read_to_string(path)
+                .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
+                .map_err(|e| format!("{}: {e}", path.display())),
+        }
+    }
 }
 
 /// One `[images."NS:NAME"]` table.

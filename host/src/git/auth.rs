@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use base64::Engine;
 use git2::{CertificateCheckStatus, Cred, CredentialType, RemoteCallbacks};
 
-use crate::config::{GitAuth, Secret};
+use crate::config::GitAuth;
 
 /// The secrets of one remote, read once when the work tree is opened.
 pub(super) enum Auth {
@@ -29,7 +29,7 @@ impl Auth {
         Ok(match config {
             GitAuth::None => Auth::None,
             GitAuth::Token(secret) => Auth::Token {
-                token: read_secret(secret)?,
+                token: secret.read().map_err(|e| format!("token from {e}"))?,
                 user: url_user(url),
             },
             GitAuth::Ssh { key, known_hosts } => {
@@ -171,15 +171,6 @@ fn url_user(url: &str) -> Option<String> {
     let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
     let (user, _) = authority.rsplit_once('@')?;
     Some(user.to_string()).filter(|u| !u.is_empty())
-}
-
-fn read_secret(secret: &Secret) -> Result<String, String> {
-    match secret {
-        Secret::Env(var) => std::env::var(var).map_err(|e| format!("token from ${var}: {e}")),
-        Secret::File(path) => std::fs::read_to_string(path)
-            .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
-            .map_err(|e| format!("token file {}: {e}", path.display())),
-    }
 }
 
 #[cfg(test)]

@@ -37,7 +37,7 @@ use reqwest::header::HeaderValue;
 use reqwest::Url;
 
 use super::platform::{config_platform, Manifest, Platform};
-use crate::config::{Credentials, RegistryConfig, Secret};
+use crate::config::{Credentials, RegistryConfig};
 
 /// Manifest media types the platform check reads.
 const MANIFEST_TYPES: &[&str] = &[
@@ -232,10 +232,19 @@ impl RegistryClient {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let auth = match &config.credentials {
             Credentials::Anonymous => RegistryAuth::Anonymous,
-            Credentials::Basic { username, password } => {
-                RegistryAuth::Basic(username.clone(), read_secret(password).map_err(fail)?)
-            }
-            Credentials::Token(token) => RegistryAuth::Bearer(read_secret(token).map_err(fail)?),
+            Credentials::Basic { username, password } => RegistryAuth::Basic(
+                username.clone(),
+                password
+                    .read()
+                    .map_err(|e| ErrorKind::Secret(format!("secret from {e}")))
+                    .map_err(fail)?,
+            ),
+            Credentials::Token(token) => RegistryAuth::Bearer(
+                token
+                    .read()
+                    .map_err(|e| ErrorKind::Secret(format!("secret from {e}")))
+                    .map_err(fail)?,
+            ),
         };
         let mut extra_root_certificates = Vec::new();
         if let Some(ca) = &config.ca_file {
@@ -496,20 +505,10 @@ impl RegistryClient {
     }
 }
 
-fn read_secret(secret: &Secret) -> Result<String, ErrorKind> {
-    match secret {
-        Secret::Env(var) => {
-            std::env::var(var).map_err(|e| ErrorKind::Secret(format!("secret from ${var}: {e}")))
-        }
-        Secret::File(path) => std::fs::read_to_string(path)
-            .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
-            .map_err(|e| ErrorKind::Secret(format!("secret file {}: {e}", path.display()))),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Secret;
 
     #[test]
     fn only_rate_limits_server_errors_and_outages_are_retried() {
@@ -530,8 +529,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("pw");
         std::fs::write(&file, "s3cret\n").unwrap();
-        assert_eq!(read_secret(&Secret::File(file)).unwrap(), "s3cret");
-        let err = read_secret(&Secret::Env("REKON_TEST_SURELY_UNSET".into())).unwrap_err();
+        assert_eq!(Secret::File(file).read().unwrap(), "s3cret");
+        let err = Secret::Env("REKON_TEST_SURELY_UNSET".into())
+            .read()
+            .unwrap_err();
         assert!(
             err.to_string().contains("$REKON_TEST_SURELY_UNSET"),
             "{err}"

@@ -160,7 +160,7 @@ struct Outcome {
 /// Whether the request carries the receiver's token. `Err` when the token
 /// itself cannot be read (a configuration problem, for the log only).
 fn authorized(receiver: &Receiver, headers: &HeaderMap) -> Result<bool, String> {
-    let expected = read_secret(&receiver.token)?;
+    let expected = Secret::read(&receiver.token)?;
     if expected.is_empty() {
         return Err("the token is empty".into());
     }
@@ -188,15 +188,6 @@ fn same(given: &[u8], expected: &[u8]) -> bool {
     Sha256::digest(given)
         .ct_eq(&Sha256::digest(expected))
         .into()
-}
-
-fn read_secret(secret: &Secret) -> Result<String, String> {
-    match secret {
-        Secret::Env(var) => std::env::var(var).map_err(|e| format!("${var}: {e}")),
-        Secret::File(path) => std::fs::read_to_string(path)
-            .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
-            .map_err(|e| format!("{}: {e}", path.display())),
-    }
 }
 
 /// The body, at most [`MAX_BODY`] bytes, or the response refusing it.
