@@ -233,3 +233,67 @@ fn config_errors_name_the_file_and_line() {
         "{stderr}"
     );
 }
+
+#[test]
+fn check_validates_the_example_and_names_each_problem() {
+    let out = rekon(
+        &["check", "--config", "examples/pi-website/rekon.toml"],
+        None,
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "ok    plugin flux-policy: sha256 ",
+        "ok    plugin readiness-probe: sha256 ",
+        "ok    kustomization frontend: ",
+        "ok    kustomization ingress: ",
+    ] {
+        assert!(stdout.contains(line), "{line:?} missing from:\n{stdout}");
+    }
+
+    // A plugin refusing its settings, and a kustomization that cannot build:
+    // both reported, exit 1.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("rekon.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[plugins.image-validator]\npath = \"{}\"\n\
+             [[kustomizations]]\nname = \"web\"\npath = \"missing\"\n\
+             validators = [{{ plugin = \"image-validator\", settings = {{ requireLimits = \"fatal\" }} }}]\n\
+             [[kustomizations]]\nname = \"plain\"\npath = \"missing\"\n",
+            support::wasm("image_validator").display()
+        ),
+    )
+    .unwrap();
+    let out = rekon(&["check", "--config", config.to_str().unwrap()], None);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FAIL  plugin image-validator: plugin `image-validator`: settings refused: requireLimits"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("skip  kustomization web: a plugin it uses did not load"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("FAIL  kustomization `plain`: "), "{stdout}");
+
+    // A file that does not parse: exit 2, naming the line.
+    std::fs::write(
+        &config,
+        "[[kustomizations]]\nname = \"a\"\npath = \"p\"\nintervall = \"1m\"\n",
+    )
+    .unwrap();
+    let out = rekon(&["check", "--config", config.to_str().unwrap()], None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("line 4") && stderr.contains("intervall"),
+        "{stderr}"
+    );
+}

@@ -12,18 +12,23 @@
 //! memory-mib = 64                             # per call (default 64)
 //! grant = ["clock"]                           # capabilities it may use (default none)
 //! settings = { readinessProbe = { initialDelaySeconds = 10 } }   # default settings
+//! # source = "website"                        # path is inside that git source's checkout
+//! # tests = "readiness-probe/rekon-test.yaml" # `rekon run` swaps a new version in only if it passes
 //!
 //! [[kustomizations]]
 //! name = "frontend"
 //! path = "flux/clusters/production/frontend"  # inside the source
 //! mutators = ["readiness-probe"]              # or { plugin = "…", settings = { … } }
 //! validators = ["image-validator"]
+//! # source = "website"                        # a [sources.NAME] (default: [source] path)
+//! # interval = "5m"; depends-on = ["crds"]; suspend = true   # for `rekon run`
 //! ```
 //!
 //! Image automation adds `state-dir`, `[registries.NAME]` and
 //! `[images."NS:NAME"]` (described in `config/images.rs`), and `rekon images
 //! update` a `[git]` table (described in `config/git.rs`). `rekon run` reads
-//! `[server]` and `[receivers.NAME]` (described in `config/server.rs`).
+//! `[server]` and `[receivers.NAME]` (described in `config/server.rs`),
+//! `[sources.NAME]` and `[run]` (described in `config/sources.rs`).
 //!
 //! Unknown fields are errors; every error names the file and, where it can,
 //! the line.
