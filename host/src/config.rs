@@ -710,4 +710,79 @@ mutators = ["probe", { plugin = "probe", settings = { x = 1 } }]
         .to_string();
         assert!(err.contains("plugins.a.memory-mib"), "{err}");
     }
+
+    #[test]
+    fn sources_schedules_and_dependencies() {
+        let text = r#"
+[sources.website]
+url = "git://git.lan/site.git"
+interval = "30s"
+
+[plugins.probe]
+source = "website"
+path = "plugins/probe.wasm"
+tests = "plugins/probe-test.yaml"
+
+[[kustomizations]]
+name = "crds"
+source = "website"
+path = "crds"
+
+[[kustomizations]]
+name = "apps"
+source = "website"
+path = "apps"
+interval = "2m"
+depends-on = ["crds"]
+suspend = true
+"#;
+        let c = Config::parse(text, Path::new("/r/rekon.toml")).unwrap();
+        assert_eq!(c.sources["website"].interval, Duration::from_secs(30));
+        assert_eq!(c.sources["website"].git.branch, "main");
+        // Relative to the checkout, not to the config file.
+        assert_eq!(c.plugins["probe"].path, PathBuf::from("plugins/probe.wasm"));
+        assert_eq!(c.plugins["probe"].source.as_deref(), Some("website"));
+        let apps = &c.kustomizations[1];
+        assert_eq!(apps.interval, Duration::from_secs(120));
+        assert_eq!(apps.depends_on, ["crds"]);
+        assert!(apps.suspend);
+        assert_eq!(c.kustomizations[0].interval, Duration::from_secs(300));
+        assert_eq!(c.run.concurrency, 2);
+
+        let err = |text: String| {
+            Config::parse(&text, Path::new("r.toml"))
+                .unwrap_err()
+                .to_string()
+        };
+        let e = err(text.replace("depends-on = [\"crds\"]", "depends-on = [\"nope\"]"));
+        assert!(
+            e.starts_with("r.toml:21: kustomization `apps`: depends-on `nope`"),
+            "{e}"
+        );
+        let e = err(text.replace(
+            "name = \"crds\"\nsource = \"website\"\npath = \"crds\"",
+            "name = \"crds\"\nsource = \"website\"\npath = \"crds\"\ndepends-on = [\"apps\"]",
+        ));
+        assert!(
+            e.contains("depends-on forms a cycle: crds -> apps -> crds"),
+            "{e}"
+        );
+        let e = err(text.replace(
+            "source = \"website\"\npath = \"apps\"",
+            "source = \"web\"\npath = \"apps\"",
+        ));
+        assert!(
+            e.contains("source `web` is not declared under [sources] (declared: website)"),
+            "{e}"
+        );
+        let e = err(text.replace("path = \"plugins/probe.wasm\"", "path = \"../probe.wasm\""));
+        assert!(
+            e.starts_with("r.toml:6: plugins.probe:") && e.contains("without `..`"),
+            "{e}"
+        );
+        let e = err(text.replace("interval = \"2m\"", "interval = \"soon\""));
+        assert!(e.contains("interval `soon`"), "{e}");
+        let e = err(format!("{text}\n[run]\nconcurrency = 0\n"));
+        assert!(e.contains("run: concurrency 0 is out of range"), "{e}");
+    }
 }
