@@ -12,9 +12,7 @@ use std::time::Duration;
 use k8s_openapi::api::coordination::v1::Lease as LeaseObject;
 use kube::api::{Api, PostParams};
 use rekon::apply::lease::{Attempt, Lease, LeaseConfig, LeaseError};
-use rekon::apply::{Action, Cluster};
-use rekon::config::Config;
-use rekon::render::Renderer;
+use rekon::apply::Cluster;
 use rekon_apiserver_double::{ApiServer, Fault};
 use serde_json::{json, Value};
 
@@ -391,86 +389,6 @@ fn two_concurrent_leader_elected_applies_apply_once() {
     assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
     assert!(text(&again.stdout).starts_with("kustomization shop: 4 unchanged"));
     assert_eq!(site.spec()["leaseTransitions"], 1);
-}
-
-#[tokio::test]
-async fn the_install_manifests_render_and_apply_cleanly() {
-    let site = Site::new();
-    let toml = format!(
-        "[source]\npath = \"{}\"\n\n[[kustomizations]]\nname = \"rekon\"\npath = \"cluster\"\nwait = false\n",
-        support::repo().join("examples/install").display()
-    );
-    std::fs::write(site.path("rekon.toml"), toml).unwrap();
-    let config = Config::load(&site.path("rekon.toml")).unwrap();
-    let selected = config.select(None).unwrap();
-    let renderer = Renderer::load(&config, support::runtime(), &selected).unwrap();
-    let objects: Vec<Value> = renderer
-        .render(&config.source_root, selected[0])
-        .unwrap()
-        .objects
-        .into_iter()
-        .map(|o| o.object)
-        .collect();
-
-    let cluster = site.cluster().await;
-    let report = cluster.apply(selected[0], &objects).await.unwrap();
-    let applied: Vec<String> = report
-        .applied
-        .iter()
-        .map(|a| format!("{} {}", a.action, a.object))
-        .collect();
-    assert_eq!(
-        applied,
-        [
-            "created Namespace/rekon-system",
-            "created ServiceAccount/rekon-system/rekon",
-            "created Role/rekon-system/rekon",
-            "created ClusterRole/rekon",
-            "created RoleBinding/rekon-system/rekon",
-            "created ClusterRoleBinding/rekon",
-            "created ConfigMap/rekon-system/rekon-config",
-            "created PersistentVolumeClaim/rekon-system/rekon-cache",
-            "created CronJob/rekon-system/rekon",
-        ]
-    );
-    let job = site
-        .server
-        .object("batch/v1", "CronJob", NS, "rekon")
-        .unwrap();
-    let pod = &job["spec"]["jobTemplate"]["spec"]["template"]["spec"];
-    assert_eq!(pod["nodeSelector"]["kubernetes.io/arch"], "arm64");
-    assert_eq!(pod["serviceAccountName"], "rekon");
-    let container = &pod["containers"][0];
-    let args: Vec<&str> = container["args"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap())
-        .collect();
-    assert_eq!(&args[..2], ["apply", "--leader-elect"]);
-    let security = &container["securityContext"];
-    assert_eq!(security["readOnlyRootFilesystem"], true);
-    assert_eq!(security["allowPrivilegeEscalation"], false);
-    assert_eq!(security["capabilities"]["drop"], json!(["ALL"]));
-    assert_eq!(container["resources"]["limits"]["memory"], "64Mi");
-    let config_map = site
-        .server
-        .object("v1", "ConfigMap", NS, "rekon-config")
-        .unwrap();
-    let rekon_toml = config_map["data"]["rekon.toml"].as_str().unwrap();
-    Config::parse(rekon_toml, Path::new("rekon.toml")).expect("the shipped rekon.toml parses");
-
-    // A second apply changes nothing, the install's own rekon-system
-    // Namespace included (the inventory write creates that namespace only
-    // when it is missing, so it never fights the kustomization over it).
-    let again = cluster.apply(selected[0], &objects).await.unwrap();
-    let changed: Vec<String> = again
-        .applied
-        .iter()
-        .filter(|a| a.action != Action::Unchanged)
-        .map(|a| format!("{} {}", a.action, a.object))
-        .collect();
-    assert!(changed.is_empty(), "{changed:?}");
 }
 
 #[tokio::test]

@@ -338,7 +338,7 @@ timeout = "10s"
             .arg("--cache-dir")
             .arg(super::repo().join("target/rekon-test-cache"))
             .args(["run", "--config"])
-            .arg(&config)
+            .arg(config)
             .arg("--kubeconfig")
             .arg(self.dir.path().join("kubeconfig"))
             .args(["--shutdown-grace", "10s"])

@@ -10,7 +10,7 @@ use clap::Args;
 use super::apply::ClusterArgs;
 use crate::apply::lease::{self, LeaseConfig};
 use crate::config::Config;
-use crate::daemon::{self, Options};
+use crate::daemon::{self, DaemonError, Options};
 
 /// Run the reconciler until stopped (SIGTERM or Ctrl-C).
 ///
@@ -34,8 +34,10 @@ use crate::daemon::{self, Options};
 /// exits.
 ///
 /// With --leader-elect, only the holder of the Lease reconciles (the others
-/// serve health and wait), so two replicas never apply or push at once; a
-/// leader that loses the lease exits 1 to be restarted.
+/// serve health and wait, not ready), so two replicas never apply or push
+/// at once; a leader that loses the lease exits 1 to be restarted.
+///
+/// Exit status: 0 stopped by a signal, 1 the lease was lost, 2 error.
 ///
 /// Examples:
 ///   rekon run --config /etc/rekon/rekon.toml
@@ -89,12 +91,19 @@ pub fn run(cli: &super::Cli, args: &RunArgs) -> anyhow::Result<ExitCode> {
             }),
             shutdown_grace: args.shutdown_grace,
         };
-        daemon::run(config, options, listener, stop_signal()).await?;
-        anyhow::Ok(())
+        match daemon::run(config, options, listener, stop_signal()).await {
+            // Lost leadership is not a failure of rekon: exit 1 so the
+            // supervisor restarts it as a contender.
+            Err(DaemonError::Lease(e)) => {
+                eprintln!("rekon: {e}");
+                anyhow::Ok(ExitCode::from(1))
+            }
+            other => other.map(|()| ExitCode::SUCCESS).map_err(Into::into),
+        }
     });
     // Blocking threads still busy (a plugin compile) are not waited for.
     tokio.shutdown_timeout(Duration::from_secs(1));
-    result.map(|()| ExitCode::SUCCESS)
+    result
 }
 
 /// SIGTERM (Kubernetes, systemd) or SIGINT (a terminal).
