@@ -61,10 +61,10 @@ pub struct ApplyArgs {
     name: Option<String>,
 }
 
-/// Leader election before applying.
+/// Which Lease to hold (`rekon apply`, `rekon run`).
 #[derive(Debug, Args)]
-struct ElectionArgs {
-    /// Apply only while holding the Lease (see above).
+pub struct LeaseArgs {
+    /// Work only while holding the Lease (see above).
     #[arg(long)]
     leader_elect: bool,
     /// Namespace of the Lease (created if missing).
@@ -73,6 +73,21 @@ struct ElectionArgs {
     /// Name of the Lease.
     #[arg(long, value_name = "NAME", default_value = lease::DEFAULT_NAME, requires = "leader_elect")]
     lease_name: String,
+}
+
+impl LeaseArgs {
+    /// The Lease to hold, as this process, when --leader-elect is given.
+    pub fn config(&self) -> Option<LeaseConfig> {
+        self.leader_elect
+            .then(|| LeaseConfig::new(&self.lease_namespace, &self.lease_name, lease::identity()))
+    }
+}
+
+/// Leader election before applying.
+#[derive(Debug, Args)]
+struct ElectionArgs {
+    #[command(flatten)]
+    lease: LeaseArgs,
     /// How long to wait for a lease another rekon holds before exiting 3.
     #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration, requires = "leader_elect")]
     lease_wait: std::time::Duration,
@@ -167,8 +182,7 @@ pub fn run(cli: &super::Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
             anyhow::Ok(ok)
         };
         let e = &args.election;
-        let ok = if e.leader_elect {
-            let config = LeaseConfig::new(&e.lease_namespace, &e.lease_name, lease::identity());
+        let ok = if let Some(config) = e.lease.config() {
             let mut lease = cluster.lease(config);
             match lease.acquire(e.lease_wait).await {
                 Err(held @ LeaseError::Held { .. }) => {

@@ -7,8 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 
-use super::apply::ClusterArgs;
-use crate::apply::lease::{self, LeaseConfig};
+use super::apply::{ClusterArgs, LeaseArgs};
 use crate::config::Config;
 use crate::daemon::{self, DaemonError, Options};
 
@@ -54,15 +53,8 @@ pub struct RunArgs {
     /// Serve on this address instead of [server] listen.
     #[arg(long, value_name = "ADDR", env = "REKON_LISTEN")]
     listen: Option<std::net::SocketAddr>,
-    /// Reconcile only while holding the Lease (see above).
-    #[arg(long)]
-    leader_elect: bool,
-    /// Namespace of the Lease (created if missing).
-    #[arg(long, value_name = "NS", default_value = lease::DEFAULT_NAMESPACE, requires = "leader_elect")]
-    lease_namespace: String,
-    /// Name of the Lease.
-    #[arg(long, value_name = "NAME", default_value = lease::DEFAULT_NAME, requires = "leader_elect")]
-    lease_name: String,
+    #[command(flatten)]
+    lease: LeaseArgs,
     /// How long runs in flight may take to finish after SIGTERM.
     #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = humantime::parse_duration)]
     shutdown_grace: Duration,
@@ -86,9 +78,7 @@ pub fn run(cli: &super::Cli, args: &RunArgs) -> anyhow::Result<ExitCode> {
         let options = Options {
             runtime,
             cluster,
-            lease: args.leader_elect.then(|| {
-                LeaseConfig::new(&args.lease_namespace, &args.lease_name, lease::identity())
-            }),
+            lease: args.lease.config(),
             shutdown_grace: args.shutdown_grace,
         };
         match daemon::run(config, options, listener, stop_signal()).await {
