@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod git_server;
+pub mod langs;
 pub mod registry;
 pub mod world;
 

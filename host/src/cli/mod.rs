@@ -61,7 +61,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Render(render::RenderArgs),
-    /// Run, inspect or precompile one plugin.
+    /// Run, inspect or precompile one plugin, or start a new one (`plugin new`).
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
     /// Image automation: scan registries for tags; write policies' images at their markers; commit and push.

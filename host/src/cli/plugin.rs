@@ -145,12 +145,16 @@ pub fn run(cli: &super::Cli, cmd: &PluginCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn load(cli: &super::Cli, path: &Path, limits: Limits) -> anyhow::Result<Plugin> {
+/// Load `path` under its file name. The runtime comes back too: its epoch
+/// ticker enforces the call deadline, so it must outlive the calls.
+fn load(cli: &super::Cli, path: &Path, limits: Limits) -> anyhow::Result<(Runtime, Plugin)> {
     let name = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "plugin".into());
-    Ok(load_as(&cli.runtime(None)?, name, path, limits)?)
+    let runtime = cli.runtime(None)?;
+    let plugin = load_as(&runtime, name, path, limits)?;
+    Ok((runtime, plugin))
 }
 
 fn load_as(
@@ -174,7 +178,7 @@ fn run_plugin(cli: &super::Cli, args: &RunArgs) -> anyhow::Result<ExitCode> {
         grant: args.grant.iter().copied().collect(),
         ..Limits::default()
     };
-    let plugin = load(cli, &args.plugin, limits)?;
+    let (_runtime, plugin) = load(cli, &args.plugin, limits)?;
     let settings = read_settings(&args.settings)?;
     plugin.check_settings(&settings)?;
     let input = read_input(&args.input)?;
