@@ -112,13 +112,27 @@ fn the_sdk_comes_from_the_checkout_a_path_or_a_git_url() {
         work.path(),
         &["a", "--world", "image-policy", "--lang", "rust"],
     );
-    let manifest = std::fs::read_to_string(work.path().join("a/Cargo.toml")).unwrap();
-    assert!(
-        manifest.contains(r#"rekon-plugin-sdk = { path = "../../../../plugins/sdk" }"#),
-        "{manifest}"
-    );
-
+    // A relative path (the project can move with the checkout) that leads to the SDK.
+    let leads_to_the_sdk = |project: &str| {
+        let manifest =
+            std::fs::read_to_string(work.path().join(project).join("Cargo.toml")).unwrap();
+        let path = manifest
+            .lines()
+            .find_map(|l| l.strip_prefix("rekon-plugin-sdk = { path = \""))
+            .and_then(|rest| rest.strip_suffix("\" }"))
+            .unwrap_or_else(|| panic!("no SDK path in:\n{manifest}"))
+            .to_string();
+        assert!(path.starts_with(".."), "{manifest}");
+        // Compared by content, not by path: target/ may be a symlink.
+        let sdk = std::fs::read_to_string(work.path().join(project).join(path).join("Cargo.toml"))
+            .unwrap_or_else(|e| {
+                panic!("{project}: the SDK path does not lead to a Cargo.toml: {e}")
+            });
+        assert!(sdk.contains("name = \"rekon-plugin-sdk\""), "{sdk}");
+    };
     let sdk = repo().join("plugins/sdk");
+    leads_to_the_sdk("a");
+
     new_project(
         work.path(),
         &[
@@ -131,11 +145,7 @@ fn the_sdk_comes_from_the_checkout_a_path_or_a_git_url() {
             sdk.to_str().unwrap(),
         ],
     );
-    let manifest = std::fs::read_to_string(work.path().join("b/Cargo.toml")).unwrap();
-    assert!(
-        manifest.contains(r#"path = "../../../../plugins/sdk""#),
-        "{manifest}"
-    );
+    leads_to_the_sdk("b");
 
     new_project(
         work.path(),

@@ -243,15 +243,18 @@ async fn reconcile_until_stopped(
     grace: Duration,
 ) {
     // Sources first, then plugins (which may live in them), then readiness.
+    // A source whose first fetch failed retries soon, not after its interval.
+    let mut fetched = HashMap::new();
     for name in shared.config.sources.keys() {
         if !shared.config.sources[name].suspend {
-            run_once(
+            let outcome = run_once(
                 &shared,
                 Kind::Source,
                 name,
                 work::fetch_source(shared.clone(), name.clone()),
             )
             .await;
+            fetched.insert(name.clone(), outcome == Some(true));
         }
     }
     refresh_plugins(&shared).await;
@@ -261,6 +264,11 @@ async fn reconcile_until_stopped(
     for s in shared.config.sources.values() {
         let (name, interval) = (s.name.clone(), s.interval);
         let suspended = s.suspend;
+        let first = if fetched.get(&name) == Some(&true) {
+            next_delay(interval, 0, shared.config.run.jitter)
+        } else {
+            next_delay(interval, 1, 0.0)
+        };
         let sh = shared.clone();
         tasks.spawn(run_item(
             shared.clone(),
@@ -268,7 +276,7 @@ async fn reconcile_until_stopped(
             name.clone(),
             interval,
             suspended,
-            interval,
+            first,
             move || work::fetch_source(sh.clone(), name.clone()),
         ));
     }
