@@ -67,6 +67,15 @@ pub fn sync(state_dir: &Path, source: &SourceConfig) -> Result<Checkout, SourceE
     })
 }
 
+/// The checkout an earlier run left for `source`, without fetching: what a
+/// suspended source is read from.
+pub fn existing(state_dir: &Path, source: &SourceConfig) -> Option<Checkout> {
+    let dir = checkout_dir(state_dir, source);
+    let repo = git2::Repository::open(&dir).ok()?;
+    let revision = repo.head().ok()?.peel_to_commit().ok()?.id().to_string();
+    Some(Checkout { dir, revision })
+}
+
 /// libgit2 leaves `*.lock` files behind when the process is killed mid-write,
 /// and refuses to work until they are gone. Only rekon writes its checkouts
 /// (and one rekon per state directory), so a lock found before a sync is stale.
@@ -178,5 +187,43 @@ impl Roots {
                 plugin.source = None;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{GitAuth, GitConfig};
+
+    #[test]
+    fn an_earlier_checkout_is_found_without_fetching() {
+        let state = tempfile::tempdir().unwrap();
+        let source = SourceConfig {
+            name: "website".into(),
+            git: GitConfig {
+                url: "git://unreachable.invalid/site.git".into(),
+                branch: "main".into(),
+                push_branch: "main".into(),
+                path: ".".into(),
+                author_name: String::new(),
+                author_email: String::new(),
+                message: String::new(),
+                auth: GitAuth::None,
+            },
+            interval: std::time::Duration::from_secs(60),
+            suspend: true,
+        };
+        assert_eq!(existing(state.path(), &source), None);
+        let dir = checkout_dir(state.path(), &source);
+        let repo = git2::Repository::init(&dir).unwrap();
+        let tree = repo.treebuilder(None).unwrap().write().unwrap();
+        let tree = repo.find_tree(tree).unwrap();
+        let who = git2::Signature::now("t", "t@t").unwrap();
+        let commit = repo
+            .commit(Some("HEAD"), &who, &who, "c", &tree, &[])
+            .unwrap();
+        let found = existing(state.path(), &source).unwrap();
+        assert_eq!(found.revision, commit.to_string());
+        assert_eq!(found.dir, dir);
     }
 }

@@ -245,8 +245,21 @@ async fn reconcile_until_stopped(
     // Sources first, then plugins (which may live in them), then readiness.
     // A source whose first fetch failed retries soon, not after its interval.
     let mut fetched = HashMap::new();
-    for name in shared.config.sources.keys() {
-        if !shared.config.sources[name].suspend {
+    for (name, source) in &shared.config.sources {
+        if source.suspend {
+            // Not fetched: read what an earlier run checked out, if anything.
+            if let Some(checkout) = crate::source::existing(shared.state.dir(), source) {
+                shared.board.update(Kind::Source, name, |s| {
+                    s.revision = Some(checkout.revision.clone());
+                    s.message = "suspended: using the last checkout".into();
+                });
+                shared
+                    .roots
+                    .write()
+                    .expect("roots lock")
+                    .set(name, checkout);
+            }
+        } else {
             let outcome = run_once(
                 &shared,
                 Kind::Source,
