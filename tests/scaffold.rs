@@ -55,14 +55,35 @@ fn rust_scaffolds_of_every_world_build_and_pass() {
     }
 }
 
+// One test per (language, world) so they build in parallel.
 #[test]
-fn javascript_scaffold_builds_and_passes() {
+fn javascript_image_policy_scaffold_builds_and_passes() {
+    scaffold_builds_and_passes("js-policy", "image-policy", "js");
+}
+
+#[test]
+fn javascript_mutator_scaffold_builds_and_passes() {
+    scaffold_builds_and_passes("js-labels", "manifest-mutator", "js");
+}
+
+#[test]
+fn javascript_validator_scaffold_builds_and_passes() {
     scaffold_builds_and_passes("js-validator", "manifest-validator", "js");
 }
 
 #[test]
-fn python_scaffold_builds_and_passes() {
+fn python_image_policy_scaffold_builds_and_passes() {
+    scaffold_builds_and_passes("py-policy", "image-policy", "python");
+}
+
+#[test]
+fn python_mutator_scaffold_builds_and_passes() {
     scaffold_builds_and_passes("py-labels", "manifest-mutator", "python");
+}
+
+#[test]
+fn python_validator_scaffold_builds_and_passes() {
+    scaffold_builds_and_passes("py-validator", "manifest-validator", "python");
 }
 
 #[test]
