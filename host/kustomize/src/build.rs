@@ -8,7 +8,7 @@ use cap_std::fs::Dir;
 
 use crate::error::PatchRef;
 use crate::fs::{self, Entry};
-use crate::kustomization::Kustomization;
+use crate::kustomization::{Kind, Kustomization};
 use crate::object::{self, Item, ResId};
 use crate::patch::Patcher;
 use crate::transform::{images, labels, names, namespace, replicas};
@@ -48,24 +48,31 @@ impl<'a> Builder<'a> {
     }
 
     fn directory(&mut self, dir: &Path) -> Result<Vec<Item>, Error> {
-        let canonical = fs::canonical(self.root, dir)?;
         let kustomization = fs::find_kustomization(self.root, dir)?;
-        if let Some(start) = self.stack.iter().position(|(c, _)| *c == canonical) {
-            let mut chain: Vec<PathBuf> =
-                self.stack[start..].iter().map(|(_, d)| d.clone()).collect();
-            chain.push(dir.to_path_buf());
-            return Err(Error::Cycle {
-                file: kustomization.unwrap_or_else(|| dir.to_path_buf()),
-                chain,
-            });
-        }
-        self.stack.push((canonical, dir.to_path_buf()));
+        self.enter(dir, kustomization.as_deref())?;
         let result = match kustomization {
             Some(file) => self.kustomization(dir, &file),
             None => self.plain_directory(dir),
         };
         self.stack.pop();
         result
+    }
+
+    /// Pushes `dir` on the stack of directories being built, refusing a
+    /// directory that is already on it (resources or components in a loop).
+    fn enter(&mut self, dir: &Path, kustomization: Option<&Path>) -> Result<(), Error> {
+        let canonical = fs::canonical(self.root, dir)?;
+        if let Some(start) = self.stack.iter().position(|(c, _)| *c == canonical) {
+            let mut chain: Vec<PathBuf> =
+                self.stack[start..].iter().map(|(_, d)| d.clone()).collect();
+            chain.push(dir.to_path_buf());
+            return Err(Error::Cycle {
+                file: kustomization.unwrap_or(dir).to_path_buf(),
+                chain,
+            });
+        }
+        self.stack.push((canonical, dir.to_path_buf()));
+        Ok(())
     }
 
     /// A directory without a kustomization: its YAML files and
@@ -98,10 +105,34 @@ impl<'a> Builder<'a> {
         Ok(items)
     }
 
+    /// Builds the kustomization `file` of `dir`. A Component may be the build
+    /// path itself (kustomize allows it): it then starts from nothing.
     fn kustomization(&mut self, dir: &Path, file: &Path) -> Result<Vec<Item>, Error> {
         let text = fs::read(self.root, file)?;
         let k = Kustomization::parse(&text, file)?;
-        let mut items = Vec::new();
+        // kustomize: a Component cannot be a resource of another build.
+        if k.kind() == Kind::Component && self.stack.len() > 1 {
+            return Err(Error::InvalidKustomization {
+                file: file.to_path_buf(),
+                line: None,
+                message: "a Component cannot be a resource; list its directory under \
+                          'components'"
+                    .into(),
+            });
+        }
+        self.accumulate(&k, dir, file, Vec::new())
+    }
+
+    /// kustomize's `accumulateTarget`: adds the kustomization's resources to
+    /// `items` (what a parent accumulated, for a component; nothing
+    /// otherwise), then applies its components, then its transformers.
+    fn accumulate(
+        &mut self,
+        k: &Kustomization,
+        dir: &Path,
+        file: &Path,
+        mut items: Vec<Item>,
+    ) -> Result<Vec<Item>, Error> {
         for entry in k.resources.iter().chain(&k.bases) {
             if is_remote(entry) {
                 return Err(Error::Remote {
@@ -113,13 +144,60 @@ impl<'a> Builder<'a> {
             items.extend(self.entry(&entry)?);
         }
         object::check_duplicates(&items)?;
+        for entry in &k.components {
+            items = self.component(dir, file, entry, items)?;
+        }
         let patcher = Patcher {
             root: self.root,
             dir,
             file,
         };
-        transform(&k, &patcher, &mut items)?;
+        transform(k, &patcher, &mut items)?;
         Ok(items)
+    }
+
+    /// Applies the component `entry` of the kustomization `file` to `items`.
+    fn component(
+        &mut self,
+        dir: &Path,
+        file: &Path,
+        entry: &str,
+        items: Vec<Item>,
+    ) -> Result<Vec<Item>, Error> {
+        if is_remote(entry) {
+            return Err(Error::Remote {
+                file: file.to_path_buf(),
+                entry: entry.to_string(),
+            });
+        }
+        let resolved = fs::resolve(self.root, dir, file, "component", entry)?;
+        let invalid = |message: String| Error::InvalidKustomization {
+            file: file.to_path_buf(),
+            line: None,
+            message,
+        };
+        if !resolved.is_dir {
+            return Err(invalid(format!(
+                "component '{entry}' is a file; a component is a directory with a \
+                 kustomization of kind Component"
+            )));
+        }
+        let Some(component_file) = fs::find_kustomization(self.root, &resolved.path)? else {
+            return Err(invalid(format!(
+                "component '{entry}' has no kustomization file"
+            )));
+        };
+        let text = fs::read(self.root, &component_file)?;
+        let component = Kustomization::parse(&text, &component_file)?;
+        if component.kind() != Kind::Component {
+            return Err(invalid(format!(
+                "component '{entry}' is a Kustomization; components must be of kind Component"
+            )));
+        }
+        self.enter(&resolved.path, Some(&component_file))?;
+        let result = self.accumulate(&component, &resolved.path, &component_file, items);
+        self.stack.pop();
+        result
     }
 }
 

@@ -23,6 +23,7 @@ pub(crate) const SUPPORTED_FIELDS: &[&str] = &[
     "metadata",
     "resources",
     "bases",
+    "components",
     "namespace",
     "namePrefix",
     "nameSuffix",
@@ -37,6 +38,17 @@ pub(crate) const SUPPORTED_FIELDS: &[&str] = &[
 ];
 
 const API_VERSION: &str = "kustomize.config.k8s.io/v1beta1";
+/// Components have their own (still alpha) API version in kustomize v5.
+const COMPONENT_API_VERSION: &str = "kustomize.config.k8s.io/v1alpha1";
+
+/// What a kustomization file declares itself to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// `kind: Kustomization` (the default): built on its own.
+    Kustomization,
+    /// `kind: Component`: applied to a parent's accumulated objects.
+    Component,
+}
 
 /// A parsed kustomization file.
 #[derive(Debug, Default, Deserialize)]
@@ -54,6 +66,11 @@ pub(crate) struct Kustomization {
     /// Deprecated alias of `resources`, still common in older trees.
     #[serde(default)]
     pub bases: Vec<String>,
+    /// Kustomizations of kind `Component` applied to what this one has
+    /// accumulated (after its resources and generators, before its
+    /// transformers), as kustomize v5 does.
+    #[serde(default)]
+    pub components: Vec<String>,
     #[serde(default)]
     pub namespace: Option<String>,
     #[serde(default)]
@@ -206,6 +223,14 @@ impl<'de> Deserialize<'de> for StringMap {
 }
 
 impl Kustomization {
+    /// Whether this is a Kustomization or a Component.
+    pub fn kind(&self) -> Kind {
+        match self.kind.as_deref() {
+            Some("Component") => Kind::Component,
+            _ => Kind::Kustomization,
+        }
+    }
+
     /// Parses the kustomization `file` (relative to the root) from `text`.
     pub fn parse(text: &str, file: &Path) -> Result<Kustomization, Error> {
         let invalid = |line: Option<usize>, message: String| Error::InvalidKustomization {
@@ -243,28 +268,34 @@ impl Kustomization {
                 .to_string();
             invalid(line, message)
         })?;
-        if let Some(api_version) = &kustomization.api_version {
-            if api_version != API_VERSION {
-                return Err(invalid(
-                    key_line(text, "apiVersion"),
-                    format!("apiVersion '{api_version}' is not {API_VERSION}"),
-                ));
-            }
-        }
-        match kustomization.kind.as_deref() {
-            None | Some("Kustomization") => {}
-            Some("Component") => {
-                return Err(invalid(
-                    key_line(text, "kind"),
-                    "kind 'Component': components are not supported".into(),
-                ))
-            }
+        let kind = match kustomization.kind.as_deref() {
+            None | Some("Kustomization") => Kind::Kustomization,
+            Some("Component") => Kind::Component,
             Some(other) => {
                 return Err(invalid(
                     key_line(text, "kind"),
-                    format!("kind '{other}' is not Kustomization"),
+                    format!("kind '{other}' is neither Kustomization nor Component"),
                 ))
             }
+        };
+        let expected = match kind {
+            Kind::Kustomization => API_VERSION,
+            Kind::Component => COMPONENT_API_VERSION,
+        };
+        if let Some(api_version) = &kustomization.api_version {
+            if api_version != expected {
+                return Err(invalid(
+                    key_line(text, "apiVersion"),
+                    format!("apiVersion '{api_version}' is not {expected}"),
+                ));
+            }
+        }
+        // kustomize refuses a file that declares nothing to build.
+        if map
+            .keys()
+            .all(|k| matches!(k.as_str(), "apiVersion" | "kind" | "metadata"))
+        {
+            return Err(invalid(None, "the kustomization is empty".into()));
         }
         Ok(kustomization)
     }
@@ -328,15 +359,36 @@ mod tests {
     }
 
     #[test]
-    fn components_and_foreign_kinds_are_refused() {
-        let err =
-            parse("apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n").unwrap_err();
-        assert!(err.to_string().contains("apiVersion"), "{err}");
-        let err = parse("kind: Component\n").unwrap_err();
+    fn components_have_their_own_api_version() {
+        let k = parse(
+            "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nresources: [a.yaml]\n",
+        )
+        .unwrap();
+        assert_eq!(k.kind(), Kind::Component);
+        // kubectl kustomize: "apiVersion for Component should be kustomize.config.k8s.io/v1alpha1".
+        let err = parse(
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Component\nresources: [a.yaml]\n",
+        )
+        .unwrap_err();
         assert!(
-            err.to_string().contains("components are not supported"),
+            err.to_string()
+                .contains("is not kustomize.config.k8s.io/v1alpha1"),
             "{err}"
         );
+        let err = parse("kind: Overlay\nresources: [a.yaml]\n").unwrap_err();
+        assert!(err.to_string().contains("kind 'Overlay'"), "{err}");
+    }
+
+    #[test]
+    fn a_kustomization_that_declares_nothing_is_refused() {
+        // kubectl kustomize: "kustomization.yaml is empty".
+        let err = parse("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n")
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "k/kustomization.yaml: invalid kustomization: the kustomization is empty"
+        );
+        assert!(parse("resources: []\n").is_ok());
     }
 
     #[test]
