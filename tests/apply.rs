@@ -3,7 +3,7 @@
 //! through a kubeconfig file. Every test starts its own double on a free
 //! port and works in its own temporary directory, so they run in parallel.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -15,7 +15,7 @@
 //! Skipped with a message without docker-registry/skopeo/openssl/git (and
 //! sshd and root for the ssh cases), unless `CI` is set.
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

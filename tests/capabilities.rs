@@ -5,7 +5,7 @@
 //! `random` with the Rust SDK, and the tests re-annotate copies of it to
 //! declare less.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -6,7 +6,7 @@
 //!
 //! Also the plugin swap gate on its own ([`PluginSet`]), without servers.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -30,7 +30,7 @@
 //! parsed for syntax and other unmarked blocks are listed as not run. Marked
 //! blocks there are tested like any other.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

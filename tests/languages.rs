@@ -3,7 +3,7 @@
 //! installs both) and must pass their `rekon test` suites in the real
 //! sandbox, and work through `rekon plugin run` and `inspect` as any plugin.
 
-mod support;
+use crate::support;
 
 use support::langs::{build, rekon, repo, show, suite_passes};
 

@@ -3,7 +3,7 @@
 //! real `kube` clients reached through a kubeconfig, as two rekons on two
 //! machines would be.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -7,7 +7,7 @@
 //! Skipped with a message without docker-registry/skopeo/openssl, unless
 //! `CI` is set.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

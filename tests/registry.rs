@@ -11,7 +11,7 @@
 //! message, unless `CI` is set: there they must run (tests/run.sh installs
 //! them).
 
-mod support;
+use crate::support;
 
 use support::registry::*;
 

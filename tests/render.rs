@@ -1,7 +1,7 @@
 //! Rendering the bundled example through the library, and the errors bad
 //! input produces.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

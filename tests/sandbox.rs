@@ -1,7 +1,7 @@
 //! Hostile and broken plugins are stopped or refused with a clear error, and
 //! a good plugin keeps working after each of them.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

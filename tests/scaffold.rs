@@ -3,7 +3,7 @@
 //! and Python in one world each: the examples under `examples/plugins/`
 //! cover their other worlds' machinery), and its refusals are clear.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

@@ -2,7 +2,7 @@
 //! readiness, metrics, status, the Harbor and generic webhook receivers, and
 //! the `rekon status` binary reading a served board.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};

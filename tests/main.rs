@@ -1,0 +1,20 @@
+//! rekon's integration tests: one binary, a module per area (each module's
+//! doc says what it covers and which real parts it runs).
+
+mod apply;
+mod automation;
+mod capabilities;
+mod cli;
+mod daemon;
+mod docs;
+mod install;
+mod languages;
+mod lease;
+mod plugin_oci;
+mod registry;
+mod render;
+mod sandbox;
+mod scaffold;
+mod server;
+mod setters;
+mod support;
