@@ -216,6 +216,82 @@ pub enum Error {
     #[error("{0}")]
     JsonPatchOp(Box<JsonPatchFailure>),
 
+    /// A `configurations` file cannot be read as a transformer
+    /// configuration, or conflicts with the configuration it joins.
+    #[error("{}{}: invalid transformer configuration: {message}", file.display(), at_line(*line))]
+    InvalidConfiguration {
+        /// The configuration file (or the kustomization whose included
+        /// configurations conflict).
+        file: PathBuf,
+        /// 1-based line, when known.
+        line: Option<usize>,
+        /// What is wrong, naming the key.
+        message: String,
+    },
+
+    /// A name reference could mean more than one object of the build.
+    #[error(
+        "{}:{line}: {referrer}: field '{field}' names '{name}', which could be any of: {}",
+        file.display(),
+        candidates.join(", ")
+    )]
+    AmbiguousReference {
+        /// The file of the referring object.
+        file: PathBuf,
+        /// Its line.
+        line: usize,
+        /// The referring object, `Kind.group namespace/name`.
+        referrer: String,
+        /// The field holding the name (a field spec path).
+        field: String,
+        /// The name as written.
+        name: String,
+        /// Each possible object, with where it was defined.
+        candidates: Vec<String>,
+    },
+
+    /// A reference kustomize cannot follow, such as a RoleBinding subject
+    /// whose namespace is not a string.
+    #[error("{}:{line}: {referrer}: {message}", file.display())]
+    InvalidReference {
+        /// The file of the referring object.
+        file: PathBuf,
+        /// Its line.
+        line: usize,
+        /// The referring object, `Kind.group namespace/name`.
+        referrer: String,
+        /// What is wrong, naming the field.
+        message: String,
+    },
+
+    /// The `namespace` of a kustomization gives two objects the same
+    /// identity.
+    #[error(
+        "{}: namespace '{namespace}' gives two objects the same identity {id}: \
+         {}:{} and {}:{}",
+        file.display(),
+        first_file.display(),
+        first_line,
+        second_file.display(),
+        second_line
+    )]
+    NamespaceConflict {
+        /// The kustomization setting the namespace.
+        file: PathBuf,
+        /// The namespace.
+        namespace: String,
+        /// The shared identity, `Kind.group namespace/name`.
+        id: String,
+        /// Where the first object was defined.
+        first_file: PathBuf,
+        /// Its line.
+        first_line: usize,
+        /// Where the second object was defined.
+        second_file: PathBuf,
+        /// Its line.
+        second_line: usize,
+    },
+
     /// Two objects with the same identity.
     #[error(
         "{}:{line}: duplicate object {id} (also defined at {}:{})",
@@ -253,6 +329,10 @@ impl Error {
             | Error::InvalidKustomization { file, .. }
             | Error::AmbiguousKustomization { file, .. }
             | Error::Cycle { file, .. }
+            | Error::InvalidConfiguration { file, .. }
+            | Error::AmbiguousReference { file, .. }
+            | Error::InvalidReference { file, .. }
+            | Error::NamespaceConflict { file, .. }
             | Error::Duplicate { file, .. } => file,
             Error::Patch { patch, .. } | Error::NoMatch { patch, .. } => &patch.file,
             Error::JsonPatchOp(failure) => &failure.patch.file,

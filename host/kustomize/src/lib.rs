@@ -199,7 +199,8 @@ pub fn build(root: &cap_std::fs::Dir, path: &Path) -> Result<Vec<Resource>, Erro
             other => other,
         },
     )?;
-    let mut items = build::Builder::new(root).entry(&entry)?;
+    let build::Built { mut items, config } = build::Builder::new(root).entry(&entry)?;
+    transform::nameref::fix_back_references(&mut items, &config)?;
     for item in &items {
         object::check_object(&item.object, &item.origin)?;
     }

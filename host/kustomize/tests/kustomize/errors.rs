@@ -77,7 +77,7 @@ fn unsupported_field() {
         "flux/clusters/production/frontend/kustomization.yaml:3: unsupported field \
          'configMapGenerator' (rekon supports: apiVersion, kind, metadata, resources, bases, \
          namespace, namePrefix, nameSuffix, commonLabels, labels, commonAnnotations, images, \
-         replicas, patches, patchesStrategicMerge, patchesJson6902)"
+         replicas, patches, patchesStrategicMerge, patchesJson6902, configurations)"
     );
 }
 
