@@ -231,7 +231,7 @@ pub enum Error {
 
     /// A name reference could mean more than one object of the build.
     #[error(
-        "{}:{line}: {referrer}: field '{field}' names '{name}', which could be any of: {}",
+        "{}:{line}: {reference}, which could be any of: {}",
         file.display(),
         candidates.join(", ")
     )]
@@ -240,12 +240,8 @@ pub enum Error {
         file: PathBuf,
         /// Its line.
         line: usize,
-        /// The referring object, `Kind.group namespace/name`.
-        referrer: String,
-        /// The field holding the name (a field spec path).
-        field: String,
-        /// The name as written.
-        name: String,
+        /// The referring object, the field and the name it holds.
+        reference: String,
         /// Each possible object, with where it was defined.
         candidates: Vec<String>,
     },
@@ -267,29 +263,17 @@ pub enum Error {
     /// The `namespace` of a kustomization gives two objects the same
     /// identity.
     #[error(
-        "{}: namespace '{namespace}' gives two objects the same identity {id}: \
-         {}:{} and {}:{}",
+        "{}: namespace gives two objects the same identity {id}: {}",
         file.display(),
-        first_file.display(),
-        first_line,
-        second_file.display(),
-        second_line
+        objects.join(" and ")
     )]
     NamespaceConflict {
         /// The kustomization setting the namespace.
         file: PathBuf,
-        /// The namespace.
-        namespace: String,
         /// The shared identity, `Kind.group namespace/name`.
         id: String,
-        /// Where the first object was defined.
-        first_file: PathBuf,
-        /// Its line.
-        first_line: usize,
-        /// Where the second object was defined.
-        second_file: PathBuf,
-        /// Its line.
-        second_line: usize,
+        /// Where each object was defined, `file:line`.
+        objects: Vec<String>,
     },
 
     /// Two objects with the same identity.

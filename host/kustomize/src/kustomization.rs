@@ -348,8 +348,10 @@ mod tests {
             let err = parse(text).unwrap_err().to_string();
             assert!(err.contains("expected a string"), "{text}: {err}");
         }
-        let k = parse("images:\n- name: app\n  newTag: '1.10'\ncommonLabels:\n  v: \"2.0\"\n  n: null\n")
-            .unwrap();
+        let k = parse(
+            "images:\n- name: app\n  newTag: '1.10'\ncommonLabels:\n  v: \"2.0\"\n  n: null\n",
+        )
+        .unwrap();
         assert_eq!(k.images[0].new_tag.as_deref(), Some("1.10"));
         assert_eq!(
             k.common_labels.0,

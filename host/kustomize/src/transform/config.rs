@@ -94,7 +94,11 @@ impl TransformerConfig {
             ("namePrefix", &mut self.name_prefix, &other.name_prefix),
             ("nameSuffix", &mut self.name_suffix, &other.name_suffix),
             ("namespace", &mut self.namespace, &other.namespace),
-            ("commonLabels", &mut self.common_labels, &other.common_labels),
+            (
+                "commonLabels",
+                &mut self.common_labels,
+                &other.common_labels,
+            ),
             ("labels", &mut self.labels, &other.labels),
             (
                 "templateLabels",
@@ -106,7 +110,11 @@ impl TransformerConfig {
                 &mut self.common_annotations,
                 &other.common_annotations,
             ),
-            ("varReference", &mut self.var_reference, &other.var_reference),
+            (
+                "varReference",
+                &mut self.var_reference,
+                &other.var_reference,
+            ),
             ("images", &mut self.images, &other.images),
             ("replicas", &mut self.replicas, &other.replicas),
         ];
@@ -120,7 +128,9 @@ impl TransformerConfig {
                     && r.kind == reference.kind
             }) {
                 Some(existing) => merge_specs(&mut existing.field_specs, &reference.field_specs)
-                    .map_err(|path| conflict(&format!("nameReference of {}", reference.kind), &path))?,
+                    .map_err(|path| {
+                        conflict(&format!("nameReference of {}", reference.kind), &path)
+                    })?,
                 None => self.name_reference.push(reference.clone()),
             }
         }
@@ -139,7 +149,10 @@ impl TransformerConfig {
                 message,
             };
             if resolved.is_dir {
-                return Err(invalid(None, "a directory, not a configuration file".into()));
+                return Err(invalid(
+                    None,
+                    "a directory, not a configuration file".into(),
+                ));
             }
             let text = crate::fs::read(root, &resolved.path)?;
             let parsed: Option<TransformerConfig> =
@@ -153,7 +166,9 @@ impl TransformerConfig {
                     invalid(line, message)
                 })?;
             if let Some(parsed) = parsed {
-                config.merge(&parsed).map_err(|message| invalid(None, message))?;
+                config
+                    .merge(&parsed)
+                    .map_err(|message| invalid(None, message))?;
             }
         }
         Ok(config)
@@ -165,7 +180,10 @@ pub(crate) fn conflict(section: &str, path: &str) -> String {
 }
 
 /// kustomize's `FsSlice.MergeAll`; the error is the conflicting path.
-pub(crate) fn merge_specs(specs: &mut Vec<FieldSpec>, incoming: &[FieldSpec]) -> Result<(), String> {
+pub(crate) fn merge_specs(
+    specs: &mut Vec<FieldSpec>,
+    incoming: &[FieldSpec],
+) -> Result<(), String> {
     for spec in incoming {
         match specs
             .iter()
@@ -195,10 +213,12 @@ mod tests {
             .iter()
             .find(|r| r.kind == "Secret")
             .unwrap();
-        assert!(secret
-            .field_specs
-            .iter()
-            .any(|s| s.segments() == ["metadata", "annotations", "nginx.ingress.kubernetes.io/auth-secret"]));
+        assert!(secret.field_specs.iter().any(|s| s.segments()
+            == [
+                "metadata",
+                "annotations",
+                "nginx.ingress.kubernetes.io/auth-secret"
+            ]));
     }
 
     #[test]
@@ -210,7 +230,11 @@ mod tests {
         .unwrap();
         config.merge(&extra).unwrap();
         assert_eq!(config.common_labels.len(), 33);
-        let config_map = config.name_reference.iter().find(|r| r.kind == "ConfigMap").unwrap();
+        let config_map = config
+            .name_reference
+            .iter()
+            .find(|r| r.kind == "ConfigMap")
+            .unwrap();
         assert_eq!(config_map.field_specs.last().unwrap().path, "spec/config");
         let conflicting: TransformerConfig =
             serde_yaml_ng::from_str("commonLabels:\n- {path: metadata/labels}\n").unwrap();

@@ -181,7 +181,9 @@ mod tests {
     fn list_markers_are_never_created() {
         let mut object = json!({"kind": "StatefulSet", "spec": {}});
         let spec = spec("spec/volumeClaimTemplates[]/metadata/labels", true);
-        spec.apply(&mut object, Create::Map, &mut |v| set_pairs(v, &[("a".into(), "b".into())]));
+        spec.apply(&mut object, Create::Map, &mut |v| {
+            set_pairs(v, &[("a".into(), "b".into())])
+        });
         assert_eq!(object["spec"], json!({}));
         let mut object = json!({"kind": "X", "spec": {"t": [{"name": "d"}, {"metadata": null}]}});
         spec_at(&mut object, "spec/t[]/metadata/labels");
@@ -201,9 +203,8 @@ mod tests {
     fn without_create_only_present_fields_are_visited() {
         let mut object = json!({"kind": "X", "spec": {"selector": null}});
         let mut seen = 0;
-        spec("spec/selector/matchLabels", false).apply(&mut object, Create::Map, &mut |_| {
-            seen += 1
-        });
+        spec("spec/selector/matchLabels", false)
+            .apply(&mut object, Create::Map, &mut |_| seen += 1);
         spec("spec/other", false).apply(&mut object, Create::Map, &mut |_| seen += 1);
         assert_eq!(seen, 0);
         assert_eq!(object, json!({"kind": "X", "spec": {"selector": null}}));

@@ -88,7 +88,8 @@ pub(crate) fn fix_back_references(
     let targets: Vec<Target> = items.iter().map(Target::of).collect();
     // (field spec, referral) pairs for each referrer, chosen by its
     // original group, version and kind.
-    let mut filters: Vec<Vec<(&FieldSpec, Referral<'_>)>> = items.iter().map(|_| Vec::new()).collect();
+    let mut filters: Vec<Vec<(&FieldSpec, Referral<'_>)>> =
+        items.iter().map(|_| Vec::new()).collect();
     for reference in &config.name_reference {
         for spec in &reference.field_specs {
             for (index, target) in targets.iter().enumerate() {
@@ -125,7 +126,8 @@ pub(crate) fn fix_back_references(
             let segments = spec.segments();
             visit(&mut item.object, &segments, Create::Never, &mut |value| {
                 if failure.is_none() {
-                    failure = update(value, &referrer, spec, &referral, &candidates, &targets).err();
+                    failure =
+                        update(value, &referrer, spec, &referral, &candidates, &targets).err();
                 }
             });
             if let Some(err) = failure {
@@ -149,7 +151,11 @@ fn role_ref(object: &Value) -> Option<(String, String)> {
 /// `SubsetThatCouldBeReferencedByResource`): everything for a cluster-scoped
 /// referrer, else cluster-scoped objects, those in its namespace, and for a
 /// RoleBinding those in the namespaces of its ServiceAccount subjects.
-fn referable(referrer: &Referrer<'_>, object: &Value, targets: &[Target]) -> Result<Vec<usize>, Error> {
+fn referable(
+    referrer: &Referrer<'_>,
+    object: &Value,
+    targets: &[Target],
+) -> Result<Vec<usize>, Error> {
     if referrer.id.is_cluster_scoped() {
         return Ok((0..targets.len()).collect());
     }
@@ -223,7 +229,9 @@ fn update(
                 None => candidates.to_vec(),
                 Some(namespace) => {
                     let namespace = namespace.as_str().unwrap_or("");
-                    let in_namespace = |id: &ResId| !id.is_cluster_scoped() && id.effective_namespace() == namespace;
+                    let in_namespace = |id: &ResId| {
+                        !id.is_cluster_scoped() && id.effective_namespace() == namespace
+                    };
                     let original: Vec<usize> = candidates
                         .iter()
                         .copied()
@@ -241,7 +249,8 @@ fn update(
                 }
             };
             let name = name.to_string();
-            let Some(found) = select(&name, referrer, spec, referral, &candidates, targets, true)? else {
+            let Some(found) = select(&name, referrer, spec, referral, &candidates, targets, true)?
+            else {
                 return Ok(());
             };
             let to = &targets[found].id;
@@ -309,9 +318,7 @@ fn select(
             Err(Error::AmbiguousReference {
                 file: referrer.file.to_path_buf(),
                 line: referrer.line,
-                referrer: referrer.id.to_string(),
-                field: spec.path.clone(),
-                name: name.to_string(),
+                reference: format!("{}: field '{}' names '{name}'", referrer.id, spec.path),
                 candidates: left.iter().map(|&i| targets[i].described.clone()).collect(),
             })
         }
@@ -332,5 +339,6 @@ fn affixes_match(target: &Target, referrer: &Referrer<'_>, allow_empty: bool) ->
         }
         long.ends_with(short)
     };
-    ends_alike(&target.prefixes, referrer.prefixes) && ends_alike(&target.suffixes, referrer.suffixes)
+    ends_alike(&target.prefixes, referrer.prefixes)
+        && ends_alike(&target.suffixes, referrer.suffixes)
 }

@@ -46,7 +46,8 @@ pub(crate) fn apply(
             // v1 object; RoleBinding subjects only by name (as kustomize).
             if spec.path == "metadata/namespace"
                 || (spec.path == "metadata/name" && api_version != "v1")
-                || (binding && spec.path == "subjects/namespace"
+                || (binding
+                    && spec.path == "subjects/namespace"
                     && (spec.kind == "RoleBinding" || spec.kind == "ClusterRoleBinding"))
             {
                 continue;
@@ -56,15 +57,12 @@ pub(crate) fn apply(
         let id = items[index].id();
         if let Some(other) = (0..items.len()).find(|&i| i != index && same_id(&items[i].id(), &id))
         {
-            let (first, second) = (&items[other].origin, &items[index].origin);
+            let place =
+                |item: &Item| format!("{}:{}", item.origin.file.display(), item.origin.line);
             return Err(Error::NamespaceConflict {
                 file: file.to_path_buf(),
-                namespace: namespace.to_string(),
                 id: id.to_string(),
-                first_file: first.file.clone(),
-                first_line: first.line,
-                second_file: second.file.clone(),
-                second_line: second.line,
+                objects: vec![place(&items[other]), place(&items[index])],
             });
         }
     }

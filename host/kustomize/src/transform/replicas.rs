@@ -30,9 +30,14 @@ pub(crate) fn apply(
                     } else {
                         Create::Never
                     };
-                    visit(&mut item.object, &split_path(&spec.path), create, &mut |value| {
-                        *value = Value::from(replica.count);
-                    });
+                    visit(
+                        &mut item.object,
+                        &split_path(&spec.path),
+                        create,
+                        &mut |value| {
+                            *value = Value::from(replica.count);
+                        },
+                    );
                 }
             }
         }
