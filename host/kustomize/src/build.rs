@@ -9,10 +9,20 @@ use cap_std::fs::Dir;
 use crate::error::PatchRef;
 use crate::fs::{self, Entry};
 use crate::kustomization::{Kind, Kustomization};
-use crate::object::{self, Item, ResId};
+use crate::object::{self, Item};
 use crate::patch::Patcher;
+use crate::transform::config::TransformerConfig;
+use crate::transform::names::End;
 use crate::transform::{images, labels, names, namespace, replicas};
 use crate::Error;
+
+/// What building a path gives: its objects, and the transformer
+/// configuration accumulated from it and everything it includes (kustomize
+/// merges a sub-kustomization's configuration into its parent's).
+pub(crate) struct Built {
+    pub items: Vec<Item>,
+    pub config: TransformerConfig,
+}
 
 /// One build in progress: the root, and the directories being built (to
 /// detect cycles).
@@ -33,11 +43,14 @@ impl<'a> Builder<'a> {
 
     /// Builds a resolved entry: a directory (kustomization or plain) or a
     /// YAML file.
-    pub fn entry(&mut self, entry: &Entry) -> Result<Vec<Item>, Error> {
+    pub fn entry(&mut self, entry: &Entry) -> Result<Built, Error> {
         if entry.is_dir {
             self.directory(&entry.path)
         } else {
-            self.file(&entry.path)
+            Ok(Built {
+                items: self.file(&entry.path)?,
+                config: TransformerConfig::default(),
+            })
         }
     }
 
@@ -47,7 +60,7 @@ impl<'a> Builder<'a> {
         object::items_from_documents(documents, path)
     }
 
-    fn directory(&mut self, dir: &Path) -> Result<Vec<Item>, Error> {
+    fn directory(&mut self, dir: &Path) -> Result<Built, Error> {
         let kustomization = fs::find_kustomization(self.root, dir)?;
         self.enter(dir, kustomization.as_deref())?;
         let result = match kustomization {
@@ -77,9 +90,11 @@ impl<'a> Builder<'a> {
 
     /// A directory without a kustomization: its YAML files and
     /// subdirectories in name order, hidden entries skipped, as Flux
-    /// generates a kustomization for such a directory.
-    fn plain_directory(&mut self, dir: &Path) -> Result<Vec<Item>, Error> {
+    /// generates a kustomization for such a directory (with the built-in
+    /// configuration).
+    fn plain_directory(&mut self, dir: &Path) -> Result<Built, Error> {
         let mut items = Vec::new();
+        let mut config = TransformerConfig::builtin();
         for name in fs::list(self.root, dir)? {
             if name.as_encoded_bytes().starts_with(b".") {
                 continue;
@@ -100,14 +115,16 @@ impl<'a> Builder<'a> {
                 }
                 fs::Lookup::File | fs::Lookup::Missing => continue,
             };
-            items.extend(self.entry(&entry)?);
+            let built = self.entry(&entry)?;
+            items.extend(built.items);
+            merge_config(&mut config, &built.config, dir)?;
         }
-        Ok(items)
+        Ok(Built { items, config })
     }
 
     /// Builds the kustomization `file` of `dir`. A Component may be the build
     /// path itself (kustomize allows it): it then starts from nothing.
-    fn kustomization(&mut self, dir: &Path, file: &Path) -> Result<Vec<Item>, Error> {
+    fn kustomization(&mut self, dir: &Path, file: &Path) -> Result<Built, Error> {
         let text = fs::read(self.root, file)?;
         let k = Kustomization::parse(&text, file)?;
         // kustomize: a Component cannot be a resource of another build.
@@ -120,19 +137,28 @@ impl<'a> Builder<'a> {
                     .into(),
             });
         }
-        self.accumulate(&k, dir, file, Vec::new())
+        let start = Built {
+            items: Vec::new(),
+            config: TransformerConfig::default(),
+        };
+        self.accumulate(&k, dir, file, start)
     }
 
-    /// kustomize's `accumulateTarget`: adds the kustomization's resources to
-    /// `items` (what a parent accumulated, for a component; nothing
-    /// otherwise), then applies its components, then its transformers.
+    /// kustomize's `accumulateTarget`: adds the kustomization's resources and
+    /// configuration to `built` (what a parent accumulated, for a component;
+    /// nothing otherwise), then applies its components, then its
+    /// transformers.
     fn accumulate(
         &mut self,
         k: &Kustomization,
         dir: &Path,
         file: &Path,
-        mut items: Vec<Item>,
-    ) -> Result<Vec<Item>, Error> {
+        built: Built,
+    ) -> Result<Built, Error> {
+        let Built {
+            mut items,
+            mut config,
+        } = built;
         for entry in k.resources.iter().chain(&k.bases) {
             if is_remote(entry) {
                 return Err(Error::Remote {
@@ -141,19 +167,25 @@ impl<'a> Builder<'a> {
                 });
             }
             let entry = fs::resolve(self.root, dir, file, "resource", entry)?;
-            items.extend(self.entry(&entry)?);
+            let built = self.entry(&entry)?;
+            items.extend(built.items);
+            merge_config(&mut config, &built.config, file)?;
         }
+        let own = TransformerConfig::load(self.root, dir, file, &k.configurations)?;
+        merge_config(&mut config, &own, file)?;
         object::check_duplicates(&items)?;
+        let mut built = Built { items, config };
         for entry in &k.components {
-            items = self.component(dir, file, entry, items)?;
+            built = self.component(dir, file, entry, built)?;
         }
+        let Built { mut items, config } = built;
         let patcher = Patcher {
             root: self.root,
             dir,
             file,
         };
-        transform(k, &patcher, &mut items)?;
-        Ok(items)
+        transform(k, &config, &patcher, &mut items)?;
+        Ok(Built { items, config })
     }
 
     /// Applies the component `entry` of the kustomization `file` to `items`.
@@ -162,8 +194,8 @@ impl<'a> Builder<'a> {
         dir: &Path,
         file: &Path,
         entry: &str,
-        items: Vec<Item>,
-    ) -> Result<Vec<Item>, Error> {
+        built: Built,
+    ) -> Result<Built, Error> {
         if is_remote(entry) {
             return Err(Error::Remote {
                 file: file.to_path_buf(),
@@ -195,48 +227,70 @@ impl<'a> Builder<'a> {
             )));
         }
         self.enter(&resolved.path, Some(&component_file))?;
-        let result = self.accumulate(&component, &resolved.path, &component_file, items);
+        let result = self.accumulate(&component, &resolved.path, &component_file, built);
         self.stack.pop();
         result
     }
 }
 
+/// Merges an included configuration into a kustomization's; a conflict is
+/// an error naming the kustomization (or directory).
+fn merge_config(
+    config: &mut TransformerConfig,
+    other: &TransformerConfig,
+    file: &Path,
+) -> Result<(), Error> {
+    config
+        .merge(other)
+        .map_err(|message| Error::InvalidConfiguration {
+            file: file.to_path_buf(),
+            line: None,
+            message,
+        })
+}
+
 /// Applies a kustomization's patches and transformers to its resources, in
 /// kustomize's order (`configureBuiltinTransformers` in
 /// `api/internal/target/kusttarget_configplugin.go`).
-fn transform(k: &Kustomization, patcher: &Patcher<'_>, items: &mut Vec<Item>) -> Result<(), Error> {
+fn transform(
+    k: &Kustomization,
+    config: &TransformerConfig,
+    patcher: &Patcher<'_>,
+    items: &mut Vec<Item>,
+) -> Result<(), Error> {
     patcher.strategic_merge(&k.patches_strategic_merge, items)?;
     patcher.patches(&k.patches, items)?;
 
+    // References to renamed objects are updated once, at the end of the
+    // whole build (`transform::nameref`).
+    if let Some(ns) = k.namespace.as_deref().filter(|ns| !ns.is_empty()) {
+        namespace::apply(items, ns, &config.namespace, patcher.file)?;
+    }
     let prefix = k.name_prefix.as_deref().unwrap_or("");
+    names::apply(items, prefix, End::Prefix, &config.name_prefix);
     let suffix = k.name_suffix.as_deref().unwrap_or("");
-    let ns = k.namespace.as_deref().filter(|ns| !ns.is_empty());
-    if ns.is_some() || !prefix.is_empty() || !suffix.is_empty() {
-        let before: Vec<ResId> = items.iter().map(Item::id).collect();
-        for item in items.iter_mut() {
-            item.remember_id();
-        }
-        if let Some(ns) = ns {
-            namespace::apply(items, ns);
-        }
-        names::apply(items, prefix, suffix);
-        names::update_references(items, &before);
-    }
+    names::apply(items, suffix, End::Suffix, &config.name_suffix);
 
-    for label in &k.labels {
-        labels::apply_label(items, label);
+    for (index, label) in k.labels.iter().enumerate() {
+        labels::apply_label(items, label, config).map_err(|message| {
+            Error::InvalidKustomization {
+                file: patcher.file.to_path_buf(),
+                line: None,
+                message: format!("labels[{index}].fields: {message}"),
+            }
+        })?;
     }
-    labels::apply_common_labels(items, &k.common_labels);
-    labels::apply_annotations(items, &k.common_annotations);
+    labels::apply(items, &config.common_labels, &k.common_labels);
+    labels::apply(items, &config.common_annotations, &k.common_annotations);
     patcher.json6902(&k.patches_json6902, items)?;
-    replicas::apply(items, &k.replicas).map_err(|name| Error::NoMatch {
+    replicas::apply(items, &k.replicas, &config.replicas).map_err(|name| Error::NoMatch {
         patch: PatchRef {
             file: patcher.file.to_path_buf(),
             entry: Some("replicas".into()),
         },
         what: format!("entry '{name}'"),
     })?;
-    images::apply(items, &k.images);
+    images::apply(items, &k.images, &config.images);
     Ok(())
 }
 

@@ -216,6 +216,66 @@ pub enum Error {
     #[error("{0}")]
     JsonPatchOp(Box<JsonPatchFailure>),
 
+    /// A `configurations` file cannot be read as a transformer
+    /// configuration, or conflicts with the configuration it joins.
+    #[error("{}{}: invalid transformer configuration: {message}", file.display(), at_line(*line))]
+    InvalidConfiguration {
+        /// The configuration file (or the kustomization whose included
+        /// configurations conflict).
+        file: PathBuf,
+        /// 1-based line, when known.
+        line: Option<usize>,
+        /// What is wrong, naming the key.
+        message: String,
+    },
+
+    /// A name reference could mean more than one object of the build.
+    #[error(
+        "{}:{line}: {reference}, which could be any of: {}",
+        file.display(),
+        candidates.join(", ")
+    )]
+    AmbiguousReference {
+        /// The file of the referring object.
+        file: PathBuf,
+        /// Its line.
+        line: usize,
+        /// The referring object, the field and the name it holds.
+        reference: String,
+        /// Each possible object, with where it was defined.
+        candidates: Vec<String>,
+    },
+
+    /// A reference kustomize cannot follow, such as a RoleBinding subject
+    /// whose namespace is not a string.
+    #[error("{}:{line}: {referrer}: {message}", file.display())]
+    InvalidReference {
+        /// The file of the referring object.
+        file: PathBuf,
+        /// Its line.
+        line: usize,
+        /// The referring object, `Kind.group namespace/name`.
+        referrer: String,
+        /// What is wrong, naming the field.
+        message: String,
+    },
+
+    /// The `namespace` of a kustomization gives two objects the same
+    /// identity.
+    #[error(
+        "{}: namespace gives two objects the same identity {id}: {}",
+        file.display(),
+        objects.join(" and ")
+    )]
+    NamespaceConflict {
+        /// The kustomization setting the namespace.
+        file: PathBuf,
+        /// The shared identity, `Kind.group namespace/name`.
+        id: String,
+        /// Where each object was defined, `file:line`.
+        objects: Vec<String>,
+    },
+
     /// Two objects with the same identity.
     #[error(
         "{}:{line}: duplicate object {id} (also defined at {}:{})",
@@ -253,6 +313,10 @@ impl Error {
             | Error::InvalidKustomization { file, .. }
             | Error::AmbiguousKustomization { file, .. }
             | Error::Cycle { file, .. }
+            | Error::InvalidConfiguration { file, .. }
+            | Error::AmbiguousReference { file, .. }
+            | Error::InvalidReference { file, .. }
+            | Error::NamespaceConflict { file, .. }
             | Error::Duplicate { file, .. } => file,
             Error::Patch { patch, .. } | Error::NoMatch { patch, .. } => &patch.file,
             Error::JsonPatchOp(failure) => &failure.patch.file,

@@ -14,6 +14,7 @@ use std::path::Path;
 use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
+use crate::transform::fieldspec::FieldSpec;
 use crate::Error;
 
 /// The top-level fields rekon understands, in the order it documents them.
@@ -35,6 +36,7 @@ pub(crate) const SUPPORTED_FIELDS: &[&str] = &[
     "patches",
     "patchesStrategicMerge",
     "patchesJson6902",
+    "configurations",
 ];
 
 const API_VERSION: &str = "kustomize.config.k8s.io/v1beta1";
@@ -71,11 +73,11 @@ pub(crate) struct Kustomization {
     /// transformers), as kustomize v5 does.
     #[serde(default)]
     pub components: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "strict_option")]
     pub namespace: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "strict_option")]
     pub name_prefix: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "strict_option")]
     pub name_suffix: Option<String>,
     #[serde(default)]
     pub common_labels: StringMap,
@@ -93,6 +95,10 @@ pub(crate) struct Kustomization {
     pub patches_strategic_merge: Vec<String>,
     #[serde(default)]
     pub patches_json6902: Vec<Json6902Patch>,
+    /// Transformer configuration files (field specs), merged with the
+    /// built-in configuration.
+    #[serde(default)]
+    pub configurations: Vec<String>,
 }
 
 /// A `labels` entry.
@@ -105,20 +111,22 @@ pub(crate) struct Label {
     pub include_selectors: bool,
     #[serde(default)]
     pub include_templates: bool,
+    /// Extra field specs for this entry's pairs.
     #[serde(default)]
-    pub include_volume_claim_templates: bool,
+    pub fields: Vec<FieldSpec>,
 }
 
 /// An `images` entry.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct Image {
+    #[serde(deserialize_with = "strict")]
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "strict_option")]
     pub new_name: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "strict_option")]
     pub new_tag: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "strict_option")]
     pub digest: Option<String>,
 }
 
@@ -194,8 +202,9 @@ impl fmt::Display for Target {
     }
 }
 
-/// A string-to-string map in file order. Scalars are taken as written
-/// (`version: 1.10` is `"1.10"`), as Go's `map[string]string` decoding does.
+/// A string-to-string map in file order. As for kustomize (Go's JSON decoding
+/// of `map[string]string`), a value must be a string: `null` is `""`, and a
+/// number or boolean is refused (checked against `kubectl kustomize`).
 #[derive(Debug, Default)]
 pub(crate) struct StringMap(pub Vec<(String, String)>);
 
@@ -212,14 +221,45 @@ impl<'de> Deserialize<'de> for StringMap {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StringMap, A::Error> {
                 let mut pairs = Vec::new();
-                while let Some((key, value)) = map.next_entry::<String, String>()? {
-                    pairs.push((key, value));
+                while let Some((key, value)) = map.next_entry::<String, StrictString>()? {
+                    pairs.push((key, value.0));
                 }
                 Ok(StringMap(pairs))
             }
         }
         deserializer.deserialize_any(MapVisitor)
     }
+}
+
+/// A string value that refuses numbers and booleans, as Go's JSON decoding
+/// into a `string` does; `null` is `""`.
+struct StrictString(String);
+
+impl<'de> Deserialize<'de> for StrictString {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct StrVisitor;
+        impl<'de> Visitor<'de> for StrVisitor {
+            type Value = StrictString;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string (quote numbers and booleans)")
+            }
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<StrictString, E> {
+                Ok(StrictString(value.to_string()))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<StrictString, E> {
+                Ok(StrictString(String::new()))
+            }
+        }
+        deserializer.deserialize_any(StrVisitor)
+    }
+}
+
+fn strict<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    Ok(StrictString::deserialize(deserializer)?.0)
+}
+
+fn strict_option<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<StrictString>::deserialize(deserializer)?.map(|s| s.0))
 }
 
 impl Kustomization {
@@ -326,14 +366,27 @@ mod tests {
     }
 
     #[test]
-    fn scalars_in_string_fields_keep_their_text() {
-        let k =
-            parse("images:\n- name: app\n  newTag: 1.10\ncommonLabels:\n  v: 2.0\n  on: true\n")
-                .unwrap();
+    fn string_fields_refuse_numbers_and_booleans() {
+        // `kubectl kustomize` refuses these ("cannot unmarshal number into
+        // Go struct field ... of type string"); quoted, they are strings,
+        // and `null` is "".
+        for text in [
+            "images:\n- name: app\n  newTag: 1.10\n",
+            "commonLabels:\n  v: 2.0\n",
+            "commonAnnotations:\n  on: true\n",
+            "namePrefix: 1\n",
+        ] {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.contains("expected a string"), "{text}: {err}");
+        }
+        let k = parse(
+            "images:\n- name: app\n  newTag: '1.10'\ncommonLabels:\n  v: \"2.0\"\n  n: null\n",
+        )
+        .unwrap();
         assert_eq!(k.images[0].new_tag.as_deref(), Some("1.10"));
         assert_eq!(
             k.common_labels.0,
-            vec![("v".into(), "2.0".into()), ("on".into(), "true".into())]
+            vec![("v".into(), "2.0".into()), ("n".into(), "".into())]
         );
     }
 

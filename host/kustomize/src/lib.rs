@@ -36,60 +36,75 @@
 //! `apiVersion` (`kustomize.config.k8s.io/v1beta1`), `kind` (`Kustomization`),
 //! `metadata` (accepted, no effect, as in kustomize), `resources` and its old
 //! alias `bases`, `namespace`, `namePrefix`, `nameSuffix`, `commonLabels`,
-//! `labels` (`pairs`, `includeSelectors`, `includeTemplates`,
-//! `includeVolumeClaimTemplates`), `commonAnnotations`, `images` (`name`,
-//! `newName`, `newTag`, `digest`), `replicas`, `patches` (`path` or `patch`,
-//! optional `target` with `group`, `version`, `kind`, `name`, `namespace`,
-//! `labelSelector`, `annotationSelector`), `patchesStrategicMerge`,
-//! `patchesJson6902`. Any other field is an [`Error::UnsupportedField`].
+//! `labels` (`pairs`, `includeSelectors`, `includeTemplates`, `fields`),
+//! `commonAnnotations`, `images` (`name`, `newName`, `newTag`, `digest`),
+//! `replicas`, `patches` (`path` or `patch`, optional `target` with `group`,
+//! `version`, `kind`, `name`, `namespace`, `labelSelector`,
+//! `annotationSelector`), `patchesStrategicMerge`, `patchesJson6902`,
+//! `configurations`. Any other field is an [`Error::UnsupportedField`].
+//! As in kustomize, label and annotation values, names, namespaces and
+//! image fields must be strings: an unquoted number or boolean is refused
+//! (`null` is `""`).
 //!
 //! Within one kustomization, resources are built first (each
 //! sub-kustomization completely), then, as kustomize orders its built-in
 //! transformers: `patchesStrategicMerge`, `patches`, `namespace`,
-//! `namePrefix`/`nameSuffix` (and the references that follow them), `labels`,
-//! `commonLabels`, `commonAnnotations`, `patchesJson6902`, `replicas`,
-//! `images`. The result of [`build`] is sorted in kustomize's legacy order.
+//! `namePrefix`, `nameSuffix`, `labels`, `commonLabels`,
+//! `commonAnnotations`, `patchesJson6902`, `replicas`, `images`. Name
+//! references are updated once, at the end of the whole build. The result
+//! of [`build`] is sorted in kustomize's legacy order.
+//!
+//! ## Transformer configuration
+//!
+//! Where each transformer writes is data: kustomize v5.5's built-in field
+//! specs (`namePrefix`, `nameSuffix`, `namespace`, `commonLabels`,
+//! `templateLabels`, `commonAnnotations`, `images`, `replicas`,
+//! `nameReference`), merged with the kustomization's `configurations` files
+//! (same format; unknown keys refused; a spec repeated with a different
+//! `create` is an error) and, as in kustomize, with the configurations of
+//! everything the kustomization includes: a base's `configurations` apply
+//! to its overlays' transformers and to the final name-reference pass.
+//! Paths are `/`-separated (`\/` for a slash in a key); lists on the way are
+//! entered element by element; `key[]` is never created; `create: false`
+//! fields are only set when present. `varReference` is accepted and has no
+//! effect (`vars` are refused). A plain directory has the built-in
+//! configuration, as the kustomization Flux generates for it.
 //!
 //! ## Namespaces
 //!
-//! `namespace` is set on namespaced objects only; built-in cluster-scoped
-//! kinds (Namespace, ClusterRole, CRD, PersistentVolume, StorageClass,
-//! webhooks, ...) are left alone, except that, as in kustomize, a `v1`
-//! Namespace object is renamed to the namespace, (Cluster)RoleBinding
-//! subjects named `default` get the namespace, and so do the service
-//! references of APIServices and CRD conversion webhooks.
+//! `namespace` is set on namespaced objects only; cluster-scoped kinds are
+//! those kyaml (kustomize v5.5) knows by apiVersion (Namespace, ClusterRole,
+//! CRD, PersistentVolume, StorageClass, webhook configurations, ...; not
+//! ValidatingAdmissionPolicy, which kustomize namespaces). As in kustomize,
+//! a `v1` Namespace object is renamed to the namespace, (Cluster)RoleBinding
+//! subjects named `default` get the namespace, an APIService gets
+//! `spec.service.namespace` (created), and a CRD conversion webhook's
+//! service its namespace (when present). Two objects ending with the same
+//! identity is an [`Error::NamespaceConflict`].
 //!
 //! ## Renames and references
 //!
 //! `namePrefix`/`nameSuffix` rename every object except Namespaces, CRDs and
-//! APIServices. When a kustomization renames or moves an object of its own
-//! build, references to it from objects of the same build follow:
-//!
-//! * ConfigMap: pod `volumes[].configMap`, projected volume sources,
-//!   `env[].valueFrom.configMapKeyRef`, `envFrom[].configMapRef` (containers
-//!   and initContainers);
-//! * Secret: pod `volumes[].secret`, projected sources,
-//!   `env[].valueFrom.secretKeyRef`, `envFrom[].secretRef`,
-//!   `imagePullSecrets`; Ingress `tls[].secretName`; ServiceAccount
-//!   `imagePullSecrets`;
-//! * ServiceAccount: `serviceAccountName`; (Cluster)RoleBinding `subjects`
-//!   (name and namespace);
-//! * PersistentVolumeClaim: pod `volumes[].persistentVolumeClaim`;
-//! * PriorityClass: `priorityClassName`;
-//! * Service: StatefulSet `serviceName`; Ingress backends; webhook
-//!   configuration and APIService `service` (name and namespace);
-//! * Role/ClusterRole: (Cluster)RoleBinding `roleRef`;
-//! * Deployment/StatefulSet/ReplicaSet/ReplicationController:
-//!   HorizontalPodAutoscaler `scaleTargetRef`.
-//!
-//! Pod specs are found in Pod, PodTemplate, Deployment, ReplicaSet,
-//! DaemonSet, StatefulSet, Job, ReplicationController and CronJob.
-//!
-//! Not updated (kustomize updates some of these): Role `rules[].resourceNames`,
-//! StorageClass, PersistentVolume and IngressClass references, Ingress
-//! annotations naming secrets, Knative services, ValidatingAdmissionPolicy
-//! bindings, references from a parent kustomization to objects renamed by a
-//! sub-kustomization, and renames made by patches.
+//! APIServices. Each object keeps, as kustomize does in its build
+//! annotations (never written out), its earlier identities and the prefixes
+//! and suffixes added to it. At the end of the build, one pass updates
+//! every field of kustomize's `nameReference` table (and of
+//! `configurations`) that names a renamed or moved object, across
+//! kustomizations: ConfigMaps and Secrets in every pod spec (volumes,
+//! projected sources, env, envFrom, imagePullSecrets), Role/ClusterRole
+//! `rules[].resourceNames`, Ingress TLS and nginx annotations, StorageClass
+//! parameters, ServiceAccount imagePullSecrets; ServiceAccounts in pod specs
+//! and (Cluster)RoleBinding `subjects` (name and namespace); Roles and
+//! ClusterRoles in `roleRef` (by its kind); PersistentVolumeClaims,
+//! PersistentVolumes, StorageClasses, PriorityClasses; Services in
+//! StatefulSet `serviceName`, Ingress backends, webhook `clientConfig.service`
+//! and APIService `spec.service`; ValidatingAdmissionPolicies in bindings;
+//! workloads in HPA `scaleTargetRef`. Candidates are chosen as kustomize
+//! does (previous names, kinds, namespaces, then the prefix/suffix sieve
+//! that keeps two renamed copies of one base apart); a name that could mean
+//! several objects is an [`Error::AmbiguousReference`] naming them all. As
+//! in kustomize, IngressClass references are not updated (its table entry
+//! names a group that matches nothing).
 //!
 //! ## Patches
 //!
@@ -131,8 +146,9 @@
 //!
 //! Generators (`configMapGenerator`, `secretGenerator`, `helmCharts`),
 //! `components`, `replacements`, `vars`, `transformers`, `generators`,
-//! `configurations`, `crds`, `openapi`, `sortOptions`, `buildMetadata`, patch
-//! `options`, image `tagSuffix`, label `fields` are refused. Field order is
+//! `crds`, `openapi`, `sortOptions`, `buildMetadata`, patch `options`, image
+//! `tagSuffix`, label `includeVolumeClaimTemplates` (not in v5.5) are
+//! refused. Field order is
 //! kept as written (kustomize sorts keys). Primitive lists with a merge
 //! strategy (`finalizers`) are replaced, not merged; `$retainKeys` and
 //! `$deleteFromPrimitiveList` are refused. A `target`ed patch matching nothing
@@ -199,7 +215,8 @@ pub fn build(root: &cap_std::fs::Dir, path: &Path) -> Result<Vec<Resource>, Erro
             other => other,
         },
     )?;
-    let mut items = build::Builder::new(root).entry(&entry)?;
+    let build::Built { mut items, config } = build::Builder::new(root).entry(&entry)?;
+    transform::nameref::fix_back_references(&mut items, &config)?;
     for item in &items {
         object::check_object(&item.object, &item.origin)?;
     }

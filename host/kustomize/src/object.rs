@@ -31,7 +31,7 @@ impl ResId {
     }
 
     pub fn is_cluster_scoped(&self) -> bool {
-        is_cluster_scoped(&self.group, &self.kind)
+        is_cluster_scoped(&self.group, &self.version, &self.kind)
     }
 
     /// The namespace for comparisons: kustomize treats an unset namespace as
@@ -61,17 +61,33 @@ impl fmt::Display for ResId {
     }
 }
 
-/// An object being built, with where it came from and the identities it had
-/// before transformers renamed or moved it (kustomize's "previous ids"), so
-/// patches and `replicas` in an overlay can still use the base's names.
+/// An object being built, with where it came from and what kustomize keeps
+/// in its build annotations (never written out here): the identities it had
+/// before transformers renamed or moved it (its "previous ids"), so patches
+/// and `replicas` in an overlay can still use the base's names and name
+/// references can find it, and the prefixes and suffixes added to its name,
+/// innermost first, which tell apart copies of one base renamed differently.
 #[derive(Debug, Clone)]
 pub(crate) struct Item {
     pub object: Value,
     pub origin: Origin,
     pub previous: Vec<ResId>,
+    pub prefixes: Vec<String>,
+    pub suffixes: Vec<String>,
 }
 
 impl Item {
+    /// An object as loaded, with no history.
+    pub fn new(object: Value, origin: Origin) -> Item {
+        Item {
+            object,
+            origin,
+            previous: Vec::new(),
+            prefixes: Vec::new(),
+            suffixes: Vec::new(),
+        }
+    }
+
     pub fn id(&self) -> ResId {
         ResId::of(&self.object)
     }
@@ -83,12 +99,13 @@ impl Item {
         ids
     }
 
-    /// Records the current identity before a transformer changes it.
+    /// Records the current identity before a transformer may change it
+    /// (kustomize's `StorePreviousId`: the namespace transformer does it for
+    /// every object, the prefix and suffix transformers for each object they
+    /// rename, a generator's hash suffix for what it generated). An object
+    /// with no previous id is never the target of a name reference.
     pub fn remember_id(&mut self) {
-        let id = self.id();
-        if self.previous.last() != Some(&id) {
-            self.previous.push(id);
-        }
+        self.previous.push(self.id());
     }
 }
 
@@ -105,46 +122,85 @@ fn str_at<'a>(value: &'a Value, path: &[&str]) -> &'a str {
         .unwrap_or("")
 }
 
-/// Built-in cluster-scoped kinds, by API group, as in kyaml's
-/// `precomputedIsNamespaceScoped` (every other kind, including custom
-/// resources, is treated as namespaced, like kustomize does).
-const CLUSTER_SCOPED: &[(&str, &str)] = &[
-    ("", "Namespace"),
-    ("", "Node"),
-    ("", "PersistentVolume"),
-    ("", "ComponentStatus"),
+/// Built-in cluster-scoped kinds by apiVersion, as in kyaml's
+/// `precomputedIsNamespaceScoped` (kustomize v5.5): every other kind and
+/// version, including custom resources and kinds newer than kyaml's schema
+/// (such as ValidatingAdmissionPolicy), is treated as namespaced, like
+/// kustomize does.
+const CLUSTER_SCOPED: &[(&str, &[&str])] = &[
     (
-        "admissionregistration.k8s.io",
-        "MutatingWebhookConfiguration",
+        "admissionregistration.k8s.io/v1",
+        &[
+            "MutatingWebhookConfiguration",
+            "ValidatingWebhookConfiguration",
+        ],
     ),
     (
-        "admissionregistration.k8s.io",
-        "ValidatingWebhookConfiguration",
+        "admissionregistration.k8s.io/v1beta1",
+        &[
+            "MutatingWebhookConfiguration",
+            "ValidatingWebhookConfiguration",
+        ],
     ),
-    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"),
+    ("apiextensions.k8s.io/v1", &["CustomResourceDefinition"]),
     (
-        "admissionregistration.k8s.io",
-        "ValidatingAdmissionPolicyBinding",
+        "apiextensions.k8s.io/v1beta1",
+        &["CustomResourceDefinition"],
     ),
-    ("apiextensions.k8s.io", "CustomResourceDefinition"),
-    ("apiregistration.k8s.io", "APIService"),
-    ("certificates.k8s.io", "CertificateSigningRequest"),
-    ("flowcontrol.apiserver.k8s.io", "FlowSchema"),
-    ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration"),
-    ("networking.k8s.io", "IngressClass"),
-    ("node.k8s.io", "RuntimeClass"),
-    ("policy", "PodSecurityPolicy"),
-    ("rbac.authorization.k8s.io", "ClusterRole"),
-    ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
-    ("scheduling.k8s.io", "PriorityClass"),
-    ("storage.k8s.io", "CSIDriver"),
-    ("storage.k8s.io", "CSINode"),
-    ("storage.k8s.io", "StorageClass"),
-    ("storage.k8s.io", "VolumeAttachment"),
+    ("apiregistration.k8s.io/v1", &["APIService"]),
+    ("apiregistration.k8s.io/v1beta1", &["APIService"]),
+    ("certificates.k8s.io/v1", &["CertificateSigningRequest"]),
+    (
+        "certificates.k8s.io/v1beta1",
+        &["CertificateSigningRequest"],
+    ),
+    (
+        "flowcontrol.apiserver.k8s.io/v1beta1",
+        &["FlowSchema", "PriorityLevelConfiguration"],
+    ),
+    ("networking.k8s.io/v1", &["IngressClass"]),
+    ("networking.k8s.io/v1beta1", &["IngressClass"]),
+    ("node.k8s.io/v1", &["RuntimeClass"]),
+    ("node.k8s.io/v1beta1", &["RuntimeClass"]),
+    ("policy/v1beta1", &["PodSecurityPolicy"]),
+    (
+        "rbac.authorization.k8s.io/v1",
+        &["ClusterRole", "ClusterRoleBinding"],
+    ),
+    (
+        "rbac.authorization.k8s.io/v1beta1",
+        &["ClusterRole", "ClusterRoleBinding"],
+    ),
+    ("scheduling.k8s.io/v1", &["PriorityClass"]),
+    ("scheduling.k8s.io/v1beta1", &["PriorityClass"]),
+    (
+        "storage.k8s.io/v1",
+        &["CSIDriver", "CSINode", "StorageClass", "VolumeAttachment"],
+    ),
+    (
+        "storage.k8s.io/v1beta1",
+        &["CSIDriver", "CSINode", "StorageClass", "VolumeAttachment"],
+    ),
+    (
+        "v1",
+        &[
+            "ComponentStatus",
+            "Namespace",
+            "Node",
+            "NodeProxyOptions",
+            "PersistentVolume",
+        ],
+    ),
 ];
 
-pub(crate) fn is_cluster_scoped(group: &str, kind: &str) -> bool {
-    CLUSTER_SCOPED.contains(&(group, kind))
+pub(crate) fn is_cluster_scoped(group: &str, version: &str, kind: &str) -> bool {
+    CLUSTER_SCOPED.iter().any(|(api_version, kinds)| {
+        let matches = match api_version.rsplit_once('/') {
+            Some((g, v)) => g == group && v == version,
+            None => group.is_empty() && *api_version == version,
+        };
+        matches && kinds.contains(&kind)
+    })
 }
 
 /// Turns parsed documents into objects: flattens `List` kinds into their
@@ -189,11 +245,7 @@ fn push_object(value: Value, file: &Path, line: usize, items: &mut Vec<Item>) ->
         line,
     };
     check_object(&object, &origin)?;
-    items.push(Item {
-        object,
-        origin,
-        previous: Vec::new(),
-    });
+    items.push(Item::new(object, origin));
     Ok(())
 }
 

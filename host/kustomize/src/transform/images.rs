@@ -9,7 +9,7 @@
 use regex::Regex;
 use serde_json::Value;
 
-use super::fieldspec::visit;
+use super::fieldspec::{split_path, visit, Create, FieldSpec};
 use crate::kustomization::Image;
 use crate::object::Item;
 
@@ -59,8 +59,9 @@ impl<'a> Rule<'a> {
     }
 }
 
-/// Applies the `images` entries in order.
-pub(crate) fn apply(items: &mut [Item], images: &[Image]) {
+/// Applies the `images` entries in order: everywhere described above, then
+/// at the configuration's `images` field specs (for custom resources).
+pub(crate) fn apply(items: &mut [Item], images: &[Image], specs: &[FieldSpec]) {
     let rules: Vec<Rule<'_>> = images.iter().map(Rule::new).collect();
     for item in items {
         if item.object["kind"] == "CustomResourceDefinition" {
@@ -77,8 +78,10 @@ pub(crate) fn apply(items: &mut [Item], images: &[Image]) {
                 "spec/volumes/image/reference",
                 "spec/template/spec/volumes/image/reference",
             ] {
-                let segments: Vec<&str> = path.split('/').collect();
-                visit(&mut item.object, &segments, false, update);
+                visit(&mut item.object, &split_path(path), Create::Never, update);
+            }
+            for spec in specs {
+                spec.apply(&mut item.object, Create::Never, update);
             }
         }
     }

@@ -1,56 +1,80 @@
 //! `namespace`: kustomize's namespace transformer.
 
+use std::path::Path;
+
 use serde_json::Value;
 
-use super::fieldspec::{group_kind, visit, FieldSpec};
+use super::fieldspec::{visit, Create, FieldSpec};
 use crate::object::{Item, ResId};
+use crate::Error;
 
-/// Namespace fields of cluster-scoped kinds (kustomize's `namespaceFieldSpecs`
-/// minus the `APIService` entry's `create`, which would invent a service for
-/// local API services).
-const CLUSTER_SCOPED_FIELDS: &[FieldSpec] = &[
-    group_kind(
-        "apiregistration.k8s.io",
-        "APIService",
-        "spec/service/namespace",
-        false,
-    ),
-    group_kind(
-        "apiextensions.k8s.io",
-        "CustomResourceDefinition",
-        "spec/conversion/webhook/clientConfig/service/namespace",
-        false,
-    ),
-];
-
-/// Sets `metadata.namespace` of namespaced objects; like kustomize it also
-/// renames a `v1` Namespace object to the namespace, sets the namespace of
-/// (Cluster)RoleBinding subjects named `default`, and of service references
-/// in APIServices and CRD conversion webhooks. ServiceAccount subjects that
-/// refer to service accounts of the build follow them through
-/// [`super::names::update_references`].
-pub(crate) fn apply(items: &mut [Item], namespace: &str) {
+/// Sets `namespace` as kustomize does: `metadata.namespace` of every
+/// namespaced object (created when absent), the configured `namespace`
+/// field specs (by default: the name of a `v1` Namespace, an APIService's
+/// `spec.service.namespace`, created, and a CRD conversion webhook's service
+/// namespace, when present) and the namespace of (Cluster)RoleBinding
+/// subjects named `default`. Every object's identity is remembered first.
+/// Two objects ending with one identity is an error naming `file`.
+pub(crate) fn apply(
+    items: &mut [Item],
+    namespace: &str,
+    specs: &[FieldSpec],
+    file: &Path,
+) -> Result<(), Error> {
     let set = &mut |value: &mut Value| *value = Value::String(namespace.to_string());
-    for item in items {
-        let id = ResId::of(&item.object);
-        if id.is_cluster_scoped() {
-            if id.kind == "Namespace" && item.object["apiVersion"] == "v1" {
-                visit(&mut item.object, &["metadata", "name"], true, set);
-            }
-            for spec in CLUSTER_SCOPED_FIELDS {
-                spec.apply(&mut item.object, set);
-            }
-        } else {
-            visit(&mut item.object, &["metadata", "namespace"], true, set);
+    for index in 0..items.len() {
+        let item = &mut items[index];
+        item.remember_id();
+        let id = item.id();
+        let api_version = item.object["apiVersion"].as_str().unwrap_or("").to_string();
+        if !id.is_cluster_scoped() {
+            let path = ["metadata".to_string(), "namespace".to_string()];
+            visit(&mut item.object, &path, Create::Scalar, set);
         }
-        if id.group == "rbac.authorization.k8s.io"
-            && (id.kind == "RoleBinding" || id.kind == "ClusterRoleBinding")
-        {
+        let binding = id.kind == "RoleBinding" || id.kind == "ClusterRoleBinding";
+        if binding {
             if let Some(Value::Array(subjects)) = item.object.get_mut("subjects") {
                 for subject in subjects.iter_mut().filter(|s| s["name"] == "default") {
-                    visit(subject, &["namespace"], true, set);
+                    if let Value::Object(subject) = subject {
+                        subject.insert("namespace".into(), Value::String(namespace.into()));
+                    }
                 }
             }
         }
+        for spec in specs {
+            // metadata.namespace is handled above; metadata.name only for a
+            // v1 object; RoleBinding subjects only by name (as kustomize).
+            if spec.path == "metadata/namespace"
+                || (spec.path == "metadata/name" && api_version != "v1")
+                || (binding
+                    && spec.path == "subjects/namespace"
+                    && (spec.kind == "RoleBinding" || spec.kind == "ClusterRoleBinding"))
+            {
+                continue;
+            }
+            spec.apply(&mut item.object, Create::Scalar, set);
+        }
+        let id = items[index].id();
+        if let Some(other) = (0..items.len()).find(|&i| i != index && same_id(&items[i].id(), &id))
+        {
+            let place =
+                |item: &Item| format!("{}:{}", item.origin.file.display(), item.origin.line);
+            return Err(Error::NamespaceConflict {
+                file: file.to_path_buf(),
+                id: id.to_string(),
+                objects: vec![place(&items[other]), place(&items[index])],
+            });
+        }
     }
+    Ok(())
+}
+
+/// kustomize's `ResId.Equals`: group, version, kind, name and effective
+/// namespace.
+fn same_id(a: &ResId, b: &ResId) -> bool {
+    a.group == b.group
+        && a.version == b.version
+        && a.kind == b.kind
+        && a.name == b.name
+        && a.effective_namespace() == b.effective_namespace()
 }

@@ -5,4 +5,5 @@ mod components;
 mod errors;
 mod features;
 mod flux;
+mod nameref;
 mod support;
