@@ -11,7 +11,7 @@ use crate::fs::{self, Entry};
 use crate::kustomization::Kustomization;
 use crate::object::{self, Item, ResId};
 use crate::patch::Patcher;
-use crate::transform::{images, labels, names, namespace, replicas};
+use crate::transform::{images, labels, names, namespace, replacements, replicas};
 use crate::Error;
 
 /// One build in progress: the root, and the directories being built (to
@@ -159,6 +159,13 @@ fn transform(k: &Kustomization, patcher: &Patcher<'_>, items: &mut Vec<Item>) ->
         what: format!("entry '{name}'"),
     })?;
     images::apply(items, &k.images);
+    replacements::apply(
+        patcher.root,
+        patcher.dir,
+        patcher.file,
+        &k.replacements,
+        items,
+    )?;
     Ok(())
 }
 

@@ -5,4 +5,5 @@ pub(crate) mod images;
 pub(crate) mod labels;
 pub(crate) mod names;
 pub(crate) mod namespace;
+pub(crate) mod replacements;
 pub(crate) mod replicas;
