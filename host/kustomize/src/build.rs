@@ -8,8 +8,10 @@ use cap_std::fs::Dir;
 
 use crate::error::PatchRef;
 use crate::fs::{self, Entry};
-use crate::kustomization::Kustomization;
+use crate::kustomization::{BuildMetadataOption, Kustomization};
+use crate::metadata;
 use crate::object::{self, Item, ResId};
+use crate::order::Order;
 use crate::patch::Patcher;
 use crate::transform::{images, labels, names, namespace, replacements, replicas};
 use crate::Error;
@@ -21,6 +23,14 @@ pub(crate) struct Builder<'a> {
     /// (canonical directory, directory as reached) of each directory being
     /// built, outermost first.
     stack: Vec<(PathBuf, PathBuf)>,
+    /// The built kustomization's `sortOptions` order.
+    pub order: Order,
+    /// The built kustomization's `buildMetadata` (it applies to everything
+    /// the build includes, as in kustomize).
+    pub build_metadata: Vec<BuildMetadataOption>,
+    /// The path being loaded, from the built kustomization's directory, as
+    /// its entries lead there (the origin annotation's `path`).
+    origin_path: PathBuf,
 }
 
 impl<'a> Builder<'a> {
@@ -28,7 +38,19 @@ impl<'a> Builder<'a> {
         Builder {
             root,
             stack: Vec::new(),
+            order: Order::default(),
+            build_metadata: Vec::new(),
+            origin_path: PathBuf::new(),
         }
+    }
+
+    /// Builds `entry` with the origin path extended by `written`.
+    fn sub_entry(&mut self, entry: &Entry, written: &str) -> Result<Vec<Item>, Error> {
+        let saved = self.origin_path.clone();
+        self.origin_path = metadata::join(&saved, written);
+        let result = self.entry(entry);
+        self.origin_path = saved;
+        result
     }
 
     /// Builds a resolved entry: a directory (kustomization or plain) or a
@@ -44,7 +66,11 @@ impl<'a> Builder<'a> {
     fn file(&self, path: &Path) -> Result<Vec<Item>, Error> {
         let text = fs::read(self.root, path)?;
         let documents = crate::yaml::parse_yaml_documents(&text, path)?;
-        object::items_from_documents(documents, path)
+        let mut items = object::items_from_documents(documents, path)?;
+        if !self.build_metadata.is_empty() {
+            metadata::set_origin(&mut items, &self.origin_path);
+        }
+        Ok(items)
     }
 
     fn directory(&mut self, dir: &Path) -> Result<Vec<Item>, Error> {
@@ -93,7 +119,7 @@ impl<'a> Builder<'a> {
                 }
                 fs::Lookup::File | fs::Lookup::Missing => continue,
             };
-            items.extend(self.entry(&entry)?);
+            items.extend(self.sub_entry(&entry, &name.to_string_lossy())?);
         }
         Ok(items)
     }
@@ -101,6 +127,19 @@ impl<'a> Builder<'a> {
     fn kustomization(&mut self, dir: &Path, file: &Path) -> Result<Vec<Item>, Error> {
         let text = fs::read(self.root, file)?;
         let k = Kustomization::parse(&text, file)?;
+        if self.stack.len() == 1 {
+            // Only the built kustomization's sortOptions and buildMetadata
+            // count, as in kustomize.
+            if let Some(options) = &k.sort_options {
+                self.order =
+                    Order::from_options(options).map_err(|message| Error::InvalidKustomization {
+                        file: file.to_path_buf(),
+                        line: None,
+                        message,
+                    })?;
+            }
+            self.build_metadata = k.build_metadata.clone();
+        }
         let mut items = Vec::new();
         for entry in k.resources.iter().chain(&k.bases) {
             if is_remote(entry) {
@@ -109,8 +148,8 @@ impl<'a> Builder<'a> {
                     entry: entry.clone(),
                 });
             }
-            let entry = fs::resolve(self.root, dir, file, "resource", entry)?;
-            items.extend(self.entry(&entry)?);
+            let resolved = fs::resolve(self.root, dir, file, "resource", entry)?;
+            items.extend(self.sub_entry(&resolved, entry)?);
         }
         object::check_duplicates(&items)?;
         let patcher = Patcher {
@@ -118,17 +157,42 @@ impl<'a> Builder<'a> {
             dir,
             file,
         };
-        transform(&k, &patcher, &mut items)?;
+        let configured_in = (!self.build_metadata.is_empty()).then(|| {
+            let name = file.file_name().unwrap_or_default().to_string_lossy();
+            metadata::join(&self.origin_path, &name)
+        });
+        transform(&k, &patcher, configured_in.as_deref(), &mut items)?;
         Ok(items)
     }
 }
 
 /// Applies a kustomization's patches and transformers to its resources, in
 /// kustomize's order (`configureBuiltinTransformers` in
-/// `api/internal/target/kusttarget_configplugin.go`).
-fn transform(k: &Kustomization, patcher: &Patcher<'_>, items: &mut Vec<Item>) -> Result<(), Error> {
+/// `api/internal/target/kusttarget_configplugin.go`). With `configured_in`
+/// (the kustomization's path for `buildMetadata`), each configured
+/// transformer is recorded on the objects, as kustomize does.
+fn transform(
+    k: &Kustomization,
+    patcher: &Patcher<'_>,
+    configured_in: Option<&Path>,
+    items: &mut Vec<Item>,
+) -> Result<(), Error> {
+    let record = |items: &mut Vec<Item>, kind: &str, times: usize| {
+        if let Some(configured_in) = configured_in {
+            for _ in 0..times {
+                metadata::record_transformer(items, configured_in, kind);
+            }
+        }
+    };
+    let once = |configured: bool| usize::from(configured);
     patcher.strategic_merge(&k.patches_strategic_merge, items)?;
+    record(
+        items,
+        "PatchStrategicMergeTransformer",
+        once(!k.patches_strategic_merge.is_empty()),
+    );
     patcher.patches(&k.patches, items)?;
+    record(items, "PatchTransformer", k.patches.len());
 
     let prefix = k.name_prefix.as_deref().unwrap_or("");
     let suffix = k.name_suffix.as_deref().unwrap_or("");
@@ -144,13 +208,29 @@ fn transform(k: &Kustomization, patcher: &Patcher<'_>, items: &mut Vec<Item>) ->
         names::apply(items, prefix, suffix);
         names::update_references(items, &before);
     }
+    record(items, "NamespaceTransformer", once(ns.is_some()));
+    record(items, "PrefixTransformer", once(!prefix.is_empty()));
+    record(items, "SuffixTransformer", once(!suffix.is_empty()));
 
     for label in &k.labels {
         labels::apply_label(items, label);
     }
     labels::apply_common_labels(items, &k.common_labels);
+    // One per `labels` entry and one for `commonLabels`, even if empty.
+    let label_transformers = if k.labels.is_empty() && k.common_labels.0.is_empty() {
+        0
+    } else {
+        k.labels.len() + 1
+    };
+    record(items, "LabelTransformer", label_transformers);
     labels::apply_annotations(items, &k.common_annotations);
+    record(
+        items,
+        "AnnotationsTransformer",
+        once(!k.common_annotations.0.is_empty()),
+    );
     patcher.json6902(&k.patches_json6902, items)?;
+    record(items, "PatchJson6902Transformer", k.patches_json6902.len());
     replicas::apply(items, &k.replicas).map_err(|name| Error::NoMatch {
         patch: PatchRef {
             file: patcher.file.to_path_buf(),
@@ -158,7 +238,9 @@ fn transform(k: &Kustomization, patcher: &Patcher<'_>, items: &mut Vec<Item>) ->
         },
         what: format!("entry '{name}'"),
     })?;
+    record(items, "ReplicaCountTransformer", k.replicas.len());
     images::apply(items, &k.images);
+    record(items, "ImageTagTransformer", k.images.len());
     replacements::apply(
         patcher.root,
         patcher.dir,
@@ -166,6 +248,11 @@ fn transform(k: &Kustomization, patcher: &Patcher<'_>, items: &mut Vec<Item>) ->
         &k.replacements,
         items,
     )?;
+    record(
+        items,
+        "ReplacementTransformer",
+        once(!k.replacements.is_empty()),
+    );
     Ok(())
 }
 

@@ -143,6 +143,7 @@ mod build;
 mod error;
 mod fs;
 mod kustomization;
+mod metadata;
 mod object;
 mod order;
 mod patch;
@@ -199,12 +200,14 @@ pub fn build(root: &cap_std::fs::Dir, path: &Path) -> Result<Vec<Resource>, Erro
             other => other,
         },
     )?;
-    let mut items = build::Builder::new(root).entry(&entry)?;
+    let mut builder = build::Builder::new(root);
+    let mut items = builder.entry(&entry)?;
     for item in &items {
         object::check_object(&item.object, &item.origin)?;
     }
     object::check_duplicates(&items)?;
-    order::sort(&mut items);
+    order::sort(&mut items, &builder.order);
+    metadata::finish(&mut items, &builder.build_metadata);
     Ok(items
         .into_iter()
         .map(|item| Resource {
