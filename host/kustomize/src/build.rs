@@ -131,12 +131,13 @@ impl<'a> Builder<'a> {
             // Only the built kustomization's sortOptions and buildMetadata
             // count, as in kustomize.
             if let Some(options) = &k.sort_options {
-                self.order =
-                    Order::from_options(options).map_err(|message| Error::InvalidKustomization {
+                self.order = Order::from_options(options).map_err(|message| {
+                    Error::InvalidKustomization {
                         file: file.to_path_buf(),
                         line: None,
                         message,
-                    })?;
+                    }
+                })?;
             }
             self.build_metadata = k.build_metadata.clone();
         }

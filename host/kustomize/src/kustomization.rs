@@ -446,8 +446,8 @@ mod tests {
 
     #[test]
     fn unknown_nested_field_is_refused() {
-        let err =
-            parse("patches:\n- path: p.yaml\n  options:\n    allowNameChanges: true\n").unwrap_err();
+        let err = parse("patches:\n- path: p.yaml\n  options:\n    allowNameChanges: true\n")
+            .unwrap_err();
         let msg = err.to_string();
         assert!(msg.starts_with("k/kustomization.yaml:4: invalid kustomization: patches[0].options: unknown field `allowNameChanges`"), "{msg}");
     }

@@ -153,7 +153,10 @@ mod tests {
     #[test]
     fn join_cleans_like_go() {
         assert_eq!(join(Path::new(""), "res.yaml"), Path::new("res.yaml"));
-        assert_eq!(join(Path::new("../base"), "./a/../b.yaml"), Path::new("../base/b.yaml"));
+        assert_eq!(
+            join(Path::new("../base"), "./a/../b.yaml"),
+            Path::new("../base/b.yaml")
+        );
         assert_eq!(join(Path::new("x"), "../../y"), Path::new("../y"));
     }
 
@@ -167,7 +170,11 @@ mod tests {
             },
             previous: Vec::new(),
         }];
-        record_transformer(&mut items, Path::new("kustomization.yaml"), "PatchTransformer");
+        record_transformer(
+            &mut items,
+            Path::new("kustomization.yaml"),
+            "PatchTransformer",
+        );
         let annotations = &items[0].object["metadata"]["annotations"];
         assert_eq!(
             annotations[ORIGIN],

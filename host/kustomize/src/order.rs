@@ -82,7 +82,10 @@ pub(crate) enum Order {
     /// Kinds in `first` go first, in that order, then unlisted kinds, then
     /// kinds in `last`; within a rank, by group/version/kind, namespace and
     /// name.
-    Legacy { first: Vec<String>, last: Vec<String> },
+    Legacy {
+        first: Vec<String>,
+        last: Vec<String>,
+    },
     /// Load order, untouched.
     Fifo,
 }
@@ -235,7 +238,10 @@ mod tests {
             order: order.map(str::to_string),
             legacy_sort_options: legacy.then(Default::default),
         };
-        assert_eq!(Order::from_options(&options(Some("fifo"), false)), Ok(Order::Fifo));
+        assert_eq!(
+            Order::from_options(&options(Some("fifo"), false)),
+            Ok(Order::Fifo)
+        );
         assert_eq!(
             Order::from_options(&options(Some("legacy"), false)),
             Ok(Order::default())

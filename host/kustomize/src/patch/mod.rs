@@ -88,13 +88,7 @@ impl Patcher<'_> {
                         }
                     }
                     for patch in &patches {
-                        apply_strategic(
-                            items,
-                            patch,
-                            selector.as_ref(),
-                            entry.options,
-                            &source,
-                        )?;
+                        apply_strategic(items, patch, selector.as_ref(), entry.options, &source)?;
                     }
                 }
                 Body::Json(ops) => {

@@ -162,9 +162,15 @@ struct IdSelector<'a> {
 
 impl IdSelector<'_> {
     fn is_empty(&self) -> bool {
-        [self.group, self.version, self.kind, self.name, self.namespace]
-            .iter()
-            .all(|s| s.is_empty())
+        [
+            self.group,
+            self.version,
+            self.kind,
+            self.name,
+            self.namespace,
+        ]
+        .iter()
+        .all(|s| s.is_empty())
     }
 
     fn selects(&self, id: &ResId) -> bool {
@@ -333,12 +339,20 @@ fn apply_target(
         }
         let id = item.id();
         for (path, parts) in &paths {
-            let found = walk(&mut item.object, parts, options.create, false, &mut |field, created| {
-                set_value(field, created, value, &options)
-            })
+            let found = walk(
+                &mut item.object,
+                parts,
+                options.create,
+                false,
+                &mut |field, created| set_value(field, created, value, &options),
+            )
             .map_err(|e| format!("{id}: field '{path}': {e}"))?;
             if found == 0 {
-                let verb = if options.create { "find or create" } else { "find" };
+                let verb = if options.create {
+                    "find or create"
+                } else {
+                    "find"
+                };
                 return Err(format!("unable to {verb} field '{path}' in {id}"));
             }
         }
@@ -581,12 +595,15 @@ fn walk(
             }
             Ok(count)
         }
-        Part::Match { key, value: pattern } => {
+        Part::Match {
+            key,
+            value: pattern,
+        } => {
             let Value::Array(list) = value else {
                 return Err(list_expected(value));
             };
-            let regex =
-                Regex::new(pattern).map_err(|e| format!("'{pattern}' is not a valid pattern: {e}"))?;
+            let regex = Regex::new(pattern)
+                .map_err(|e| format!("'{pattern}' is not a valid pattern: {e}"))?;
             let matches = |element: &Value| {
                 let field = if key.is_empty() {
                     Some(element)

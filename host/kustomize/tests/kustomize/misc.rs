@@ -170,7 +170,10 @@ fn replacements_from_a_file_select_by_earlier_names_and_reject() {
         ),
     ]);
     let objects = objects_like_kubectl(&tree, "overlay");
-    assert_eq!(find(&objects, "ConfigMap", "p-src")["data"]["target"], "p-web");
+    assert_eq!(
+        find(&objects, "ConfigMap", "p-src")["data"]["target"],
+        "p-web"
+    );
     let web = find(&objects, "Deployment", "p-web");
     assert_eq!(web["metadata"]["annotations"]["copied"], "p-web");
 }
@@ -236,5 +239,295 @@ fn replacement_errors() {
         "kustomization.yaml: replacements[0]: cannot specify both path and inline replacement"
     );
     let tree = base("- path: ../outside.yaml\n");
-    assert!(tree.error(".").contains("replacement '../outside.yaml' is outside the source root"));
+    assert!(tree
+        .error(".")
+        .contains("replacement '../outside.yaml' is outside the source root"));
+}
+
+const BASE: &str = "\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: cm
+data:
+  a: b
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  template:
+    spec:
+      containers:
+      - name: app
+        image: x
+        envFrom:
+        - configMapRef:
+            name: cm
+";
+
+fn rename_tree(options: &str) -> Tree {
+    Tree::new(&[
+        ("res.yaml", BASE),
+        (
+            "kustomization.yaml",
+            &format!(
+                "resources: [res.yaml]
+patches:
+- target: {{kind: ConfigMap, name: cm}}
+{options}  patch: |
+    apiVersion: v1
+    kind: ConfigMap
+    metadata:
+      name: renamed
+      namespace: elsewhere
+    data:
+      c: d
+"
+            ),
+        ),
+    ])
+}
+
+#[test]
+fn patch_options_allow_renames() {
+    // Without options the name (and always the namespace) is kept silently.
+    let objects = objects_like_kubectl(&rename_tree(""), ".");
+    let cm = find(&objects, "ConfigMap", "cm");
+    assert_eq!(cm["data"]["c"], "d");
+    assert_eq!(cm["metadata"].get("namespace"), None);
+    // With allowNameChange the object is renamed; its previous name is
+    // recorded for the references that follow it.
+    let tree = rename_tree("  options: {allowNameChange: true}\n");
+    let objects = tree.objects(".");
+    assert_eq!(find(&objects, "ConfigMap", "renamed")["data"]["c"], "d");
+    let tree = Tree::new(&[
+        ("res.yaml", BASE),
+        (
+            "kustomization.yaml",
+            "resources: [res.yaml]
+patches:
+- target: {kind: ConfigMap}
+  options: {allowKindChange: true}
+  patch: |
+    kind: Secret
+    metadata:
+      name: cm
+",
+        ),
+    ]);
+    let objects = objects_like_kubectl(&tree, ".");
+    assert_eq!(find(&objects, "Secret", "cm")["data"]["a"], "b");
+}
+
+#[test]
+fn patches_with_a_target_matching_nothing_are_skipped() {
+    for entry in [
+        "patches:\n- target: {kind: Secret}\n  patch: |\n    kind: Secret\n    metadata: {name: x}\n",
+        "patches:\n- target: {kind: Secret}\n  patch: '[{\"op\": \"add\", \"path\": \"/x\", \"value\": 1}]'\n",
+        "patchesJson6902:\n- target: {version: v1, kind: Secret, name: x}\n  patch: '[{\"op\": \"add\", \"path\": \"/x\", \"value\": 1}]'\n",
+    ] {
+        let tree = Tree::new(&[
+            ("res.yaml", BASE),
+            ("kustomization.yaml", &format!("resources: [res.yaml]\n{entry}")),
+        ]);
+        assert_eq!(objects_like_kubectl(&tree, ".").len(), 2, "{entry}");
+    }
+    // Without a target, kubectl fails as rekon does.
+    let tree = Tree::new(&[
+        ("res.yaml", BASE),
+        (
+            "kustomization.yaml",
+            "resources: [res.yaml]\npatchesStrategicMerge:\n- |\n  kind: ConfigMap\n  metadata: {name: other}\n",
+        ),
+    ]);
+    assert_eq!(
+        error_like_kubectl(&tree, "."),
+        "kustomization.yaml: patchesStrategicMerge[0]: strategic-merge patch for ConfigMap other \
+         matches no object"
+    );
+}
+
+const MIXED: &str = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: d}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: s}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: b}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: a}
+";
+
+fn kinds(objects: &[Value]) -> Vec<String> {
+    objects
+        .iter()
+        .map(|o| {
+            format!(
+                "{}/{}",
+                o["kind"].as_str().unwrap(),
+                o["metadata"]["name"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn sort_options() {
+    let tree = Tree::new(&[
+        ("sub/res.yaml", MIXED),
+        (
+            "sub/kustomization.yaml",
+            "resources: [res.yaml]\nsortOptions: {order: fifo}\n",
+        ),
+        (
+            "ns.yaml",
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: n}\n",
+        ),
+        ("kustomization.yaml", "resources: [sub, ns.yaml]\n"),
+    ]);
+    // A sub-kustomization's sortOptions do not count: legacy order.
+    assert_eq!(
+        kinds(&objects_like_kubectl(&tree, ".")),
+        [
+            "Namespace/n",
+            "ConfigMap/a",
+            "ConfigMap/b",
+            "Service/s",
+            "Deployment/d"
+        ]
+    );
+    tree.write(
+        "kustomization.yaml",
+        "resources: [sub, ns.yaml]\nsortOptions: {order: fifo}\n",
+    );
+    assert_eq!(
+        kinds(&objects_like_kubectl(&tree, ".")),
+        [
+            "Deployment/d",
+            "Service/s",
+            "ConfigMap/b",
+            "ConfigMap/a",
+            "Namespace/n"
+        ]
+    );
+    tree.write(
+        "kustomization.yaml",
+        "resources: [sub, ns.yaml]\nsortOptions:\n  order: legacy\n  legacySortOptions:\n    orderFirst: [Service]\n    orderLast: [ConfigMap]\n",
+    );
+    assert_eq!(
+        kinds(&objects_like_kubectl(&tree, ".")),
+        [
+            "Service/s",
+            "Deployment/d",
+            "Namespace/n",
+            "ConfigMap/a",
+            "ConfigMap/b"
+        ]
+    );
+    tree.write(
+        "kustomization.yaml",
+        "resources: [sub]\nsortOptions:\n  order: fifo\n  legacySortOptions: {orderFirst: [Service]}\n",
+    );
+    assert_eq!(
+        error_like_kubectl(&tree, "."),
+        "kustomization.yaml: invalid kustomization: the field 'sortOptions.legacySortOptions' is \
+         set but the selected sort order is 'fifo', not 'legacy'"
+    );
+    tree.write("kustomization.yaml", "resources: [sub]\nsortOptions: {}\n");
+    assert_eq!(
+        error_like_kubectl(&tree, "."),
+        "kustomization.yaml: invalid kustomization: the field 'sortOptions.order' must be one of \
+         [fifo, legacy]"
+    );
+}
+
+#[test]
+fn build_metadata() {
+    let tree = Tree::new(&[
+        (
+            "base/res.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata: {a: b}\n",
+        ),
+        (
+            "base/kustomization.yaml",
+            "resources: [res.yaml]\nnamePrefix: b-\nbuildMetadata: [managedByLabel]\n",
+        ),
+        (
+            "overlay/svc.yaml",
+            "# comment\napiVersion: v1\nkind: Service\nmetadata:\n  name: svc\n",
+        ),
+        (
+            "overlay/kustomization.yaml",
+            "resources: [../base, ./svc.yaml]
+namePrefix: o-
+labels:
+- pairs: {l: v}
+patches:
+- target: {kind: ConfigMap}
+  patch: '[{\"op\": \"add\", \"path\": \"/data/c\", \"value\": \"d\"}]'
+buildMetadata: [originAnnotations, transformerAnnotations, managedByLabel]
+",
+        ),
+    ]);
+    let objects = objects_like_kubectl(&tree, "overlay");
+    let cm = &find(&objects, "ConfigMap", "o-b-cm")["metadata"];
+    assert_eq!(
+        cm["annotations"]["config.kubernetes.io/origin"],
+        "path: ../base/res.yaml\n"
+    );
+    assert_eq!(
+        cm["annotations"]["alpha.config.kubernetes.io/transformations"],
+        "- configuredIn: ../base/kustomization.yaml
+  configuredBy:
+    apiVersion: builtin
+    kind: PrefixTransformer
+- configuredIn: kustomization.yaml
+  configuredBy:
+    apiVersion: builtin
+    kind: PatchTransformer
+- configuredIn: kustomization.yaml
+  configuredBy:
+    apiVersion: builtin
+    kind: PrefixTransformer
+- configuredIn: kustomization.yaml
+  configuredBy:
+    apiVersion: builtin
+    kind: LabelTransformer
+- configuredIn: kustomization.yaml
+  configuredBy:
+    apiVersion: builtin
+    kind: LabelTransformer
+"
+    );
+    assert_eq!(
+        cm["labels"]["app.kubernetes.io/managed-by"],
+        "kustomize-v5.5.0"
+    );
+    let svc = &find(&objects, "Service", "o-svc")["metadata"];
+    assert_eq!(
+        svc["annotations"]["config.kubernetes.io/origin"],
+        "path: svc.yaml\n"
+    );
+    // Only the built kustomization's buildMetadata counts.
+    let objects = objects_like_kubectl(&tree, "base");
+    assert_eq!(
+        objects[0]["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "kustomize-v5.5.0"
+    );
+    assert_eq!(objects[0]["metadata"].get("annotations"), None);
+    tree.write(
+        "overlay/kustomization.yaml",
+        "resources: [../base]\nbuildMetadata: [managedByLabel]\n",
+    );
+    let objects = objects_like_kubectl(&tree, "overlay");
+    assert_eq!(objects[0]["metadata"].get("annotations"), None);
 }
