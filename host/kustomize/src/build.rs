@@ -8,12 +8,14 @@ use cap_std::fs::Dir;
 
 use crate::error::PatchRef;
 use crate::fs::{self, Entry};
-use crate::kustomization::{Kind, Kustomization};
+use crate::kustomization::{BuildMetadataOption, Kind, Kustomization};
+use crate::metadata;
 use crate::object::{self, Item};
+use crate::order::Order;
 use crate::patch::Patcher;
 use crate::transform::config::TransformerConfig;
 use crate::transform::names::End;
-use crate::transform::{images, labels, names, namespace, replicas};
+use crate::transform::{images, labels, names, namespace, replacements, replicas};
 use crate::Error;
 
 /// What building a path gives: its objects, and the transformer
@@ -31,6 +33,14 @@ pub(crate) struct Builder<'a> {
     /// (canonical directory, directory as reached) of each directory being
     /// built, outermost first.
     stack: Vec<(PathBuf, PathBuf)>,
+    /// The built kustomization's `sortOptions` order.
+    pub order: Order,
+    /// The built kustomization's `buildMetadata` (it applies to everything
+    /// the build includes, as in kustomize).
+    pub build_metadata: Vec<BuildMetadataOption>,
+    /// The path being loaded, from the built kustomization's directory, as
+    /// its entries lead there (the origin annotation's `path`).
+    origin_path: PathBuf,
 }
 
 impl<'a> Builder<'a> {
@@ -38,7 +48,19 @@ impl<'a> Builder<'a> {
         Builder {
             root,
             stack: Vec::new(),
+            order: Order::default(),
+            build_metadata: Vec::new(),
+            origin_path: PathBuf::new(),
         }
+    }
+
+    /// Builds `entry` with the origin path extended by `written`.
+    fn sub_entry(&mut self, entry: &Entry, written: &str) -> Result<Built, Error> {
+        let saved = self.origin_path.clone();
+        self.origin_path = metadata::join(&saved, written);
+        let result = self.entry(entry);
+        self.origin_path = saved;
+        result
     }
 
     /// Builds a resolved entry: a directory (kustomization or plain) or a
@@ -57,7 +79,11 @@ impl<'a> Builder<'a> {
     fn file(&self, path: &Path) -> Result<Vec<Item>, Error> {
         let text = fs::read(self.root, path)?;
         let documents = crate::yaml::parse_yaml_documents(&text, path)?;
-        object::items_from_documents(documents, path)
+        let mut items = object::items_from_documents(documents, path)?;
+        if !self.build_metadata.is_empty() {
+            metadata::set_origin(&mut items, &self.origin_path);
+        }
+        Ok(items)
     }
 
     fn directory(&mut self, dir: &Path) -> Result<Built, Error> {
@@ -115,7 +141,7 @@ impl<'a> Builder<'a> {
                 }
                 fs::Lookup::File | fs::Lookup::Missing => continue,
             };
-            let built = self.entry(&entry)?;
+            let built = self.sub_entry(&entry, &name.to_string_lossy())?;
             items.extend(built.items);
             merge_config(&mut config, &built.config, dir)?;
         }
@@ -136,6 +162,20 @@ impl<'a> Builder<'a> {
                           'components'"
                     .into(),
             });
+        }
+        if self.stack.len() == 1 {
+            // Only the built kustomization's sortOptions and buildMetadata
+            // count, as in kustomize.
+            if let Some(options) = &k.sort_options {
+                self.order = Order::from_options(options).map_err(|message| {
+                    Error::InvalidKustomization {
+                        file: file.to_path_buf(),
+                        line: None,
+                        message,
+                    }
+                })?;
+            }
+            self.build_metadata = k.build_metadata.clone();
         }
         let start = Built {
             items: Vec::new(),
@@ -166,8 +206,8 @@ impl<'a> Builder<'a> {
                     entry: entry.clone(),
                 });
             }
-            let entry = fs::resolve(self.root, dir, file, "resource", entry)?;
-            let built = self.entry(&entry)?;
+            let resolved = fs::resolve(self.root, dir, file, "resource", entry)?;
+            let built = self.sub_entry(&resolved, entry)?;
             items.extend(built.items);
             merge_config(&mut config, &built.config, file)?;
         }
@@ -184,7 +224,11 @@ impl<'a> Builder<'a> {
             dir,
             file,
         };
-        transform(k, &config, &patcher, &mut items)?;
+        let configured_in = (!self.build_metadata.is_empty()).then(|| {
+            let name = file.file_name().unwrap_or_default().to_string_lossy();
+            metadata::join(&self.origin_path, &name)
+        });
+        transform(k, &config, &patcher, configured_in.as_deref(), &mut items)?;
         Ok(Built { items, config })
     }
 
@@ -251,25 +295,46 @@ fn merge_config(
 
 /// Applies a kustomization's patches and transformers to its resources, in
 /// kustomize's order (`configureBuiltinTransformers` in
-/// `api/internal/target/kusttarget_configplugin.go`).
+/// `api/internal/target/kusttarget_configplugin.go`). With `configured_in`
+/// (the kustomization's path for `buildMetadata`), each configured
+/// transformer is recorded on the objects, as kustomize does.
 fn transform(
     k: &Kustomization,
     config: &TransformerConfig,
     patcher: &Patcher<'_>,
+    configured_in: Option<&Path>,
     items: &mut Vec<Item>,
 ) -> Result<(), Error> {
+    let record = |items: &mut Vec<Item>, kind: &str, times: usize| {
+        if let Some(configured_in) = configured_in {
+            for _ in 0..times {
+                metadata::record_transformer(items, configured_in, kind);
+            }
+        }
+    };
+    let once = |configured: bool| usize::from(configured);
     patcher.strategic_merge(&k.patches_strategic_merge, items)?;
+    record(
+        items,
+        "PatchStrategicMergeTransformer",
+        once(!k.patches_strategic_merge.is_empty()),
+    );
     patcher.patches(&k.patches, items)?;
+    record(items, "PatchTransformer", k.patches.len());
 
     // References to renamed objects are updated once, at the end of the
     // whole build (`transform::nameref`).
-    if let Some(ns) = k.namespace.as_deref().filter(|ns| !ns.is_empty()) {
+    let ns = k.namespace.as_deref().filter(|ns| !ns.is_empty());
+    if let Some(ns) = ns {
         namespace::apply(items, ns, &config.namespace, patcher.file)?;
     }
     let prefix = k.name_prefix.as_deref().unwrap_or("");
     names::apply(items, prefix, End::Prefix, &config.name_prefix);
     let suffix = k.name_suffix.as_deref().unwrap_or("");
     names::apply(items, suffix, End::Suffix, &config.name_suffix);
+    record(items, "NamespaceTransformer", once(ns.is_some()));
+    record(items, "PrefixTransformer", once(!prefix.is_empty()));
+    record(items, "SuffixTransformer", once(!suffix.is_empty()));
 
     for (index, label) in k.labels.iter().enumerate() {
         labels::apply_label(items, label, config).map_err(|message| {
@@ -281,8 +346,21 @@ fn transform(
         })?;
     }
     labels::apply(items, &config.common_labels, &k.common_labels);
+    // One per `labels` entry and one for `commonLabels`, even if empty.
+    let label_transformers = if k.labels.is_empty() && k.common_labels.0.is_empty() {
+        0
+    } else {
+        k.labels.len() + 1
+    };
+    record(items, "LabelTransformer", label_transformers);
     labels::apply(items, &config.common_annotations, &k.common_annotations);
+    record(
+        items,
+        "AnnotationsTransformer",
+        once(!k.common_annotations.0.is_empty()),
+    );
     patcher.json6902(&k.patches_json6902, items)?;
+    record(items, "PatchJson6902Transformer", k.patches_json6902.len());
     replicas::apply(items, &k.replicas, &config.replicas).map_err(|name| Error::NoMatch {
         patch: PatchRef {
             file: patcher.file.to_path_buf(),
@@ -290,7 +368,21 @@ fn transform(
         },
         what: format!("entry '{name}'"),
     })?;
+    record(items, "ReplicaCountTransformer", k.replicas.len());
     images::apply(items, &k.images, &config.images);
+    record(items, "ImageTagTransformer", k.images.len());
+    replacements::apply(
+        patcher.root,
+        patcher.dir,
+        patcher.file,
+        &k.replacements,
+        items,
+    )?;
+    record(
+        items,
+        "ReplacementTransformer",
+        once(!k.replacements.is_empty()),
+    );
     Ok(())
 }
 

@@ -211,6 +211,17 @@ pub enum Error {
         what: String,
     },
 
+    /// A `replacements` entry cannot be loaded or applied.
+    #[error("{}: {entry}: {message}", file.display())]
+    Replacement {
+        /// The kustomization holding the entry, or the replacements file.
+        file: PathBuf,
+        /// The entry, e.g. `replacements[1]`.
+        entry: String,
+        /// What went wrong, naming the target and field where known.
+        message: String,
+    },
+
     /// One operation of a JSON 6902 patch failed (boxed: it is the largest
     /// variant).
     #[error("{0}")]
@@ -317,7 +328,8 @@ impl Error {
             | Error::AmbiguousReference { file, .. }
             | Error::InvalidReference { file, .. }
             | Error::NamespaceConflict { file, .. }
-            | Error::Duplicate { file, .. } => file,
+            | Error::Duplicate { file, .. }
+            | Error::Replacement { file, .. } => file,
             Error::Patch { patch, .. } | Error::NoMatch { patch, .. } => &patch.file,
             Error::JsonPatchOp(failure) => &failure.patch.file,
         }

@@ -37,6 +37,9 @@ pub(crate) const SUPPORTED_FIELDS: &[&str] = &[
     "patchesStrategicMerge",
     "patchesJson6902",
     "configurations",
+    "replacements",
+    "sortOptions",
+    "buildMetadata",
 ];
 
 const API_VERSION: &str = "kustomize.config.k8s.io/v1beta1";
@@ -99,6 +102,113 @@ pub(crate) struct Kustomization {
     /// built-in configuration.
     #[serde(default)]
     pub configurations: Vec<String>,
+    #[serde(default)]
+    pub replacements: Vec<ReplacementField>,
+    #[serde(default)]
+    pub sort_options: Option<SortOptions>,
+    #[serde(default)]
+    pub build_metadata: Vec<BuildMetadataOption>,
+}
+
+/// A `replacements` entry: inline, or `path` to a file holding one
+/// replacement or a list of them.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReplacementField {
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub source: Option<ReplacementSource>,
+    #[serde(default)]
+    pub targets: Option<Vec<ReplacementTarget>>,
+}
+
+/// One replacement, as written in a `replacements` file.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Replacement {
+    #[serde(default)]
+    pub source: Option<ReplacementSource>,
+    #[serde(default)]
+    pub targets: Option<Vec<ReplacementTarget>>,
+}
+
+/// A replacement `source`: one object, selected by exact group, version,
+/// kind, name and namespace, and the field to read.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct ReplacementSource {
+    #[serde(default)]
+    pub group: String,
+    #[serde(default)]
+    pub version: String,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub namespace: String,
+    #[serde(default)]
+    pub field_path: Option<String>,
+    #[serde(default)]
+    pub options: Option<FieldOptions>,
+}
+
+/// A replacement target: the objects selected (exact ids, label and
+/// annotation selectors), minus the rejected ones, and the fields to set.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct ReplacementTarget {
+    #[serde(default)]
+    pub select: Option<Target>,
+    #[serde(default)]
+    pub reject: Vec<Target>,
+    #[serde(default)]
+    pub field_paths: Vec<String>,
+    #[serde(default)]
+    pub options: Option<FieldOptions>,
+}
+
+/// Replacement `options`. kustomize's `encoding` is not implemented by
+/// kustomize either, so it is refused as unknown.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FieldOptions {
+    #[serde(default)]
+    pub delimiter: String,
+    #[serde(default)]
+    pub index: i64,
+    #[serde(default)]
+    pub create: bool,
+}
+
+/// `sortOptions`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct SortOptions {
+    #[serde(default)]
+    pub order: Option<String>,
+    #[serde(default)]
+    pub legacy_sort_options: Option<LegacySortOptions>,
+}
+
+/// `sortOptions.legacySortOptions`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct LegacySortOptions {
+    #[serde(default)]
+    pub order_first: Vec<String>,
+    #[serde(default)]
+    pub order_last: Vec<String>,
+}
+
+/// A `buildMetadata` entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) enum BuildMetadataOption {
+    OriginAnnotations,
+    TransformerAnnotations,
+    ManagedByLabel,
 }
 
 /// A `labels` entry.
@@ -148,6 +258,21 @@ pub(crate) struct Patch {
     pub patch: Option<String>,
     #[serde(default)]
     pub target: Option<Target>,
+    #[serde(default)]
+    pub options: PatchOptions,
+}
+
+/// A `patches` entry's `options` (they only affect strategic-merge patches,
+/// as in kustomize).
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct PatchOptions {
+    /// Let the patch's `metadata.name` rename the object.
+    #[serde(default)]
+    pub allow_name_change: bool,
+    /// Let the patch's `kind` change the object's kind.
+    #[serde(default)]
+    pub allow_kind_change: bool,
 }
 
 /// A `patchesJson6902` entry.
@@ -405,10 +530,10 @@ mod tests {
 
     #[test]
     fn unknown_nested_field_is_refused() {
-        let err =
-            parse("patches:\n- path: p.yaml\n  options:\n    allowNameChange: true\n").unwrap_err();
+        let err = parse("patches:\n- path: p.yaml\n  options:\n    allowNameChanges: true\n")
+            .unwrap_err();
         let msg = err.to_string();
-        assert!(msg.starts_with("k/kustomization.yaml:3: invalid kustomization: patches[0]: unknown field `options`"), "{msg}");
+        assert!(msg.starts_with("k/kustomization.yaml:4: invalid kustomization: patches[0].options: unknown field `allowNameChanges`"), "{msg}");
     }
 
     #[test]

@@ -45,6 +45,14 @@
 //! As in kustomize, label and annotation values, names, namespaces and
 //! image fields must be strings: an unquoted number or boolean is refused
 //! (`null` is `""`).
+//! `labels` (`pairs`, `includeSelectors`, `includeTemplates`,
+//! `includeVolumeClaimTemplates`), `commonAnnotations`, `images` (`name`,
+//! `newName`, `newTag`, `digest`), `replicas`, `patches` (`path` or `patch`,
+//! optional `target` with `group`, `version`, `kind`, `name`, `namespace`,
+//! `labelSelector`, `annotationSelector`, optional `options` with
+//! `allowNameChange`, `allowKindChange`), `patchesStrategicMerge`,
+//! `patchesJson6902`, `replacements`, `sortOptions`, `buildMetadata`. Any
+//! other field is an [`Error::UnsupportedField`].
 //!
 //! Within one kustomization, resources are built first (each
 //! sub-kustomization completely), then, as kustomize orders its built-in
@@ -69,6 +77,11 @@
 //! fields are only set when present. `varReference` is accepted and has no
 //! effect (`vars` are refused). A plain directory has the built-in
 //! configuration, as the kustomization Flux generates for it.
+//! `namePrefix`/`nameSuffix` (and the references that follow them), `labels`,
+//! `commonLabels`, `commonAnnotations`, `patchesJson6902`, `replicas`,
+//! `images`, `replacements`. The result of [`build`] is sorted in kustomize's
+//! legacy order, unless the built kustomization's `sortOptions` say
+//! otherwise (see [Sort order](#sort-order)).
 //!
 //! ## Namespaces
 //!
@@ -112,7 +125,48 @@
 //! patch objects (see the [strategic merge rules](#strategic-merge)). Without
 //! a `target`, a strategic-merge patch applies to the object with its group,
 //! kind and name (current or before renames), and its namespace if it names
-//! one. A patch, or `replicas` entry, that matches nothing is an error.
+//! one; such a patch, or a `replicas` entry, that matches nothing is an
+//! error, as in kustomize. A patch with a `target` that selects nothing is
+//! skipped, as kustomize does, with a `tracing` warning naming the
+//! kustomization, the patch and its target (kustomize says nothing).
+//!
+//! A strategic-merge patch never changes the namespace of what it patches,
+//! nor its name or kind unless its entry's `options` say `allowNameChange`
+//! or `allowKindChange`: without them kustomize silently keeps the old
+//! ones, and so does rekon. A JSON 6902 patch may change anything, options
+//! or not. When an object is renamed or re-kinded, its previous identity is
+//! kept so later patches and selectors can still use it.
+//!
+//! ## Replacements
+//!
+//! `replacements` entries are inline or `path:` files (inside the source
+//! root) holding one replacement or a list. They follow kustomize v5.5
+//! exactly, see the `transform::replacements` module: one source object
+//! (none or several is an error naming the entry and selector), `select` and
+//! `reject` by exact group/version/kind/name/namespace (current or earlier
+//! identity) and `labelSelector`/`annotationSelector`, kyaml field paths
+//! (`a.b`, `a\.b`, `[a.b/c]`, `0`, `*`, `[key=pattern]` where the pattern is
+//! an unanchored regular expression, as in kustomize), `options` with
+//! `delimiter`, `index` and `create`. A target field that is missing
+//! without `create` is an error; a scalar target keeps its type.
+//!
+//! ## Sort order
+//!
+//! Only the built kustomization's `sortOptions` count (kustomize ignores
+//! those of included kustomizations): `order: fifo` keeps load order,
+//! `order: legacy` (the default) sorts by kind with kustomize's lists or
+//! with `legacySortOptions.orderFirst`/`orderLast`.
+//!
+//! ## Build metadata
+//!
+//! `buildMetadata` (of the built kustomization; kustomize applies it to
+//! everything included) adds `config.kubernetes.io/origin` (`path:` from the
+//! built kustomization's directory), `alpha.config.kubernetes.io/transformations`
+//! (one entry per built-in transformer configured in each kustomization the
+//! object went through) and the `app.kubernetes.io/managed-by` label. The
+//! label is `kustomize-v5.5.0`, what the kustomize v5.5.0 release prints;
+//! `kubectl kustomize` prints `kustomize-(devel)`, which is not a valid label
+//! value.
 //!
 //! ## Strategic merge
 //!
@@ -149,16 +203,19 @@
 //! `crds`, `openapi`, `sortOptions`, `buildMetadata`, patch `options`, image
 //! `tagSuffix`, label `includeVolumeClaimTemplates` (not in v5.5) are
 //! refused. Field order is
+//! `components`, `vars`, `transformers`, `generators`, `configurations`,
+//! `crds`, `openapi`, image `tagSuffix`, label `fields`, replacement
+//! `options.encoding` (not implemented by kustomize either) are refused. Field order is
 //! kept as written (kustomize sorts keys). Primitive lists with a merge
 //! strategy (`finalizers`) are replaced, not merged; `$retainKeys` and
-//! `$deleteFromPrimitiveList` are refused. A `target`ed patch matching nothing
-//! is an error here, where kustomize skips it. Cluster-scoped custom
-//! resources get a namespace, as in kustomize.
+//! `$deleteFromPrimitiveList` are refused. Cluster-scoped custom resources
+//! get a namespace, as in kustomize.
 
 mod build;
 mod error;
 mod fs;
 mod kustomization;
+mod metadata;
 mod object;
 mod order;
 mod patch;
@@ -215,13 +272,15 @@ pub fn build(root: &cap_std::fs::Dir, path: &Path) -> Result<Vec<Resource>, Erro
             other => other,
         },
     )?;
-    let build::Built { mut items, config } = build::Builder::new(root).entry(&entry)?;
+    let mut builder = build::Builder::new(root);
+    let build::Built { mut items, config } = builder.entry(&entry)?;
     transform::nameref::fix_back_references(&mut items, &config)?;
     for item in &items {
         object::check_object(&item.object, &item.origin)?;
     }
     object::check_duplicates(&items)?;
-    order::sort(&mut items);
+    order::sort(&mut items, &builder.order);
+    metadata::finish(&mut items, &builder.build_metadata);
     Ok(items
         .into_iter()
         .map(|item| Resource {

@@ -1,4 +1,5 @@
-//! Output order: kustomize's `legacy` sort.
+//! Output order: kustomize's `legacy` sort, or `fifo` (load order) when the
+//! built kustomization's `sortOptions` ask for it.
 //!
 //! This mirrors kustomize's `orderFirst`/`orderLast` lists (kyaml
 //! `resid/gvk.go`, used by `api/internal/builtins/SortOrderTransformer.go`):
@@ -11,6 +12,7 @@
 
 use std::cmp::Ordering;
 
+use crate::kustomization::SortOptions;
 use crate::object::{Item, ResId};
 
 const ORDER_FIRST: &[&str] = &[
@@ -72,10 +74,73 @@ fn gvk_string(id: &ResId) -> String {
     )
 }
 
-fn compare(a: &ResId, b: &ResId) -> Ordering {
+/// The order of the built kustomization's `sortOptions`. Only the
+/// kustomization being built counts; kustomize ignores those of the
+/// kustomizations it includes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Order {
+    /// Kinds in `first` go first, in that order, then unlisted kinds, then
+    /// kinds in `last`; within a rank, by group/version/kind, namespace and
+    /// name.
+    Legacy {
+        first: Vec<String>,
+        last: Vec<String>,
+    },
+    /// Load order, untouched.
+    Fifo,
+}
+
+impl Default for Order {
+    /// kustomize's default: the legacy order with its built-in lists.
+    fn default() -> Self {
+        let owned = |kinds: &[&str]| kinds.iter().map(|k| k.to_string()).collect();
+        Order::Legacy {
+            first: owned(ORDER_FIRST),
+            last: owned(ORDER_LAST),
+        }
+    }
+}
+
+impl Order {
+    /// Reads `sortOptions`, refusing what kustomize refuses (with its
+    /// wording).
+    pub fn from_options(options: &SortOptions) -> Result<Order, String> {
+        match (options.order.as_deref(), &options.legacy_sort_options) {
+            (Some("fifo"), None) => Ok(Order::Fifo),
+            (Some("fifo"), Some(_)) => Err("the field 'sortOptions.legacySortOptions' is set \
+                 but the selected sort order is 'fifo', not 'legacy'"
+                .into()),
+            (Some("legacy"), None) => Ok(Order::default()),
+            (Some("legacy"), Some(legacy)) => Ok(Order::Legacy {
+                first: legacy.order_first.clone(),
+                last: legacy.order_last.clone(),
+            }),
+            _ => Err("the field 'sortOptions.order' must be one of [fifo, legacy]".into()),
+        }
+    }
+}
+
+/// A kind's rank in custom legacy lists (as [`kind_rank`] for the default).
+fn rank_in(kind: &str, first: &[String], last: &[String]) -> i64 {
+    // As kustomize builds its map, a kind listed twice takes its last place.
+    let mut rank = 0;
+    for (i, k) in first.iter().enumerate() {
+        if k == kind {
+            rank = i as i64 - first.len() as i64;
+        }
+    }
+    for (i, k) in last.iter().enumerate() {
+        if k == kind {
+            rank = 1 + i as i64;
+        }
+    }
+    rank
+}
+
+fn compare_ranked(a: &ResId, b: &ResId, rank: &dyn Fn(&str) -> i64) -> Ordering {
     let same_gvk = a.group == b.group && a.version == b.version && a.kind == b.kind;
     if !same_gvk {
-        let by_rank = kind_rank(&a.kind).cmp(&kind_rank(&b.kind));
+        let by_rank = rank(&a.kind).cmp(&rank(&b.kind));
         if by_rank != Ordering::Equal {
             return by_rank;
         }
@@ -101,25 +166,15 @@ fn compare(a: &ResId, b: &ResId) -> Ordering {
     key(a).cmp(&key(b))
 }
 
-/// Sorts the items in kustomize's legacy order.
-pub(crate) fn sort(items: &mut [Item]) {
-    items.sort_by_cached_key(|item| SortKey(item.id()));
-}
-
-/// [`compare`] as an `Ord`, so ids are computed once per item.
-#[derive(PartialEq, Eq)]
-struct SortKey(ResId);
-
-impl PartialOrd for SortKey {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for SortKey {
-    fn cmp(&self, other: &Self) -> Ordering {
-        compare(&self.0, &other.0)
-    }
+/// Sorts the items in the given order.
+pub(crate) fn sort(items: &mut Vec<Item>, order: &Order) {
+    let Order::Legacy { first, last } = order else {
+        return;
+    };
+    let rank = |kind: &str| rank_in(kind, first, last);
+    let mut keyed: Vec<(ResId, Item)> = items.drain(..).map(|item| (item.id(), item)).collect();
+    keyed.sort_by(|(a, _), (b, _)| compare_ranked(a, b, &rank));
+    items.extend(keyed.into_iter().map(|(_, item)| item));
 }
 
 #[cfg(test)]
@@ -151,7 +206,7 @@ mod tests {
             id("v1", "ConfigMap", "", "c"),
             id("batch/v1", "Job", "web", "j"),
         ];
-        ids.sort_by(compare);
+        ids.sort_by(|a, b| compare_ranked(a, b, &kind_rank));
         let kinds: Vec<String> = ids
             .iter()
             .map(|i| format!("{}/{}", i.kind, i.name))
@@ -170,5 +225,29 @@ mod tests {
                 "ValidatingWebhookConfiguration/v"
             ]
         );
+    }
+
+    #[test]
+    fn custom_legacy_lists_and_their_errors() {
+        let first = vec!["Service".to_string(), "Service".to_string()];
+        let last = vec!["Namespace".to_string()];
+        assert_eq!(rank_in("Service", &first, &last), -1);
+        assert_eq!(rank_in("Namespace", &first, &last), 1);
+        assert_eq!(rank_in("Deployment", &first, &last), 0);
+        let options = |order: Option<&str>, legacy: bool| SortOptions {
+            order: order.map(str::to_string),
+            legacy_sort_options: legacy.then(Default::default),
+        };
+        assert_eq!(
+            Order::from_options(&options(Some("fifo"), false)),
+            Ok(Order::Fifo)
+        );
+        assert_eq!(
+            Order::from_options(&options(Some("legacy"), false)),
+            Ok(Order::default())
+        );
+        assert!(Order::from_options(&options(Some("fifo"), true)).is_err());
+        assert!(Order::from_options(&options(None, true)).is_err());
+        assert!(Order::from_options(&options(Some("random"), false)).is_err());
     }
 }

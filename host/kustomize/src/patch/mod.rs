@@ -1,7 +1,7 @@
 //! `patches`, `patchesStrategicMerge` and `patchesJson6902`.
 
 mod json6902;
-mod selector;
+pub(crate) mod selector;
 mod strategic;
 
 use std::path::Path;
@@ -10,7 +10,7 @@ use cap_std::fs::Dir;
 use serde_json::Value;
 
 use crate::error::{JsonPatchFailure, PatchRef};
-use crate::kustomization::{Json6902Patch, Patch, Target};
+use crate::kustomization::{Json6902Patch, Patch, PatchOptions, Target};
 use crate::object::{Item, ResId};
 use crate::Error;
 use json6902::Op;
@@ -55,7 +55,7 @@ impl Patcher<'_> {
                 });
             };
             for patch in &patches {
-                apply_strategic(items, patch, None, &source)?;
+                apply_strategic(items, patch, None, PatchOptions::default(), &source)?;
             }
         }
         Ok(())
@@ -82,8 +82,13 @@ impl Patcher<'_> {
                                 .into(),
                         });
                     }
+                    if let Some(selector) = &selector {
+                        if !self.any_selected(items, selector, &source) {
+                            continue;
+                        }
+                    }
                     for patch in &patches {
-                        apply_strategic(items, patch, selector.as_ref(), &source)?;
+                        apply_strategic(items, patch, selector.as_ref(), entry.options, &source)?;
                     }
                 }
                 Body::Json(ops) => {
@@ -93,7 +98,9 @@ impl Patcher<'_> {
                             message: "a JSON 6902 patch needs a target".into(),
                         });
                     };
-                    apply_json(items, &ops, selector, &source)?;
+                    if self.any_selected(items, selector, &source) {
+                        apply_json(items, &ops, selector, &source)?;
+                    }
                 }
             }
         }
@@ -113,10 +120,31 @@ impl Patcher<'_> {
                     message: "expected a JSON 6902 operation list".into(),
                 });
             };
-            let selector = self.selector(&label, &entry.target)?;
-            apply_json(items, &ops, &(selector, &entry.target), &source)?;
+            let selector = (self.selector(&label, &entry.target)?, &entry.target);
+            if self.any_selected(items, &selector, &source) {
+                apply_json(items, &ops, &selector, &source)?;
+            }
         }
         Ok(())
+    }
+
+    /// Whether a patch's target selects anything. kustomize skips a
+    /// targeted patch that selects nothing without a word; rekon skips it
+    /// too but warns, since it is most often a typo or a stale patch.
+    fn any_selected(
+        &self,
+        items: &[Item],
+        (selector, target): &(Selector, &Target),
+        source: &PatchRef,
+    ) -> bool {
+        let any = items.iter().any(|item| selector.matches(item));
+        if !any {
+            tracing::warn!(
+                kustomization = %self.file.display(),
+                "{source}: {target} matches no object; the patch is skipped, as kustomize does"
+            );
+        }
+        any
     }
 
     fn selector(&self, label: &str, target: &Target) -> Result<Selector, Error> {
@@ -195,24 +223,17 @@ impl Patcher<'_> {
 
 /// Applies one strategic-merge patch to its target, or to the object with
 /// the patch's own group, kind and name (and namespace, if it has one),
-/// current or from before a rename.
+/// current or from before a rename. `options` may let the patch rename or
+/// re-kind what it patches.
 fn apply_strategic(
     items: &mut Vec<Item>,
     patch: &Value,
     target: Option<&(Selector, &Target)>,
+    options: PatchOptions,
     source: &PatchRef,
 ) -> Result<(), Error> {
     let selected: Vec<usize> = match target {
-        Some((selector, target)) => {
-            let selected = select(items, selector);
-            if selected.is_empty() {
-                return Err(Error::NoMatch {
-                    patch: source.clone(),
-                    what: target.to_string(),
-                });
-            }
-            selected
-        }
+        Some((selector, _)) => select(items, selector),
         None => {
             let id = ResId::of(patch);
             if id.kind.is_empty() || id.name.is_empty() {
@@ -255,19 +276,28 @@ fn apply_strategic(
             }
         }
     };
-    // The patch never changes the identity of what it patches (kustomize
-    // restores name, namespace and kind after merging).
+    // The patch never changes the namespace of what it patches, nor its name
+    // and kind unless its options allow it (kustomize restores them after
+    // merging).
     let mut patch = patch.clone();
     if let Value::Object(map) = &mut patch {
         map.shift_remove("apiVersion");
-        map.shift_remove("kind");
+        if !options.allow_kind_change {
+            map.shift_remove("kind");
+        }
         if let Some(Value::Object(meta)) = map.get_mut("metadata") {
-            meta.shift_remove("name");
+            if !options.allow_name_change {
+                meta.shift_remove("name");
+            }
             meta.shift_remove("namespace");
         }
     }
     let mut deleted = Vec::new();
     for &index in &selected {
+        if options.allow_name_change || options.allow_kind_change {
+            // References to the object follow it under its new identity.
+            items[index].remember_id();
+        }
         let outcome =
             strategic::merge(&mut items[index].object, &patch).map_err(|message| Error::Patch {
                 patch: source.clone(),
@@ -286,17 +316,10 @@ fn apply_strategic(
 fn apply_json(
     items: &mut [Item],
     ops: &[Op],
-    (selector, target): &(Selector, &Target),
+    (selector, _): &(Selector, &Target),
     source: &PatchRef,
 ) -> Result<(), Error> {
-    let selected = select(items, selector);
-    if selected.is_empty() {
-        return Err(Error::NoMatch {
-            patch: source.clone(),
-            what: target.to_string(),
-        });
-    }
-    for index in selected {
+    for index in select(items, selector) {
         let item = &mut items[index];
         let object = item.id().to_string();
         // A JSON patch may rename; keep the old identity for later patches.

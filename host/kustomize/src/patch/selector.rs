@@ -65,7 +65,7 @@ impl Selector {
 
 /// One requirement of a Kubernetes label selector string.
 #[derive(Debug, PartialEq)]
-enum Requirement {
+pub(crate) enum Requirement {
     Equals(String, String),
     NotEquals(String, String),
     In(String, Vec<String>),
@@ -74,7 +74,7 @@ enum Requirement {
     NotExists(String),
 }
 
-fn matches_all(requirements: &[Requirement], map: Option<&Value>) -> bool {
+pub(crate) fn matches_all(requirements: &[Requirement], map: Option<&Value>) -> bool {
     let empty = Map::new();
     let map = map.and_then(Value::as_object).unwrap_or(&empty);
     let get = |key: &str| map.get(key).and_then(Value::as_str);
@@ -89,7 +89,7 @@ fn matches_all(requirements: &[Requirement], map: Option<&Value>) -> bool {
 }
 
 /// Parses `a=b,c!=d,e in (x,y),f notin (z),g,!h`.
-fn parse_selector(text: &str) -> Result<Vec<Requirement>, String> {
+pub(crate) fn parse_selector(text: &str) -> Result<Vec<Requirement>, String> {
     let mut parts = Vec::new();
     let (mut depth, mut start) = (0, 0);
     for (i, c) in text.char_indices() {

@@ -8,4 +8,5 @@ pub(crate) mod labels;
 pub(crate) mod nameref;
 pub(crate) mod names;
 pub(crate) mod namespace;
+pub(crate) mod replacements;
 pub(crate) mod replicas;

@@ -5,5 +5,6 @@ mod components;
 mod errors;
 mod features;
 mod flux;
+mod misc;
 mod nameref;
 mod support;
