@@ -8,6 +8,7 @@ use cap_std::fs::Dir;
 
 use crate::error::PatchRef;
 use crate::fs::{self, Entry};
+use crate::generate;
 use crate::kustomization::Kustomization;
 use crate::object::{self, Item, ResId};
 use crate::patch::Patcher;
@@ -113,6 +114,13 @@ impl<'a> Builder<'a> {
             items.extend(self.entry(&entry)?);
         }
         object::check_duplicates(&items)?;
+        let generators = generate::Generators {
+            root: self.root,
+            dir,
+            file,
+            text: &text,
+        };
+        generate::run(&generators, &k, &mut items)?;
         let patcher = Patcher {
             root: self.root,
             dir,
@@ -140,6 +148,11 @@ fn transform(k: &Kustomization, patcher: &Patcher<'_>, items: &mut Vec<Item>) ->
         }
         if let Some(ns) = ns {
             namespace::apply(items, ns);
+            // kustomize also records the id between namespace and rename, so
+            // an overlay generator can merge into `name` in the new namespace.
+            for item in items.iter_mut() {
+                item.remember_id();
+            }
         }
         names::apply(items, prefix, suffix);
         names::update_references(items, &before);

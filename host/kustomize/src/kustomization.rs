@@ -34,6 +34,9 @@ pub(crate) const SUPPORTED_FIELDS: &[&str] = &[
     "patches",
     "patchesStrategicMerge",
     "patchesJson6902",
+    "configMapGenerator",
+    "secretGenerator",
+    "generatorOptions",
 ];
 
 const API_VERSION: &str = "kustomize.config.k8s.io/v1beta1";
@@ -76,6 +79,53 @@ pub(crate) struct Kustomization {
     pub patches_strategic_merge: Vec<String>,
     #[serde(default)]
     pub patches_json6902: Vec<Json6902Patch>,
+    #[serde(default)]
+    pub config_map_generator: Vec<GeneratorArgs>,
+    #[serde(default)]
+    pub secret_generator: Vec<GeneratorArgs>,
+    #[serde(default)]
+    pub generator_options: Option<GeneratorOptions>,
+}
+
+/// A `configMapGenerator` or `secretGenerator` entry (kustomize's
+/// `ConfigMapArgs`/`SecretArgs`; `type` is for Secrets only, checked by
+/// [`Kustomization::parse`]).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct GeneratorArgs {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub behavior: Option<String>,
+    #[serde(default)]
+    pub literals: Vec<String>,
+    #[serde(default)]
+    pub files: Vec<String>,
+    #[serde(default)]
+    pub envs: Vec<String>,
+    /// The older, single form of `envs`; kustomize reads it after `envs`.
+    #[serde(default)]
+    pub env: Option<String>,
+    #[serde(default)]
+    pub options: Option<GeneratorOptions>,
+    #[serde(default, rename = "type")]
+    pub secret_type: Option<String>,
+}
+
+/// `generatorOptions`, or a generator's own `options`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct GeneratorOptions {
+    #[serde(default)]
+    pub labels: StringMap,
+    #[serde(default)]
+    pub annotations: StringMap,
+    #[serde(default)]
+    pub disable_name_suffix_hash: bool,
+    #[serde(default)]
+    pub immutable: bool,
 }
 
 /// A `labels` entry.
@@ -243,6 +293,16 @@ impl Kustomization {
                 .to_string();
             invalid(line, message)
         })?;
+        if let Some(index) = kustomization
+            .config_map_generator
+            .iter()
+            .position(|args| args.secret_type.is_some())
+        {
+            return Err(invalid(
+                key_line(text, "configMapGenerator"),
+                format!("configMapGenerator[{index}]: unknown field `type`, only secretGenerator entries have a type"),
+            ));
+        }
         if let Some(api_version) = &kustomization.api_version {
             if api_version != API_VERSION {
                 return Err(invalid(
@@ -272,7 +332,7 @@ impl Kustomization {
 
 /// The line of a top-level key, found by scanning (the parsed value has no
 /// positions).
-fn key_line(text: &str, key: &str) -> Option<usize> {
+pub(crate) fn key_line(text: &str, key: &str) -> Option<usize> {
     text.lines()
         .position(|line| {
             let unquoted = line
@@ -308,11 +368,11 @@ mod tests {
 
     #[test]
     fn unsupported_field_names_file_line_and_field() {
-        let err = parse("resources:\n- a.yaml\nconfigMapGenerator:\n- name: x\n").unwrap_err();
+        let err = parse("resources:\n- a.yaml\nhelmCharts:\n- name: x\n").unwrap_err();
         let msg = err.to_string();
         assert!(
             msg.starts_with(
-                "k/kustomization.yaml:3: unsupported field 'configMapGenerator' \
+                "k/kustomization.yaml:3: unsupported field 'helmCharts' \
                  (rekon supports: apiVersion, kind, metadata, resources,"
             ),
             "{msg}"

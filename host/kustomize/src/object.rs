@@ -69,6 +69,19 @@ pub(crate) struct Item {
     pub object: Value,
     pub origin: Origin,
     pub previous: Vec<ResId>,
+    /// Set on objects made by a `configMapGenerator`/`secretGenerator`
+    /// (kustomize keeps this in build annotations, which never reach the
+    /// output).
+    pub generated: Option<Generated>,
+}
+
+/// What a build remembers about a generated object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Generated {
+    /// The name gets a content hash suffix at the end of the build (unless
+    /// `disableNameSuffixHash`). The generator's `behavior` is not kept: it
+    /// only matters when the object is first added to its kustomization.
+    pub needs_hash: bool,
 }
 
 impl Item {
@@ -193,6 +206,7 @@ fn push_object(value: Value, file: &Path, line: usize, items: &mut Vec<Item>) ->
         object,
         origin,
         previous: Vec::new(),
+        generated: None,
     });
     Ok(())
 }

@@ -70,14 +70,15 @@ fn document_that_is_not_an_object() {
 fn unsupported_field() {
     let tree = Tree::new(&[(
         "flux/clusters/production/frontend/kustomization.yaml",
-        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nconfigMapGenerator:\n- name: x\n  literals: [a=b]\n",
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nhelmCharts:\n- name: x\n",
     )]);
     assert_eq!(
         tree.error("flux/clusters/production/frontend"),
         "flux/clusters/production/frontend/kustomization.yaml:3: unsupported field \
-         'configMapGenerator' (rekon supports: apiVersion, kind, metadata, resources, bases, \
+         'helmCharts' (rekon supports: apiVersion, kind, metadata, resources, bases, \
          namespace, namePrefix, nameSuffix, commonLabels, labels, commonAnnotations, images, \
-         replicas, patches, patchesStrategicMerge, patchesJson6902)"
+         replicas, patches, patchesStrategicMerge, patchesJson6902, configMapGenerator, \
+         secretGenerator, generatorOptions)"
     );
 }
 

@@ -4,4 +4,5 @@
 mod errors;
 mod features;
 mod flux;
+mod generators;
 mod support;
