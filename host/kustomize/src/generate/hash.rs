@@ -14,8 +14,8 @@
 //!   only the kind, the data and a Secret's type do.
 //! * A field that is absent is `""`; a scalar is its text.
 //! * The suffix is the first 10 hex digits of the SHA-256 of that text, with
-//!   `0`, `1`, `3`, `a`, `e` replaced by `g`, `h`, `k`, `m`, `t` (so it never
-//!   reads as a number or a word of hex).
+//!   `0`, `1`, `3`, `a`, `e` replaced by `g`, `h`, `k`, `m`, `t` (a trick
+//!   kustomize took from kubectl, to keep suffixes from spelling words).
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -222,6 +222,17 @@ mod tests {
         // A merge that leaves no data removes the field: `"data":""`.
         let merged = json!({"kind": "Secret", "type": "Opaque"});
         assert_eq!(suffix(&merged).unwrap(), "8226t8dd99");
+    }
+
+    #[test]
+    fn patched_values_keep_their_json_type() {
+        // JSON patches added a number, a float and a boolean to the data,
+        // and `stringData` to the Secret.
+        let cm = json!({"kind": "ConfigMap", "data": {"a": "1", "n": 5, "f": 1.5, "t": true}});
+        assert_eq!(suffix(&cm).unwrap(), "c7m9592hbh");
+        let s = json!({"kind": "Secret", "type": "Opaque", "data": {"a": "MQ=="},
+            "stringData": {"x": "y"}});
+        assert_eq!(suffix(&s).unwrap(), "mkt5c64b95");
     }
 
     #[test]
