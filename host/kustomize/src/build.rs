@@ -8,6 +8,7 @@ use cap_std::fs::Dir;
 
 use crate::error::PatchRef;
 use crate::fs::{self, Entry};
+use crate::generate;
 use crate::kustomization::{BuildMetadataOption, Kind, Kustomization};
 use crate::metadata;
 use crate::object::{self, Item};
@@ -181,7 +182,7 @@ impl<'a> Builder<'a> {
             items: Vec::new(),
             config: TransformerConfig::default(),
         };
-        self.accumulate(&k, dir, file, start)
+        self.accumulate(&k, dir, file, &text, start)
     }
 
     /// kustomize's `accumulateTarget`: adds the kustomization's resources and
@@ -193,6 +194,7 @@ impl<'a> Builder<'a> {
         k: &Kustomization,
         dir: &Path,
         file: &Path,
+        text: &str,
         built: Built,
     ) -> Result<Built, Error> {
         let Built {
@@ -214,6 +216,30 @@ impl<'a> Builder<'a> {
         let own = TransformerConfig::load(self.root, dir, file, &k.configurations)?;
         merge_config(&mut config, &own, file)?;
         object::check_duplicates(&items)?;
+        let configured_in = (!self.build_metadata.is_empty()).then(|| {
+            let name = file.file_name().unwrap_or_default().to_string_lossy();
+            metadata::join(&self.origin_path, &name)
+        });
+        let generators = generate::Generators {
+            root: self.root,
+            dir,
+            file,
+            text,
+        };
+        let loaded = items.len();
+        generate::run(&generators, k, &mut items)?;
+        if let Some(configured_in) = &configured_in {
+            // A generated object's origin is its generator (kubectl prints
+            // `configuredIn`/`configuredBy` for it).
+            for item in &mut items[loaded..] {
+                let by = if item.id().kind == "Secret" {
+                    "SecretGenerator"
+                } else {
+                    "ConfigMapGenerator"
+                };
+                metadata::record_transformer(std::slice::from_mut(item), configured_in, by);
+            }
+        }
         let mut built = Built { items, config };
         for entry in &k.components {
             built = self.component(dir, file, entry, built)?;
@@ -224,10 +250,6 @@ impl<'a> Builder<'a> {
             dir,
             file,
         };
-        let configured_in = (!self.build_metadata.is_empty()).then(|| {
-            let name = file.file_name().unwrap_or_default().to_string_lossy();
-            metadata::join(&self.origin_path, &name)
-        });
         transform(k, &config, &patcher, configured_in.as_deref(), &mut items)?;
         Ok(Built { items, config })
     }
@@ -271,7 +293,7 @@ impl<'a> Builder<'a> {
             )));
         }
         self.enter(&resolved.path, Some(&component_file))?;
-        let result = self.accumulate(&component, &resolved.path, &component_file, built);
+        let result = self.accumulate(&component, &resolved.path, &component_file, &text, built);
         self.stack.pop();
         result
     }

@@ -306,6 +306,23 @@ pub enum Error {
         /// Its line.
         first_line: usize,
     },
+
+    /// A `configMapGenerator` or `secretGenerator` entry cannot be
+    /// generated, or cannot be combined with the objects already built.
+    #[error("{}{}: {what} '{name}': {message}", file.display(), at_line(*line))]
+    Generator {
+        /// The kustomization file, or the env file holding a bad line.
+        file: PathBuf,
+        /// 1-based line, when known.
+        line: Option<usize>,
+        /// `configMapGenerator`, `secretGenerator`, or `generated object`
+        /// for a generated object that cannot be name-hashed.
+        what: &'static str,
+        /// The generator's (or object's) name.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 impl Error {
@@ -329,7 +346,8 @@ impl Error {
             | Error::InvalidReference { file, .. }
             | Error::NamespaceConflict { file, .. }
             | Error::Duplicate { file, .. }
-            | Error::Replacement { file, .. } => file,
+            | Error::Replacement { file, .. }
+            | Error::Generator { file, .. } => file,
             Error::Patch { patch, .. } | Error::NoMatch { patch, .. } => &patch.file,
             Error::JsonPatchOp(failure) => &failure.patch.file,
         }

@@ -134,6 +134,14 @@ pub(crate) fn read(root: &Dir, path: &Path) -> Result<String, Error> {
     })
 }
 
+/// Reads a file inside the root as bytes (generator sources may be binary).
+pub(crate) fn read_bytes(root: &Dir, path: &Path) -> Result<Vec<u8>, Error> {
+    root.read(cap(path)).map_err(|source| Error::Io {
+        file: path.to_path_buf(),
+        source,
+    })
+}
+
 /// The entry names of a directory, sorted by their bytes (as Go's
 /// `filepath.Walk`, which Flux uses to generate kustomizations).
 pub(crate) fn list(root: &Dir, dir: &Path) -> Result<Vec<OsString>, Error> {

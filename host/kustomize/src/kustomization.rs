@@ -40,6 +40,9 @@ pub(crate) const SUPPORTED_FIELDS: &[&str] = &[
     "replacements",
     "sortOptions",
     "buildMetadata",
+    "configMapGenerator",
+    "secretGenerator",
+    "generatorOptions",
 ];
 
 const API_VERSION: &str = "kustomize.config.k8s.io/v1beta1";
@@ -108,6 +111,12 @@ pub(crate) struct Kustomization {
     pub sort_options: Option<SortOptions>,
     #[serde(default)]
     pub build_metadata: Vec<BuildMetadataOption>,
+    #[serde(default)]
+    pub config_map_generator: Vec<GeneratorArgs>,
+    #[serde(default)]
+    pub secret_generator: Vec<GeneratorArgs>,
+    #[serde(default)]
+    pub generator_options: Option<GeneratorOptions>,
 }
 
 /// A `replacements` entry: inline, or `path` to a file holding one
@@ -209,6 +218,47 @@ pub(crate) enum BuildMetadataOption {
     OriginAnnotations,
     TransformerAnnotations,
     ManagedByLabel,
+}
+
+/// A `configMapGenerator` or `secretGenerator` entry (kustomize's
+/// `ConfigMapArgs`/`SecretArgs`; `type` is for Secrets only, checked by
+/// [`Kustomization::parse`]).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct GeneratorArgs {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub behavior: Option<String>,
+    #[serde(default)]
+    pub literals: Vec<String>,
+    #[serde(default)]
+    pub files: Vec<String>,
+    #[serde(default)]
+    pub envs: Vec<String>,
+    /// The older, single form of `envs`; kustomize reads it after `envs`.
+    #[serde(default)]
+    pub env: Option<String>,
+    #[serde(default)]
+    pub options: Option<GeneratorOptions>,
+    #[serde(default, rename = "type")]
+    pub secret_type: Option<String>,
+}
+
+/// `generatorOptions`, or a generator's own `options`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct GeneratorOptions {
+    #[serde(default)]
+    pub labels: StringMap,
+    #[serde(default)]
+    pub annotations: StringMap,
+    #[serde(default)]
+    pub disable_name_suffix_hash: bool,
+    #[serde(default)]
+    pub immutable: bool,
 }
 
 /// A `labels` entry.
@@ -433,6 +483,16 @@ impl Kustomization {
                 .to_string();
             invalid(line, message)
         })?;
+        if let Some(index) = kustomization
+            .config_map_generator
+            .iter()
+            .position(|args| args.secret_type.is_some())
+        {
+            return Err(invalid(
+                key_line(text, "configMapGenerator"),
+                format!("configMapGenerator[{index}]: unknown field `type`, only secretGenerator entries have a type"),
+            ));
+        }
         let kind = match kustomization.kind.as_deref() {
             None | Some("Kustomization") => Kind::Kustomization,
             Some("Component") => Kind::Component,
@@ -468,7 +528,7 @@ impl Kustomization {
 
 /// The line of a top-level key, found by scanning (the parsed value has no
 /// positions).
-fn key_line(text: &str, key: &str) -> Option<usize> {
+pub(crate) fn key_line(text: &str, key: &str) -> Option<usize> {
     text.lines()
         .position(|line| {
             let unquoted = line
@@ -517,11 +577,11 @@ mod tests {
 
     #[test]
     fn unsupported_field_names_file_line_and_field() {
-        let err = parse("resources:\n- a.yaml\nconfigMapGenerator:\n- name: x\n").unwrap_err();
+        let err = parse("resources:\n- a.yaml\nhelmCharts:\n- name: x\n").unwrap_err();
         let msg = err.to_string();
         assert!(
             msg.starts_with(
-                "k/kustomization.yaml:3: unsupported field 'configMapGenerator' \
+                "k/kustomization.yaml:3: unsupported field 'helmCharts' \
                  (rekon supports: apiVersion, kind, metadata, resources,"
             ),
             "{msg}"

@@ -77,11 +77,56 @@
 //! fields are only set when present. `varReference` is accepted and has no
 //! effect (`vars` are refused). A plain directory has the built-in
 //! configuration, as the kustomization Flux generates for it.
+//! `labelSelector`, `annotationSelector`), `patchesStrategicMerge`,
+//! `patchesJson6902`, `configMapGenerator`, `secretGenerator`,
+//! `generatorOptions` (see [Generators](#generators)). Any other field is an
+//! [`Error::UnsupportedField`].
+//!
+//! Within one kustomization, resources are built first (each
+//! sub-kustomization completely), then its generators run, then, as
+//! kustomize orders its built-in transformers: `patchesStrategicMerge`, `patches`, `namespace`,
 //! `namePrefix`/`nameSuffix` (and the references that follow them), `labels`,
 //! `commonLabels`, `commonAnnotations`, `patchesJson6902`, `replicas`,
 //! `images`, `replacements`. The result of [`build`] is sorted in kustomize's
 //! legacy order, unless the built kustomization's `sortOptions` say
 //! otherwise (see [Sort order](#sort-order)).
+//!
+//! ## Generators
+//!
+//! `configMapGenerator` and `secretGenerator` entries take `name`,
+//! `namespace`, `behavior` (`create`, `merge`, `replace`), `envs` (and the
+//! old single `env`), `literals`, `files` (`path` or `key=path`), `options`
+//! (`labels`, `annotations`, `disableNameSuffixHash`, `immutable`), and for
+//! Secrets `type` (default `Opaque`). `generatorOptions` holds the same
+//! options for all generators of its kustomization: a generator's own labels
+//! and annotations win, and a `true` on either side wins.
+//!
+//! Keys come from env files, then literals, then files; a key given twice is
+//! an error. Env files hold `KEY=value` lines, split at the first `=` with
+//! nothing trimmed but leading white space and no quote handling; blank
+//! lines and `#` comments are skipped, a line without `=` is the key with an
+//! empty value (kustomize v5 does not read the environment, and neither does
+//! rekon), a UTF-8 byte order mark on the first line is dropped. Literals
+//! lose one pair of matching surrounding quotes. Keys are not validated, as
+//! in kustomize. ConfigMap values that are valid UTF-8 go to `data`, others
+//! base64-encoded to `binaryData`; Secret values are base64 in `data`
+//! (broken into lines of 70 from 70 characters on, as kustomize writes
+//! them). Files are read like every other file: inside the root only.
+//!
+//! `behavior: merge` or `replace` acts on the object of the same kind, name
+//! and namespace (current, or before renames) built so far, normally a
+//! base's: it keeps its name and namespace and the union of labels and
+//! annotations; `merge` unites `data` and `binaryData` (the generator wins
+//! per key), `replace` takes the generator's; other fields (a Secret's
+//! `type`, `immutable`) are the generator's. `create` of an existing object,
+//! and `merge`/`replace` of a missing one, are errors.
+//!
+//! Generated names get a `-<hash>` suffix once, at the end of the whole
+//! build, after every transformer, unless `disableNameSuffixHash` is set (a
+//! merged object keeps a hash only if both sides want one). The hash is
+//! kustomize's: it covers the kind, the data and a Secret's type, not the
+//! name, namespace, labels or annotations. References to the generated
+//! objects follow the hashed names.
 //!
 //! ## Namespaces
 //!
@@ -210,10 +255,25 @@
 //! strategy (`finalizers`) are replaced, not merged; `$retainKeys` and
 //! `$deleteFromPrimitiveList` are refused. Cluster-scoped custom resources
 //! get a namespace, as in kustomize.
+//! `helmCharts`, `components`, `replacements`, `vars`, `transformers`, `generators`,
+//! `configurations`, `crds`, `openapi`, `sortOptions`, `buildMetadata`, patch
+//! `options`, image `tagSuffix`, label `fields` are refused. Field order is
+//! kept as written (kustomize sorts keys). Primitive lists with a merge
+//! strategy (`finalizers`) are replaced, not merged; `$retainKeys` and
+//! `$deleteFromPrimitiveList` are refused. A `target`ed patch matching nothing
+//! is an error here, where kustomize skips it. Cluster-scoped custom
+//! resources get a namespace, as in kustomize.
+//!
+//! On purpose, for generators: an unknown `behavior` (kustomize treats it
+//! as `create`) and an env file line of 64 KiB or more (kustomize silently
+//! drops it and the rest of the file) are errors; a generator file may be
+//! anywhere inside the source root, as with Flux, where kustomize's default
+//! restriction wants it under the kustomization's directory.
 
 mod build;
 mod error;
 mod fs;
+mod generate;
 mod kustomization;
 mod metadata;
 mod object;
@@ -234,7 +294,9 @@ pub struct Resource {
     /// The object: a JSON mapping with `apiVersion`, `kind` and
     /// `metadata.name`, keys in the order they were written.
     pub object: serde_json::Value,
-    /// Where the object was defined (before any patch or transformer).
+    /// Where the object was defined (before any patch or transformer); for
+    /// a generated object, its kustomization file at the line of the
+    /// generator field.
     pub origin: Origin,
 }
 
@@ -274,6 +336,9 @@ pub fn build(root: &cap_std::fs::Dir, path: &Path) -> Result<Vec<Resource>, Erro
     )?;
     let mut builder = build::Builder::new(root);
     let build::Built { mut items, config } = builder.entry(&entry)?;
+    // As kustomize's makeCustomizedResMap: hash suffixes once the whole
+    // build is done, then every reference follows every rename.
+    generate::apply_hashes(&mut items)?;
     transform::nameref::fix_back_references(&mut items, &config)?;
     for item in &items {
         object::check_object(&item.object, &item.origin)?;

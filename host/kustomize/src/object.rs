@@ -74,6 +74,19 @@ pub(crate) struct Item {
     pub previous: Vec<ResId>,
     pub prefixes: Vec<String>,
     pub suffixes: Vec<String>,
+    /// Set on objects made by a `configMapGenerator`/`secretGenerator`
+    /// (kustomize keeps this in build annotations, which never reach the
+    /// output).
+    pub generated: Option<Generated>,
+}
+
+/// What a build remembers about a generated object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Generated {
+    /// The name gets a content hash suffix at the end of the build (unless
+    /// `disableNameSuffixHash`). The generator's `behavior` is not kept: it
+    /// only matters when the object is first added to its kustomization.
+    pub needs_hash: bool,
 }
 
 impl Item {
@@ -85,6 +98,7 @@ impl Item {
             previous: Vec::new(),
             prefixes: Vec::new(),
             suffixes: Vec::new(),
+            generated: None,
         }
     }
 

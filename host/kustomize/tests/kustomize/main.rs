@@ -5,6 +5,7 @@ mod components;
 mod errors;
 mod features;
 mod flux;
+mod generators;
 mod misc;
 mod nameref;
 mod support;

@@ -459,7 +459,8 @@ fn build_metadata() {
         ),
         (
             "base/kustomization.yaml",
-            "resources: [res.yaml]\nnamePrefix: b-\nbuildMetadata: [managedByLabel]\n",
+            "resources: [res.yaml]\nnamePrefix: b-\nbuildMetadata: [managedByLabel]\n\
+             secretGenerator:\n- name: gen\n  literals: [k=v]\n",
         ),
         (
             "overlay/svc.yaml",
@@ -512,6 +513,12 @@ buildMetadata: [originAnnotations, transformerAnnotations, managedByLabel]
         cm["labels"]["app.kubernetes.io/managed-by"],
         "kustomize-v5.5.0"
     );
+    // A generated object's origin is its generator.
+    let secret = objects.iter().find(|o| o["kind"] == "Secret").unwrap();
+    assert_eq!(
+        secret["metadata"]["annotations"]["config.kubernetes.io/origin"],
+        "configuredIn: ../base/kustomization.yaml\nconfiguredBy:\n  apiVersion: builtin\n  kind: SecretGenerator\n"
+    );
     let svc = &find(&objects, "Service", "o-svc")["metadata"];
     assert_eq!(
         svc["annotations"]["config.kubernetes.io/origin"],
@@ -520,14 +527,20 @@ buildMetadata: [originAnnotations, transformerAnnotations, managedByLabel]
     // Only the built kustomization's buildMetadata counts.
     let objects = objects_like_kubectl(&tree, "base");
     assert_eq!(
-        objects[0]["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        find(&objects, "ConfigMap", "b-cm")["metadata"]["labels"]["app.kubernetes.io/managed-by"],
         "kustomize-v5.5.0"
     );
-    assert_eq!(objects[0]["metadata"].get("annotations"), None);
+    assert_eq!(
+        find(&objects, "ConfigMap", "b-cm")["metadata"].get("annotations"),
+        None
+    );
     tree.write(
         "overlay/kustomization.yaml",
         "resources: [../base]\nbuildMetadata: [managedByLabel]\n",
     );
     let objects = objects_like_kubectl(&tree, "overlay");
-    assert_eq!(objects[0]["metadata"].get("annotations"), None);
+    assert_eq!(
+        find(&objects, "ConfigMap", "b-cm")["metadata"].get("annotations"),
+        None
+    );
 }
