@@ -4,4 +4,6 @@
 mod errors;
 mod features;
 mod flux;
+mod golden;
+mod oracle;
 mod support;
