@@ -41,6 +41,10 @@ const PENDING: &[(&str, &str)] = &[
         "YAML 1.1 keys: an unquoted `on` key is a bool",
     ),
     (
+        "error-diamond-ambiguous-webhook-service",
+        "refusing a reference two renamed objects could satisfy",
+    ),
+    (
         "error-label-value-bool",
         "refusing non-string commonLabels values",
     ),
@@ -55,6 +59,14 @@ const PENDING: &[(&str, &str)] = &[
         "configMapGenerator/secretGenerator",
     ),
     ("labels-fields", "labels[].fields"),
+    (
+        "labels-overlay-relabels-base-selector",
+        "kustomize relabels the selectors a base's labels shared a value with",
+    ),
+    (
+        "labels-statefulset-without-volumeclaimtemplates",
+        "labels must not create spec.volumeClaimTemplates (rekon makes a mapping)",
+    ),
     (
         "parent-references-renamed-base",
         "references to objects renamed by a sub-kustomization",
