@@ -140,6 +140,17 @@ pub(crate) fn finish(items: &mut [Item], options: &[BuildMetadataOption]) {
         if !options.contains(&BuildMetadataOption::TransformerAnnotations) {
             annotations.shift_remove(TRANSFORMATIONS);
         }
+        // kustomize rewrites every object's annotations as a string map when
+        // it drops its build annotations, so `x: 2.4` leaves as `x: "2.4"`
+        // (labels keep their types).
+        for value in annotations.values_mut() {
+            match value {
+                Value::Null => *value = Value::String(String::new()),
+                Value::Bool(b) => *value = Value::String(b.to_string()),
+                Value::Number(n) => *value = Value::String(n.to_string()),
+                Value::String(_) | Value::Array(_) | Value::Object(_) => {}
+            }
+        }
         if annotations.is_empty() {
             meta.shift_remove("annotations");
         }

@@ -3,57 +3,27 @@
 //! (kustomize v5.5.0) printed for the same tree; when `/usr/bin/kubectl` is
 //! present each test also runs it again on the tree and compares.
 
-use std::path::Path;
-use std::process::Command;
-
 use rekon_kustomize::to_yaml;
 
+use crate::oracle::{error_like_kubectl, objects_like_kubectl};
 use crate::support::{docs, Tree};
-
-const KUBECTL: &str = "/usr/bin/kubectl";
-
-/// `kubectl kustomize` on `path` of the tree: its output, or `None` (with a
-/// message) when kubectl is not installed.
-fn kubectl(tree: &Tree, path: &str) -> Option<Result<String, String>> {
-    if !Path::new(KUBECTL).exists() {
-        eprintln!("{KUBECTL} not found: skipping the comparison with kubectl kustomize");
-        return None;
-    }
-    let output = Command::new(KUBECTL)
-        .arg("kustomize")
-        .arg(tree.dir.path().join(path))
-        .output()
-        .expect("kubectl runs");
-    Some(if output.status.success() {
-        Ok(String::from_utf8(output.stdout).expect("kubectl prints UTF-8"))
-    } else {
-        Err(String::from_utf8_lossy(&output.stderr).into_owned())
-    })
-}
 
 /// rekon builds `path` as `expected` (kubectl's output, recorded), and as
 /// kubectl builds it now when kubectl is present.
 fn check(tree: &Tree, path: &str, expected: &str) {
-    let objects = tree.objects(path);
+    let objects = objects_like_kubectl(tree, path);
     assert_eq!(
         objects,
         docs(expected),
         "rekon built:\n{}",
         to_yaml(&objects)
     );
-    if let Some(live) = kubectl(tree, path) {
-        let live = live.unwrap_or_else(|err| panic!("kubectl failed: {err}"));
-        assert_eq!(objects, docs(&live), "kubectl built:\n{live}");
-    }
 }
 
 /// rekon refuses `path` with `message`; kubectl (when present) refuses it
 /// too.
 fn check_error(tree: &Tree, path: &str, message: &str) {
-    assert_eq!(tree.error(path), message);
-    if let Some(live) = kubectl(tree, path) {
-        assert!(live.is_err(), "kubectl built it:\n{}", live.unwrap());
-    }
+    assert_eq!(error_like_kubectl(tree, path), message);
 }
 
 #[test]

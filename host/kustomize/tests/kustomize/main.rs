@@ -2,10 +2,13 @@
 //! kustomize renders for them.
 
 mod components;
+mod differential;
 mod errors;
 mod features;
 mod flux;
 mod generators;
+mod golden;
 mod misc;
 mod nameref;
+mod oracle;
 mod support;

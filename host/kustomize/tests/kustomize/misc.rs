@@ -3,54 +3,10 @@
 //! (kustomize v5.5.0) printed for the same trees; when kubectl is installed
 //! each test also builds its tree with it and compares.
 
-use std::path::Path;
-use std::process::Command;
-
 use serde_json::Value;
 
-use crate::support::{docs, Tree};
-
-const KUBECTL: &str = "/usr/bin/kubectl";
-
-/// Builds `path` with `kubectl kustomize`, or `None` when kubectl is absent.
-fn kubectl(tree: &Tree, path: &str) -> Option<Result<Vec<Value>, String>> {
-    if !Path::new(KUBECTL).exists() {
-        println!("{KUBECTL} not found: not comparing with kubectl kustomize");
-        return None;
-    }
-    let output = Command::new(KUBECTL)
-        .arg("kustomize")
-        .arg(tree.dir.path().join(path))
-        .output()
-        .expect("kubectl runs");
-    if !output.status.success() {
-        return Some(Err(String::from_utf8_lossy(&output.stderr).into_owned()));
-    }
-    // kubectl's embedded kustomize has no version stamp; the kustomize
-    // v5.5.0 release (and rekon) print its version.
-    let text = String::from_utf8(output.stdout)
-        .unwrap()
-        .replace("kustomize-(devel)", "kustomize-v5.5.0");
-    Some(Ok(docs(&text)))
-}
-
-/// rekon's objects, after checking kubectl renders the same ones.
-fn objects_like_kubectl(tree: &Tree, path: &str) -> Vec<Value> {
-    let ours = tree.objects(path);
-    if let Some(theirs) = kubectl(tree, path) {
-        let theirs = theirs.unwrap_or_else(|err| panic!("kubectl failed: {err}"));
-        assert_eq!(ours, theirs, "rekon and kubectl kustomize differ");
-    }
-    ours
-}
-
-/// rekon's error, after checking kubectl fails too.
-fn error_like_kubectl(tree: &Tree, path: &str) -> String {
-    if let Some(theirs) = kubectl(tree, path) {
-        assert!(theirs.is_err(), "kubectl succeeded: {theirs:?}");
-    }
-    tree.error(path)
-}
+use crate::oracle::{error_like_kubectl, objects_like_kubectl};
+use crate::support::Tree;
 
 fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
     objects

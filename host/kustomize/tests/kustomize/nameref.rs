@@ -3,51 +3,10 @@
 //! rekon must render the same objects, or refuse where kubectl refuses.
 //! The fixed expectations below are what kubectl printed for these trees.
 
-use std::path::Path;
-use std::process::Command;
-
 use serde_json::{json, Value};
 
-use crate::support::{docs, Tree};
-
-const KUBECTL: &str = "/usr/bin/kubectl";
-
-/// What `kubectl kustomize` renders for `path`, or `None` without kubectl.
-fn kubectl(tree: &Tree, path: &str) -> Option<Result<Vec<Value>, String>> {
-    if !Path::new(KUBECTL).exists() {
-        println!("{KUBECTL} not found: not comparing with kubectl kustomize");
-        return None;
-    }
-    let output = Command::new(KUBECTL)
-        .arg("kustomize")
-        .arg(tree.dir.path().join(path))
-        .output()
-        .expect("kubectl runs");
-    Some(if output.status.success() {
-        Ok(docs(&String::from_utf8(output.stdout).unwrap()))
-    } else {
-        Err(String::from_utf8_lossy(&output.stderr).into_owned())
-    })
-}
-
-/// rekon's objects for `path`, checked equal to kubectl's (key order aside).
-fn objects(tree: &Tree, path: &str) -> Vec<Value> {
-    let ours = tree.objects(path);
-    if let Some(theirs) = kubectl(tree, path) {
-        let theirs = theirs.unwrap_or_else(|err| panic!("kubectl failed: {err}"));
-        assert_eq!(ours, theirs, "rekon and kubectl kustomize differ");
-    }
-    ours
-}
-
-/// rekon's error for `path`, checked to be an error for kubectl too.
-fn error(tree: &Tree, path: &str) -> String {
-    let ours = tree.error(path);
-    if let Some(Ok(theirs)) = kubectl(tree, path) {
-        panic!("kubectl kustomize succeeded where rekon refused ({ours}): {theirs:?}");
-    }
-    ours
-}
+use crate::oracle::{error_like_kubectl as error, objects_like_kubectl as objects};
+use crate::support::Tree;
 
 fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
     objects
