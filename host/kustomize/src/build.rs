@@ -225,21 +225,9 @@ impl<'a> Builder<'a> {
             dir,
             file,
             text,
+            configured_in: configured_in.as_deref(),
         };
-        let loaded = items.len();
         generate::run(&generators, k, &mut items)?;
-        if let Some(configured_in) = &configured_in {
-            // A generated object's origin is its generator (kubectl prints
-            // `configuredIn`/`configuredBy` for it).
-            for item in &mut items[loaded..] {
-                let by = if item.id().kind == "Secret" {
-                    "SecretGenerator"
-                } else {
-                    "ConfigMapGenerator"
-                };
-                metadata::record_transformer(std::slice::from_mut(item), configured_in, by);
-            }
-        }
         let mut built = Built { items, config };
         for entry in &k.components {
             built = self.component(dir, file, entry, built)?;
@@ -293,7 +281,12 @@ impl<'a> Builder<'a> {
             )));
         }
         self.enter(&resolved.path, Some(&component_file))?;
+        // Origins inside the component are paths through it, as kustomize
+        // records them.
+        let saved = self.origin_path.clone();
+        self.origin_path = metadata::join(&saved, entry);
         let result = self.accumulate(&component, &resolved.path, &component_file, &text, built);
+        self.origin_path = saved;
         self.stack.pop();
         result
     }

@@ -40,6 +40,7 @@ use serde_json::{Map, Value};
 
 use crate::fs;
 use crate::kustomization::{key_line, GeneratorArgs, GeneratorOptions, Kustomization};
+use crate::metadata;
 use crate::object::{Generated, Item, ResId};
 use crate::{Error, Origin};
 
@@ -52,6 +53,9 @@ pub(crate) struct Generators<'a> {
     pub file: &'a Path,
     /// Its text, to find the line of each generator field.
     pub text: &'a str,
+    /// With `buildMetadata`, the kustomization's path from the built one:
+    /// generated objects record their generator as their origin.
+    pub configured_in: Option<&'a Path>,
 }
 
 /// The two generator fields.
@@ -107,7 +111,17 @@ pub(crate) fn run(
     ];
     for (kind, entries) in fields {
         for (index, args) in entries.iter().enumerate() {
-            let (item, behavior) = g.generate(kind, index, args, k.generator_options.as_ref())?;
+            let (mut item, behavior) =
+                g.generate(kind, index, args, k.generator_options.as_ref())?;
+            if let Some(configured_in) = g.configured_in {
+                // Recorded before a merge, so a merged object's origin is
+                // its last generator, as kubectl prints it.
+                let by = match kind {
+                    Kind::ConfigMap => "ConfigMapGenerator",
+                    Kind::Secret => "SecretGenerator",
+                };
+                metadata::record_transformer(std::slice::from_mut(&mut item), configured_in, by);
+            }
             g.absorb(kind, items, item, behavior)?;
         }
     }

@@ -32,48 +32,44 @@ use generate::Feature;
 /// The features random trees use today.
 ///
 /// Left out, and why:
-/// * `ConfigMapGenerator`, `SecretGenerator`, `GeneratorBehavior`,
-///   `GeneratorOptions`, `Components`, `Replacements`, `Configurations`,
-///   `SortOptions`, `BuildMetadata`, `LabelFields`, `PatchOptions`: refused
-///   by rekon (`Error::UnsupportedField`).
-/// * `PatchTargetMatchingNothing`: kubectl skips such a patch, rekon
-///   refuses it (golden `patch-target-matches-nothing`).
 /// * `UnquotedScalars`: kubectl reads YAML 1.1 dates and octals
 ///   (golden `configmap-tricky-scalars`, `default-mode-octal`).
-/// * `AdmissionPolicy`: the binding's `policyName` does not follow a rename
-///   (golden `vap-binding-policy-name`).
-/// * `StatefulSetWithoutClaimTemplates`: rekon's labels create a
-///   `volumeClaimTemplates` mapping (golden
-///   `labels-statefulset-without-volumeclaimtemplates`).
-/// * `LabelTemplates`: kubectl also labels volumeClaimTemplates with
-///   `includeTemplates` (golden
-///   `commonlabels-statefulset-volumeclaimtemplates`).
 /// * `Relabel`: kubectl's labels without selectors change the selectors an
 ///   earlier label of the same key set (golden
 ///   `labels-overlay-relabels-base-selector`).
-/// * `AmbiguousReferences`: kubectl refuses a reference two objects could
-///   satisfy, rekon picks one (golden
-///   `error-diamond-ambiguous-webhook-service`).
-/// * `OverlayResources`: an overlay's own objects referring to objects its
-///   base renamed (golden `parent-references-renamed-base`).
-/// * `NonServiceAccountSubjects`: kubectl renames User/Group subjects named
-///   like a renamed ServiceAccount (golden
-///   `rbac-user-subject-named-like-serviceaccount`).
 const ENABLED: &[Feature] = &[
     Feature::Namespace,
     Feature::NamePrefix,
     Feature::NameSuffix,
     Feature::CommonLabels,
     Feature::Labels,
+    Feature::LabelFields,
     Feature::CommonAnnotations,
     Feature::Images,
     Feature::Replicas,
     Feature::Patches,
+    Feature::PatchTargetMatchingNothing,
+    Feature::PatchOptions,
     Feature::PatchesStrategicMerge,
     Feature::PatchesJson6902,
+    Feature::ConfigMapGenerator,
+    Feature::SecretGenerator,
+    Feature::GeneratorBehavior,
+    Feature::GeneratorOptions,
+    Feature::Components,
+    Feature::Replacements,
+    Feature::Configurations,
+    Feature::SortOptions,
+    Feature::BuildMetadata,
     Feature::Overlays,
     Feature::Diamonds,
+    Feature::OverlayResources,
     Feature::CustomResources,
+    Feature::AdmissionPolicy,
+    Feature::StatefulSetWithoutClaimTemplates,
+    Feature::LabelTemplates,
+    Feature::AmbiguousReferences,
+    Feature::NonServiceAccountSubjects,
 ];
 
 fn env_number(name: &str, default: u64) -> u64 {
