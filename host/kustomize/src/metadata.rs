@@ -88,6 +88,16 @@ pub(crate) fn set_origin(items: &mut [Item], path: &Path) {
     }
 }
 
+/// The origin annotation of an object, if it has one.
+pub(crate) fn origin(item: &Item) -> Option<Value> {
+    item.object["metadata"]["annotations"].get(ORIGIN).cloned()
+}
+
+/// Sets the origin annotation of an object to `origin` (from [`origin`]).
+pub(crate) fn set_origin_text(item: &mut Item, origin: Value) {
+    annotations(&mut item.object).insert(ORIGIN.into(), origin);
+}
+
 /// Records that the built-in transformer `kind` of the kustomization file
 /// `configured_in` ran over `items`.
 pub(crate) fn record_transformer(items: &mut [Item], configured_in: &Path, kind: &str) {

@@ -380,8 +380,15 @@ impl Generators<'_> {
                 ))
             }
             ([index], Behavior::Merge | Behavior::Replace) => {
+                let merge = behavior == Behavior::Merge;
+                // kustomize keeps a merged object's origin (a replaced one
+                // takes its generator's).
+                let origin = merge.then(|| metadata::origin(&items[*index])).flatten();
                 let old = std::mem::replace(&mut items[*index], new);
-                combine(&mut items[*index], old, behavior == Behavior::Merge);
+                combine(&mut items[*index], old, merge);
+                if let Some(origin) = origin {
+                    metadata::set_origin_text(&mut items[*index], origin);
+                }
             }
             (several, _) => {
                 let found: Vec<String> = several.iter().map(|&i| described(i)).collect();
