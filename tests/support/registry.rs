@@ -373,8 +373,8 @@ impl Proxy {
                     .ok()
                     .and_then(|s| s.parse().ok())
                     .unwrap_or(0);
-                let _ = stream.write_all(&response);
-                let _ = stream.flush();
+                // Logged before the answer is written: a client that has
+                // its answer must find the request in the log.
                 let answered = std::time::SystemTime::now();
                 log.lock().unwrap().push(Seen {
                     at,
@@ -382,6 +382,8 @@ impl Proxy {
                     status,
                     answered,
                 });
+                let _ = stream.write_all(&response);
+                let _ = stream.flush();
             }
         });
         Proxy { port, seen }
