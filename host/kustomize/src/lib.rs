@@ -153,7 +153,7 @@ use std::path::{Path, PathBuf};
 
 pub use error::{Error, JsonPatchFailure, PatchRef};
 pub use order::kind_rank;
-pub use yaml::{parse_yaml_documents, to_yaml};
+pub use yaml::{parse_yaml_documents, to_yaml, to_yaml_document};
 
 /// One rendered Kubernetes object.
 #[derive(Debug, Clone, PartialEq)]
