@@ -56,7 +56,7 @@ struct Chunk<'a> {
 /// Parses every document of a multi-document YAML text into JSON values,
 /// each with the 1-based line where its content starts. Empty documents are
 /// skipped; `<<` merge keys are applied; scalars are typed as kustomize
-/// types them (see the [module documentation](self)).
+/// types them (see the crate documentation, "Scalars").
 pub fn parse_yaml_documents(text: &str, file: &Path) -> Result<Vec<(Value, usize)>, Error> {
     let mut documents = Vec::new();
     for chunk in split(text.strip_prefix('\u{feff}').unwrap_or(text)) {

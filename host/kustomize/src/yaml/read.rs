@@ -83,7 +83,7 @@ impl<'a> Reader<'a> {
         if self.nodes > MAX_NODES {
             return Err(failure(
                 span,
-                "too many nodes (aliases expand beyond 2000000)",
+                format!("too many nodes (aliases expand beyond {MAX_NODES})"),
             ));
         }
         Ok(())
@@ -113,13 +113,14 @@ impl<'a> Reader<'a> {
                 Ok((value, 1))
             }
             Event::Alias(id) => {
-                let (value, count) = self
+                let count = self
                     .anchors
                     .get(&id)
-                    .cloned()
+                    .map(|(_, count)| *count)
                     .ok_or_else(|| failure(span, "alias to an unknown anchor"))?;
+                // Counted before the copy is made.
                 self.spend(count, span)?;
-                Ok((value, count))
+                Ok((self.anchors[&id].0.clone(), count))
             }
             Event::SequenceStart(anchor, _) => {
                 self.spend(1, span)?;
