@@ -115,8 +115,7 @@ impl Cluster {
 
 /// Unified diff of `live` (absent: empty) and `desired`, as YAML.
 fn unified(id: &ObjectRef, live: Option<&Value>, desired: &Value) -> String {
-    let yaml =
-        |v: &Value| serde_yaml_ng::to_string(&normalize(v)).expect("JSON values serialize as YAML");
+    let yaml = |v: &Value| rekon_kustomize::to_yaml_document(&normalize(v));
     let before = live.map(yaml).unwrap_or_default();
     let after = yaml(desired);
     TextDiff::from_lines(&before, &after)
