@@ -143,7 +143,10 @@ mod tests {
             d.starts_with("--- live/ConfigMap/a\n+++ desired/ConfigMap/a\n"),
             "{d}"
         );
-        assert!(d.contains("-  k: '1'") && d.contains("+  k: '2'"), "{d}");
+        assert!(
+            d.contains("-  k: \"1\"") && d.contains("+  k: \"2\""),
+            "{d}"
+        );
         assert!(
             !d.contains("managedFields") && !d.contains("resourceVersion"),
             "{d}"
