@@ -31,6 +31,17 @@
 //! (such as `v1/List`) is flattened, and every other document must be a
 //! mapping with `apiVersion`, `kind` and `metadata.name`.
 //!
+//! ## Scalars
+//!
+//! Unquoted scalars are typed as in kustomize's output, which is what Flux
+//! applies: kustomize reads resources with go-yaml v3 and prints them through
+//! JSON. So `0755` is 493, `1_000` is 1000, `1.0` is 1, `2026-01-01` is the
+//! string `"2026-01-01T00:00:00Z"`, and `on`, `yes`, `y` are strings (YAML 1.1,
+//! and so `kubectl apply -f` on the file itself, would make them booleans).
+//! Quoted scalars are strings; `!!str`, `!!int`... set the type. [`to_yaml`]
+//! quotes every string that a YAML 1.1 or 1.2 reader would read as something
+//! else.
+//!
 //! # Supported kustomization fields
 //!
 //! `apiVersion` (`kustomize.config.k8s.io/v1beta1`), `kind` (`Kustomization`),
@@ -286,7 +297,7 @@ use std::path::{Path, PathBuf};
 
 pub use error::{Error, JsonPatchFailure, PatchRef};
 pub use order::kind_rank;
-pub use yaml::{parse_yaml_documents, to_yaml};
+pub use yaml::{parse_yaml_documents, to_yaml, to_yaml_document};
 
 /// One rendered Kubernetes object.
 #[derive(Debug, Clone, PartialEq)]

@@ -115,8 +115,7 @@ impl Cluster {
 
 /// Unified diff of `live` (absent: empty) and `desired`, as YAML.
 fn unified(id: &ObjectRef, live: Option<&Value>, desired: &Value) -> String {
-    let yaml =
-        |v: &Value| serde_yaml_ng::to_string(&normalize(v)).expect("JSON values serialize as YAML");
+    let yaml = |v: &Value| rekon_kustomize::to_yaml_document(&normalize(v));
     let before = live.map(yaml).unwrap_or_default();
     let after = yaml(desired);
     TextDiff::from_lines(&before, &after)
@@ -144,7 +143,10 @@ mod tests {
             d.starts_with("--- live/ConfigMap/a\n+++ desired/ConfigMap/a\n"),
             "{d}"
         );
-        assert!(d.contains("-  k: '1'") && d.contains("+  k: '2'"), "{d}");
+        assert!(
+            d.contains("-  k: \"1\"") && d.contains("+  k: \"2\""),
+            "{d}"
+        );
         assert!(
             !d.contains("managedFields") && !d.contains("resourceVersion"),
             "{d}"

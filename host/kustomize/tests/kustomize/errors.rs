@@ -286,7 +286,7 @@ fn invalid_patches() {
     assert!(
         err.starts_with(
             "kustomization.yaml: patches[0]: invalid YAML at line 3 column 1 of the inline \
-             patch: did not find expected ',' or '}', while parsing a flow mapping at line 2"
+             patch: while parsing a flow mapping, did not find expected ',' or '}'"
         ),
         "{err}"
     );

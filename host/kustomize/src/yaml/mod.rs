@@ -1,16 +1,46 @@
 //! YAML in and out.
 //!
+//! # Reading
+//!
+//! Scalars are typed as kustomize types them, because what a kustomize build
+//! (`kubectl kustomize`, Flux) hands to the cluster is its reading of the
+//! input: kustomize reads resources with go-yaml v3 and prints them through
+//! JSON. So, checked with `kubectl kustomize` (v5.5): quoted scalars are
+//! strings; plain `on`, `yes`, `y` are strings too (YAML 1.1 would say
+//! booleans; kustomize prints them quoted); `0755` is 493; `1_000` is 1000;
+//! `2026-01-01` is `"2026-01-01T00:00:00Z"`; `1.0` is 1; `1:30` is a string.
+//! [`resolve_plain`](resolve::resolve_plain) has the rules. Mapping keys keep
+//! their text (`on: x` has the key "on"). Tags: `!!str`, `!!int`, `!!float`,
+//! `!!bool`, `!!null` and `!!timestamp` set the type (a scalar that does not
+//! fit is an error), other `!!` tags on scalars are refused, and local tags
+//! (`!foo`) are dropped, which leaves a string.
+//!
+//! The parser is `saphyr-parser`, a maintained pure-Rust YAML 1.2 event
+//! parser: unlike serde_yaml_ng it reports each scalar's style (plain or
+//! quoted) and tag, which the typing above depends on, and the position of
+//! every event. Anchors, aliases and `<<` merge keys are resolved here.
+//!
 //! A multi-document file is split at its `---` markers before parsing, so each
 //! document knows the line it starts on (for [`crate::Origin`]) and parser
 //! errors can be reported with the line in the whole file. Splitting at a
 //! column-0 `---` is exact: YAML forbids document markers inside content.
+//!
+//! # Writing
+//!
+//! [`to_yaml`] quotes every string that go-yaml v2 or v3, PyYAML or a YAML
+//! 1.2 core reader would read as something else (see [`write`]), so the text
+//! means the same objects to each of them.
+
+mod read;
+mod resolve;
+mod write;
+
+#[cfg(test)]
+mod scalar_tests;
 
 use std::path::Path;
-use std::sync::LazyLock;
 
-use regex::Regex;
-use serde_json::{Map, Number, Value};
-use serde_yaml_ng::Value as YamlValue;
+use serde_json::Value;
 
 use crate::Error;
 
@@ -25,41 +55,47 @@ struct Chunk<'a> {
 
 /// Parses every document of a multi-document YAML text into JSON values,
 /// each with the 1-based line where its content starts. Empty documents are
-/// skipped; `<<` merge keys are applied; YAML tags are dropped.
+/// skipped; `<<` merge keys are applied; scalars are typed as kustomize
+/// types them (see the crate documentation, "Scalars").
 pub fn parse_yaml_documents(text: &str, file: &Path) -> Result<Vec<(Value, usize)>, Error> {
     let mut documents = Vec::new();
     for chunk in split(text.strip_prefix('\u{feff}').unwrap_or(text)) {
         let Some(start) = content_start(&chunk) else {
             continue;
         };
-        let mut value: YamlValue = serde_yaml_ng::from_str(chunk.text)
-            .map_err(|err| yaml_error(&err, file, &chunk, start))?;
-        value
-            .apply_merge()
-            .map_err(|err| yaml_error(&err, file, &chunk, start))?;
-        let json = to_json(value).map_err(|message| Error::Yaml {
-            file: file.to_path_buf(),
-            line: start,
-            column: 1,
-            message,
+        let values = read::read_documents(chunk.text).map_err(|failure| {
+            let (line, column) = chunk.file_position(failure.line, failure.col + 1);
+            Error::Yaml {
+                file: file.to_path_buf(),
+                line,
+                column,
+                message: failure.message,
+            }
         })?;
-        if !json.is_null() {
-            documents.push((json, start));
-        }
+        documents.extend(
+            values
+                .into_iter()
+                .filter(|value| !value.is_null())
+                .map(|value| (value, start)),
+        );
     }
     Ok(documents)
 }
 
 /// Renders objects as one multi-document YAML text, documents separated by
-/// `---` lines, keys in the objects' own order.
+/// `---` lines, keys in the objects' own order. Strings are quoted wherever
+/// a YAML 1.1 or 1.2 reader would otherwise read another type.
 pub fn to_yaml(objects: &[Value]) -> String {
     objects
         .iter()
-        .map(|object| {
-            serde_yaml_ng::to_string(object).expect("a JSON value always serializes to YAML")
-        })
+        .map(write::document)
         .collect::<Vec<_>>()
         .join("---\n")
+}
+
+/// Renders one value as a YAML document (no `---`), as [`to_yaml`] does.
+pub fn to_yaml_document(value: &Value) -> String {
+    write::document(value)
 }
 
 fn is_marker(line: &str, marker: &str) -> bool {
@@ -113,81 +149,16 @@ fn content_start(chunk: &Chunk<'_>) -> Option<usize> {
     })
 }
 
-static MARK: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"line (\d+) column (\d+)").expect("valid regex"));
-
-/// Rewrites the parser's chunk-relative positions into file positions.
-fn yaml_error(err: &serde_yaml_ng::Error, file: &Path, chunk: &Chunk<'_>, start: usize) -> Error {
-    let to_file = |line: usize, column: usize| {
+impl Chunk<'_> {
+    /// The file position of a 1-based line and column in the chunk.
+    fn file_position(&self, line: usize, column: usize) -> (usize, usize) {
         let column = if line == 1 {
-            column + chunk.first_column_offset
+            column + self.first_column_offset
         } else {
             column
         };
-        (chunk.first_line + line - 1, column)
-    };
-    let (line, column) = match err.location() {
-        Some(loc) => to_file(loc.line(), loc.column()),
-        None => (start, 1),
-    };
-    let message = err.to_string();
-    let message = MARK.replace_all(&message, |caps: &regex::Captures<'_>| {
-        let (l, c) = to_file(caps[1].parse().unwrap_or(1), caps[2].parse().unwrap_or(1));
-        format!("line {l} column {c}")
-    });
-    // The position is already in front of the message; don't repeat it.
-    let own = format!(" at line {line} column {column}");
-    let message = match message.strip_suffix(&own) {
-        Some(stripped) => stripped.to_string(),
-        None => message.replacen(&format!("{own},"), ",", 1),
-    };
-    Error::Yaml {
-        file: file.to_path_buf(),
-        line,
-        column,
-        message,
+        (self.first_line + line - 1, column)
     }
-}
-
-/// Converts a parsed YAML value to JSON. Keys that are numbers or booleans
-/// become strings (as Go's YAML-to-JSON does for Kubernetes manifests).
-fn to_json(value: YamlValue) -> Result<Value, String> {
-    Ok(match value {
-        YamlValue::Null => Value::Null,
-        YamlValue::Bool(b) => Value::Bool(b),
-        YamlValue::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Value::Number(i.into())
-            } else if let Some(u) = n.as_u64() {
-                Value::Number(u.into())
-            } else {
-                let f = n.as_f64().unwrap_or(f64::NAN);
-                Value::Number(
-                    Number::from_f64(f)
-                        .ok_or_else(|| format!("{f} cannot be represented in JSON"))?,
-                )
-            }
-        }
-        YamlValue::String(s) => Value::String(s),
-        YamlValue::Sequence(items) => {
-            Value::Array(items.into_iter().map(to_json).collect::<Result<_, _>>()?)
-        }
-        YamlValue::Mapping(mapping) => {
-            let mut map = Map::with_capacity(mapping.len());
-            for (key, value) in mapping {
-                let key = match key {
-                    YamlValue::String(s) => s,
-                    YamlValue::Bool(b) => b.to_string(),
-                    YamlValue::Number(n) => n.to_string(),
-                    YamlValue::Null => "null".to_string(),
-                    other => return Err(format!("mapping key {other:?} is not a scalar")),
-                };
-                map.insert(key, to_json(value)?);
-            }
-            Value::Object(map)
-        }
-        YamlValue::Tagged(tagged) => to_json(tagged.value)?,
-    })
 }
 
 #[cfg(test)]
