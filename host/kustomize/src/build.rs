@@ -79,7 +79,7 @@ impl<'a> Builder<'a> {
 
     fn file(&self, path: &Path) -> Result<Vec<Item>, Error> {
         let text = fs::read(self.root, path)?;
-        let documents = crate::yaml::parse_yaml_documents(&text, path)?;
+        let documents = crate::yaml::parse_documents(&text, path, crate::yaml::Schema::Kustomize)?;
         let mut items = object::items_from_documents(documents, path)?;
         if !self.build_metadata.is_empty() {
             metadata::set_origin(&mut items, &self.origin_path);

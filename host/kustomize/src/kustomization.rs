@@ -453,11 +453,14 @@ impl Kustomization {
             line,
             message,
         };
-        let documents = crate::yaml::parse_yaml_documents(text, file)?;
+        // kustomize reads a kustomization as Kubernetes reads YAML (1.1):
+        // `newTag: 1.10` is a number, and a number in a string field is
+        // refused, as kustomize refuses it.
+        let documents = crate::yaml::parse_documents(text, file, crate::yaml::Schema::Yaml11)?;
         let top = match documents.as_slice() {
             [] => return Err(invalid(None, "the file is empty".into())),
-            [(top, _)] => top,
-            [_, (_, line), ..] => {
+            [(top, _, _)] => top,
+            [_, (_, line, _), ..] => {
                 return Err(invalid(
                     Some(*line),
                     "a kustomization file holds a single YAML document".into(),
@@ -474,15 +477,25 @@ impl Kustomization {
                 field: field.clone(),
             });
         }
-        let kustomization: Kustomization = serde_yaml_ng::from_str(text).map_err(|err| {
-            let line = err.location().map(|l| l.line());
-            let message = err.to_string();
-            let message = message
-                .rsplit_once(" at line ")
-                .map_or(message.as_str(), |(m, _)| m)
-                .to_string();
-            invalid(line, message)
-        })?;
+        let kustomization: Kustomization =
+            serde_path_to_error::deserialize(top.clone()).map_err(|err| {
+                let path = err.path().to_string();
+                let line = field_line(text, &path);
+                let inner = err.inner().to_string();
+                // An unknown field's path ends with the field, which the
+                // message names already.
+                let shown = inner
+                    .strip_prefix("unknown field `")
+                    .and_then(|rest| rest.split('`').next())
+                    .and_then(|unknown| path.strip_suffix(unknown))
+                    .map_or(path.as_str(), |parent| parent.trim_end_matches('.'));
+                let message = if shown.is_empty() || shown == "." {
+                    inner
+                } else {
+                    format!("{shown}: {inner}")
+                };
+                invalid(line, message)
+            })?;
         if let Some(index) = kustomization
             .config_map_generator
             .iter()
@@ -526,6 +539,28 @@ impl Kustomization {
     }
 }
 
+/// The line of the field at `path` (`patches[0].options.allowNameChange`):
+/// the line of its top-level key, then of each further key on a later line
+/// (a scan, as [`key_line`]; close enough for block-style kustomizations).
+fn field_line(text: &str, path: &str) -> Option<usize> {
+    let mut keys = path
+        .split('.')
+        .map(|segment| segment.split('[').next().unwrap_or_default())
+        .filter(|key| !key.is_empty());
+    let mut line = key_line(text, keys.next()?)?;
+    for key in keys {
+        let Some(found) = text.lines().skip(line).position(|l| {
+            let l = l.trim_start().trim_start_matches("- ").trim_start();
+            l.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with(':'))
+        }) else {
+            break;
+        };
+        line += found + 1;
+    }
+    Some(line)
+}
+
 /// The line of a top-level key, found by scanning (the parsed value has no
 /// positions).
 pub(crate) fn key_line(text: &str, key: &str) -> Option<usize> {
@@ -558,14 +593,24 @@ mod tests {
         for text in [
             "images:\n- name: app\n  newTag: 1.10\n",
             "commonLabels:\n  v: 2.0\n",
-            "commonAnnotations:\n  on: true\n",
+            "commonAnnotations:\n  a: true\n",
+            // YAML 1.1, as Kubernetes' decoder and so kustomize read it.
+            "commonAnnotations:\n  a: on\n",
+            "images:\n- name: app\n  newTag: yes\n",
             "namePrefix: 1\n",
         ] {
             let err = parse(text).unwrap_err().to_string();
             assert!(err.contains("expected a string"), "{text}: {err}");
         }
+        // kubectl kustomize fails on a boolean key ("json: unsupported type").
+        let err = parse("commonLabels:\n  on: x\n").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "k/kustomization.yaml:2:3: invalid YAML: the key `on` is not a string in YAML 1.1, \
+             as Kubernetes reads it; quote it"
+        );
         let k = parse(
-            "images:\n- name: app\n  newTag: '1.10'\ncommonLabels:\n  v: \"2.0\"\n  n: null\n",
+            "images:\n- name: app\n  newTag: '1.10'\ncommonLabels:\n  v: \"2.0\"\n  \"n\": null\n",
         )
         .unwrap();
         assert_eq!(k.images[0].new_tag.as_deref(), Some("1.10"));

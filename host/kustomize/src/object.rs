@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use crate::yaml::PlainText;
 use crate::{Error, Origin};
 
 /// The identity kustomize gives an object (its `ResId`).
@@ -78,6 +79,11 @@ pub(crate) struct Item {
     /// (kustomize keeps this in build annotations, which never reach the
     /// output).
     pub generated: Option<Generated>,
+    /// Annotations and `data` values written as plain scalars that do not
+    /// read as the same string (`note: 0755`, `day: 2024-01-01`): kustomize keeps such a node's text,
+    /// and writes it back as a string where it rewrites the map, until a
+    /// JSON patch turns the object into JSON and back.
+    pub plain: Vec<PlainText>,
 }
 
 /// What a build remembers about a generated object.
@@ -99,6 +105,7 @@ impl Item {
             prefixes: Vec::new(),
             suffixes: Vec::new(),
             generated: None,
+            plain: Vec::new(),
         }
     }
 
@@ -113,6 +120,31 @@ impl Item {
         ids
     }
 
+    /// What a JSON round trip does to the texts kustomize kept: annotations
+    /// read from plain scalars become the JSON value's text (`0755` turns
+    /// into `"493"` after a JSON patch), and nothing is kept any more.
+    pub fn lose_plain_texts(&mut self) {
+        for (keys, text) in std::mem::take(&mut self.plain) {
+            let [m, a, key] = keys.as_slice() else {
+                continue;
+            };
+            if m != "metadata" || a != "annotations" {
+                continue;
+            }
+            let Some(value) = self.object["metadata"]["annotations"].get_mut(key) else {
+                continue;
+            };
+            if value.as_str() == Some(text.as_str()) {
+                *value = match crate::yaml::resolve_plain(&text) {
+                    Ok(Value::String(s)) => Value::String(s),
+                    Ok(Value::Null) => Value::String(String::new()),
+                    Ok(other) => Value::String(other.to_string()),
+                    Err(_) => continue,
+                };
+            }
+        }
+    }
+
     /// Records the current identity before a transformer may change it
     /// (kustomize's `StorePreviousId`: the namespace transformer does it for
     /// every object, the prefix and suffix transformers for each object they
@@ -121,6 +153,15 @@ impl Item {
     pub fn remember_id(&mut self) {
         self.previous.push(self.id());
     }
+}
+
+/// The text a `data` value was written with, if kustomize keeps it (see
+/// [`Item::plain`]).
+pub(crate) fn plain_data<'a>(plain: &'a [PlainText], key: &str) -> Option<&'a str> {
+    plain
+        .iter()
+        .find(|(keys, _)| matches!(keys.as_slice(), [d, k] if d == "data" && k == key))
+        .map(|(_, text)| text.as_str())
 }
 
 /// `apps/v1` → (`apps`, `v1`); `v1` → (``, `v1`).
@@ -221,12 +262,17 @@ pub(crate) fn is_cluster_scoped(group: &str, version: &str, kind: &str) -> bool 
 /// items (as kustomize does for any kind ending in `List` that has `items`)
 /// and refuses anything that is not an object with apiVersion, kind and name.
 pub(crate) fn items_from_documents(
-    documents: Vec<(Value, usize)>,
+    documents: Vec<(Value, usize, Vec<PlainText>)>,
     file: &Path,
 ) -> Result<Vec<Item>, Error> {
     let mut items = Vec::new();
-    for (value, line) in documents {
+    for (value, line, plain) in documents {
+        let first = items.len();
         push_object(value, file, line, &mut items)?;
+        // A document that is one object (not a List) keeps its texts.
+        if let [item] = &mut items[first..] {
+            item.plain = plain;
+        }
     }
     Ok(items)
 }

@@ -297,6 +297,19 @@ impl Generators<'_> {
         }
         let mut data = BTreeMap::new();
         for (key, value) in pairs {
+            // kustomize writes generated keys as plain YAML and reads them
+            // back: a key that reads as null, a boolean or a number makes it
+            // fail ("json: unsupported type"), so rekon refuses it too.
+            if !crate::yaml::resolve_plain(&key).is_ok_and(|v| v.is_string()) {
+                return Err(self.error(
+                    kind,
+                    name,
+                    format!(
+                        "key '{key}' reads as YAML null, a boolean or a number; kustomize \
+                         cannot build it either: rename it"
+                    ),
+                ));
+            }
             if data.contains_key(&key) {
                 return Err(self.error(kind, name, format!("key '{key}' is given twice")));
             }
@@ -418,6 +431,7 @@ fn same_object(a: &ResId, b: &ResId) -> bool {
 /// (kustomize's `CopyMergeMetaDataFieldsFrom`, plus `MergeDataMapFrom` and
 /// `MergeBinaryDataMapFrom` for a merge).
 fn combine(new: &mut Item, old: Item, merge: bool) {
+    let old_texts = old.plain;
     let old_object = old.object;
     let object = new
         .object
@@ -445,9 +459,22 @@ fn combine(new: &mut Item, old: Item, merge: bool) {
         for field in ["data", "binaryData"] {
             // kustomize rewrites both maps with sorted keys and string
             // values, dropping them when empty.
+            // An old value kustomize kept as text comes back as that text.
             let merged: Map<String, Value> = merge_maps(old_object.get(field), object.get(field))
                 .into_iter()
-                .map(|(key, value)| (key, Value::String(scalar_text(&value))))
+                .map(|(key, value)| {
+                    let text = match crate::object::plain_data(&old_texts, &key) {
+                        Some(text)
+                            if field == "data"
+                                && crate::yaml::resolve_plain(text).ok().as_ref()
+                                    == Some(&value) =>
+                        {
+                            text.to_string()
+                        }
+                        _ => scalar_text(&value),
+                    };
+                    (key, Value::String(text))
+                })
                 .collect();
             set_or_remove(object, field, merged);
         }

@@ -324,6 +324,8 @@ fn apply_json(
         let object = item.id().to_string();
         // A JSON patch may rename; keep the old identity for later patches.
         item.remember_id();
+        // kustomize applies it to the object as JSON.
+        item.lose_plain_texts();
         json6902::apply(&mut item.object, ops).map_err(|(i, message)| {
             Error::JsonPatchOp(Box::new(JsonPatchFailure {
                 patch: source.clone(),

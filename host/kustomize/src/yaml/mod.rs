@@ -35,6 +35,9 @@ mod read;
 mod resolve;
 mod write;
 
+pub(crate) use read::PlainText;
+pub(crate) use resolve::resolve_plain;
+
 #[cfg(test)]
 mod scalar_tests;
 
@@ -53,17 +56,40 @@ struct Chunk<'a> {
     first_column_offset: usize,
 }
 
+/// How plain scalars are typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Schema {
+    /// As kustomize reads resources (go-yaml v3): [`resolve::resolve_plain`].
+    Kustomize,
+    /// As Kubernetes' decoder reads a kustomization file (YAML 1.1):
+    /// [`resolve::resolve_plain_yaml11`].
+    Yaml11,
+}
+
 /// Parses every document of a multi-document YAML text into JSON values,
 /// each with the 1-based line where its content starts. Empty documents are
 /// skipped; `<<` merge keys are applied; scalars are typed as kustomize
 /// types them (see the crate documentation, "Scalars").
 pub fn parse_yaml_documents(text: &str, file: &Path) -> Result<Vec<(Value, usize)>, Error> {
+    Ok(parse_documents(text, file, Schema::Kustomize)?
+        .into_iter()
+        .map(|(value, line, _)| (value, line))
+        .collect())
+}
+
+/// [`parse_yaml_documents`] with the given typing of plain scalars.
+/// Each document comes with its line and its [`read::PlainText`]s.
+pub(crate) fn parse_documents(
+    text: &str,
+    file: &Path,
+    schema: Schema,
+) -> Result<Vec<(Value, usize, Vec<PlainText>)>, Error> {
     let mut documents = Vec::new();
     for chunk in split(text.strip_prefix('\u{feff}').unwrap_or(text)) {
         let Some(start) = content_start(&chunk) else {
             continue;
         };
-        let values = read::read_documents(chunk.text).map_err(|failure| {
+        let values = read::read_documents(chunk.text, schema).map_err(|failure| {
             let (line, column) = chunk.file_position(failure.line, failure.col + 1);
             Error::Yaml {
                 file: file.to_path_buf(),
@@ -75,8 +101,8 @@ pub fn parse_yaml_documents(text: &str, file: &Path) -> Result<Vec<(Value, usize
         documents.extend(
             values
                 .into_iter()
-                .filter(|value| !value.is_null())
-                .map(|value| (value, start)),
+                .filter(|(value, _)| !value.is_null())
+                .map(|(value, plain)| (value, start, plain)),
         );
     }
     Ok(documents)

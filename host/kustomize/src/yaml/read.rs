@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span, StrInput, Tag};
 use serde_json::{Map, Value};
 
-use super::resolve::{resolve_plain, timestamp};
+use super::resolve::{resolve_plain, resolve_plain_yaml11, timestamp};
+use super::Schema;
 
 /// A problem in the parsed text.
 pub(super) struct Failure {
@@ -32,12 +33,23 @@ const MAX_DEPTH: usize = 256;
 /// would otherwise take all memory).
 const MAX_NODES: usize = 2_000_000;
 
-/// Reads every document of `text`.
-pub(super) fn read_documents(text: &str) -> Result<Vec<Value>, Failure> {
+/// A plain scalar kustomize keeps as text in places: its field (mapping
+/// keys from the document) and its text.
+pub(crate) type PlainText = (Vec<String>, String);
+
+/// Reads every document of `text`, each with the [`PlainText`]s of its
+/// annotations and `data` values that do not read as strings.
+pub(super) fn read_documents(
+    text: &str,
+    schema: Schema,
+) -> Result<Vec<(Value, Vec<PlainText>)>, Failure> {
     let mut reader = Reader {
         parser: Parser::new_from_str(text),
         anchors: HashMap::new(),
         nodes: 0,
+        schema,
+        keys: Vec::new(),
+        plain: Vec::new(),
     };
     let mut documents = Vec::new();
     loop {
@@ -46,7 +58,8 @@ pub(super) fn read_documents(text: &str) -> Result<Vec<Value>, Failure> {
             Event::StreamEnd => return Ok(documents),
             Event::DocumentStart(_) => {
                 let (event, span) = reader.next()?;
-                documents.push(reader.node(event, span, 0)?.0);
+                let value = reader.node(event, span, 0)?.0;
+                documents.push((value, std::mem::take(&mut reader.plain)));
             }
             Event::StreamStart | Event::DocumentEnd | Event::Nothing => {}
             _ => return Err(failure(span, "unexpected parser event")),
@@ -59,6 +72,12 @@ struct Reader<'a> {
     /// Anchored values with their node counts.
     anchors: HashMap<usize, (Value, usize)>,
     nodes: usize,
+    /// How plain scalars are typed.
+    schema: Schema,
+    /// The mapping keys leading to the node being read (lists add none).
+    keys: Vec<String>,
+    /// The current document's [`PlainText`]s.
+    plain: Vec<PlainText>,
 }
 
 fn failure(span: Span, message: impl Into<String>) -> Failure {
@@ -75,6 +94,28 @@ impl<'a> Reader<'a> {
             Some(result) => Ok(result?),
             None => Ok((Event::StreamEnd, Span::default())),
         }
+    }
+
+    /// Whether the node being read is an annotation value of an object
+    /// (`metadata.annotations.*` of a document or of a `List`'s item).
+    fn in_annotations(&self) -> bool {
+        let keys: Vec<&str> = self.keys.iter().map(String::as_str).collect();
+        self.schema == Schema::Kustomize
+            && matches!(
+                keys.as_slice(),
+                ["metadata", "annotations", _] | ["items", "metadata", "annotations", _]
+            )
+    }
+
+    /// Whether kustomize may later rewrite the node being read from its
+    /// text: an annotation, or a `data` value (a ConfigMap's, merged by a
+    /// generator).
+    fn keeps_text(&self) -> bool {
+        let keys: Vec<&str> = self.keys.iter().map(String::as_str).collect();
+        matches!(
+            keys.as_slice(),
+            ["metadata", "annotations", _] | ["data", _]
+        )
     }
 
     /// Counts `count` more nodes against [`MAX_NODES`].
@@ -108,7 +149,22 @@ impl<'a> Reader<'a> {
         match event {
             Event::Scalar(text, style, anchor, tag) => {
                 self.spend(1, span)?;
-                let value = scalar(&text, style, tag.as_deref()).map_err(|m| failure(span, m))?;
+                if self.schema == Schema::Kustomize
+                    && style == ScalarStyle::Plain
+                    && tag.is_none()
+                    && self.keeps_text()
+                    && !resolve_plain(&text).is_ok_and(|v| v.as_str() == Some(&*text))
+                {
+                    self.plain.push((self.keys.clone(), text.to_string()));
+                }
+                let value = if self.in_annotations() {
+                    // kustomize rewrites annotations from their text
+                    // (`note: 0x1F` leaves as "0x1F", `~` as "~").
+                    Value::String(text.to_string())
+                } else {
+                    scalar(&text, style, tag.as_deref(), self.schema)
+                        .map_err(|m| failure(span, m))?
+                };
                 self.remember(anchor, &value, 1);
                 Ok((value, 1))
             }
@@ -170,8 +226,23 @@ impl<'a> Reader<'a> {
             // Keys keep their text whatever it would resolve to: kustomize
             // prints `1.5: x` and `on: x` with the keys "1.5" and "on".
             let (key, n) = match event {
-                Event::Scalar(text, _, anchor, _) if !is_merge => {
+                Event::Scalar(text, style, anchor, tag) if !is_merge => {
                     self.spend(1, span)?;
+                    if self.schema == Schema::Yaml11 && style == ScalarStyle::Plain && tag.is_none()
+                    {
+                        // Kubernetes' YAML (1.1) makes `on:` a boolean key,
+                        // which kustomize cannot read a kustomization with.
+                        let typed = resolve_plain_yaml11(&text).map_err(|m| failure(span, m))?;
+                        if !typed.is_string() {
+                            return Err(failure(
+                                span,
+                                format!(
+                                    "the key `{text}` is not a string in YAML 1.1, as Kubernetes \
+                                     reads it; quote it"
+                                ),
+                            ));
+                        }
+                    }
                     let key = text.into_owned();
                     self.remember(anchor, &Value::String(key.clone()), 1);
                     (Some(key), 1)
@@ -183,7 +254,10 @@ impl<'a> Reader<'a> {
             };
             count += n;
             let (event, value_span) = self.next()?;
-            let (value, n) = self.node(event, value_span, depth + 1)?;
+            self.keys.push(key.clone().unwrap_or_default());
+            let read = self.node(event, value_span, depth + 1);
+            self.keys.pop();
+            let (value, n) = read?;
             count += n;
             if is_merge {
                 match value {
@@ -235,10 +309,16 @@ fn key_text(key: Value) -> Option<String> {
 /// A scalar's value: quoted scalars are strings, plain ones are resolved,
 /// core tags (`!!str`, `!!int`, ...) decide the type, and other tags are
 /// ignored, which leaves a string (as go-yaml does).
-fn scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Value, String> {
+fn scalar(
+    text: &str,
+    style: ScalarStyle,
+    tag: Option<&Tag>,
+    schema: Schema,
+) -> Result<Value, String> {
     let Some(tag) = tag.filter(|tag| tag.is_yaml_core_schema()) else {
-        return match (style, tag) {
-            (ScalarStyle::Plain, None) => resolve_plain(text),
+        return match (style, tag, schema) {
+            (ScalarStyle::Plain, None, Schema::Kustomize) => resolve_plain(text),
+            (ScalarStyle::Plain, None, Schema::Yaml11) => resolve_plain_yaml11(text),
             _ => Ok(Value::String(text.to_string())),
         };
     };

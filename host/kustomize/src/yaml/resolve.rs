@@ -7,6 +7,24 @@
 
 use serde_json::{Number, Value};
 
+/// The value of a plain scalar as go-yaml v2 reads it, with YAML 1.1's
+/// booleans: how Kubernetes' decoder (sigs.k8s.io/yaml), and so kustomize,
+/// read a kustomization file. `newTag: 1.10` is a number there and
+/// `commonLabels: {a: on}` a boolean, both refused by kustomize ("cannot
+/// unmarshal ... of type string"), and checked so with `kubectl kustomize`.
+/// Otherwise as [`resolve_plain`] (go-yaml v2 and v3 agree on the rest that
+/// matters for a kustomization's fields).
+pub(crate) fn resolve_plain_yaml11(text: &str) -> Result<Value, String> {
+    match text {
+        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => Ok(Value::Bool(true)),
+        "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => Ok(Value::Bool(false)),
+        // go-yaml v2 makes a timestamp a time only for a time field: in a
+        // kustomization it stays the text (`note: 2024-01-01`).
+        _ if timestamp(text).is_some() => Ok(Value::String(text.to_string())),
+        _ => resolve_plain(text),
+    }
+}
+
 /// The value of a plain (unquoted, untagged) scalar.
 ///
 /// * `""`, `~`, `null`, `Null`, `NULL` are null; `true`/`false` in three

@@ -32,8 +32,6 @@ use generate::Feature;
 /// The features random trees use today.
 ///
 /// Left out, and why:
-/// * `UnquotedScalars`: kubectl reads YAML 1.1 dates and octals
-///   (golden `configmap-tricky-scalars`, `default-mode-octal`).
 /// * `Relabel`: kubectl's labels without selectors change the selectors an
 ///   earlier label of the same key set (golden
 ///   `labels-overlay-relabels-base-selector`).
@@ -70,6 +68,7 @@ const ENABLED: &[Feature] = &[
     Feature::LabelTemplates,
     Feature::AmbiguousReferences,
     Feature::NonServiceAccountSubjects,
+    Feature::UnquotedScalars,
 ];
 
 fn env_number(name: &str, default: u64) -> u64 {

@@ -16,28 +16,10 @@ use std::path::{Path, PathBuf};
 use crate::oracle::{self, Outcome};
 
 /// (case, what it waits for). Keep sorted by case.
-const PENDING: &[(&str, &str)] = &[
-    (
-        "configmap-tricky-scalars",
-        "YAML 1.1 timestamps: kubectl prints a date as RFC 3339",
-    ),
-    (
-        "default-mode-octal",
-        "YAML 1.1 octal integers (0755 is 493)",
-    ),
-    (
-        "error-generator-null-key",
-        "refusing generator keys that YAML reads as null, booleans or numbers",
-    ),
-    (
-        "error-label-key-on",
-        "YAML 1.1 keys: an unquoted `on` key is a bool",
-    ),
-    (
-        "labels-overlay-relabels-base-selector",
-        "kustomize relabels the selectors a base's labels shared a value with",
-    ),
-];
+const PENDING: &[(&str, &str)] = &[(
+    "labels-overlay-relabels-base-selector",
+    "kustomize relabels the selectors a base's labels shared a value with",
+)];
 
 fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")

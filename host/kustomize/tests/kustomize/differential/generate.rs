@@ -151,7 +151,9 @@ const QUOTED: &[&str] = &[
     "\"12345678901234567890\"",
 ];
 
-/// The same kind of scalars unquoted, where readers disagree.
+/// The same kind of scalars unquoted, where readers disagree. (`.inf` is
+/// left out: rekon refuses it where it reads it, kustomize only if it
+/// reaches the output; the crate docs say so.)
 const UNQUOTED: &[&str] = &[
     "on",
     "off",
@@ -162,7 +164,6 @@ const UNQUOTED: &[&str] = &[
     "1e3",
     "~",
     "0x1F",
-    ".inf",
     "0o17",
 ];
 
