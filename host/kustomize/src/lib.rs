@@ -40,38 +40,52 @@
 //! and so `kubectl apply -f` on the file itself, would make them booleans).
 //! Quoted scalars are strings; `!!str`, `!!int`... set the type. [`to_yaml`]
 //! quotes every string that a YAML 1.1 or 1.2 reader would read as something
-//! else.
+//! else. Annotation values keep the text they were written with
+//! (`note: 0755` is `"0755"`), as kustomize rewrites annotations from their
+//! text, unless a JSON 6902 patch turned the object into JSON first (then
+//! `"493"`); so do `data` values a generator `merge` rewrites.
+//!
+//! A kustomization file itself is read as Kubernetes' decoder reads YAML
+//! (YAML 1.1), as kustomize does: a number or boolean where a string is
+//! expected (`newTag: 1.10`, `commonLabels: {a: on}`) is refused, as
+//! kustomize refuses it ("cannot unmarshal number into ... of type
+//! string"); quote it. A key such as `on:` or `n:` is a boolean there and
+//! refused too.
 //!
 //! # Supported kustomization fields
 //!
-//! `apiVersion` (`kustomize.config.k8s.io/v1beta1`), `kind` (`Kustomization`),
-//! `metadata` (accepted, no effect, as in kustomize), `resources` and its old
-//! alias `bases`, `namespace`, `namePrefix`, `nameSuffix`, `commonLabels`,
-//! `labels` (`pairs`, `includeSelectors`, `includeTemplates`, `fields`),
-//! `commonAnnotations`, `images` (`name`, `newName`, `newTag`, `digest`),
-//! `replicas`, `patches` (`path` or `patch`, optional `target` with `group`,
-//! `version`, `kind`, `name`, `namespace`, `labelSelector`,
-//! `annotationSelector`), `patchesStrategicMerge`, `patchesJson6902`,
-//! `configurations`. Any other field is an [`Error::UnsupportedField`].
-//! As in kustomize, label and annotation values, names, namespaces and
-//! image fields must be strings: an unquoted number or boolean is refused
-//! (`null` is `""`).
-//! `labels` (`pairs`, `includeSelectors`, `includeTemplates`,
-//! `includeVolumeClaimTemplates`), `commonAnnotations`, `images` (`name`,
-//! `newName`, `newTag`, `digest`), `replicas`, `patches` (`path` or `patch`,
-//! optional `target` with `group`, `version`, `kind`, `name`, `namespace`,
-//! `labelSelector`, `annotationSelector`, optional `options` with
-//! `allowNameChange`, `allowKindChange`), `patchesStrategicMerge`,
-//! `patchesJson6902`, `replacements`, `sortOptions`, `buildMetadata`. Any
-//! other field is an [`Error::UnsupportedField`].
+//! `apiVersion` (`kustomize.config.k8s.io/v1beta1`; `v1alpha1` for a
+//! Component), `kind` (`Kustomization` or `Component`), `metadata` (accepted,
+//! no effect, as in kustomize), `resources` and its old alias `bases`,
+//! `components`, `configMapGenerator`, `secretGenerator`, `generatorOptions`
+//! (see [Generators](#generators)), `configurations`, `namespace`,
+//! `namePrefix`, `nameSuffix`, `commonLabels`, `labels` (`pairs`,
+//! `includeSelectors`, `includeTemplates`, `fields`), `commonAnnotations`,
+//! `images` (`name`, `newName`, `newTag`, `digest`), `replicas`, `patches`
+//! (`path` or `patch`, optional `target` with `group`, `version`, `kind`,
+//! `name`, `namespace`, `labelSelector`, `annotationSelector`, optional
+//! `options` with `allowNameChange`, `allowKindChange`),
+//! `patchesStrategicMerge`, `patchesJson6902`, `replacements`,
+//! `sortOptions`, `buildMetadata`. Any other field (`helmCharts`, `vars`,
+//! `transformers`, `generators`, `validators`, `crds`, `openapi`, ...) is an
+//! [`Error::UnsupportedField`] naming it and its line. Label and annotation
+//! values, names, namespaces and image fields must be strings.
 //!
-//! Within one kustomization, resources are built first (each
-//! sub-kustomization completely), then, as kustomize orders its built-in
-//! transformers: `patchesStrategicMerge`, `patches`, `namespace`,
-//! `namePrefix`, `nameSuffix`, `labels`, `commonLabels`,
-//! `commonAnnotations`, `patchesJson6902`, `replicas`, `images`. Name
-//! references are updated once, at the end of the whole build. The result
-//! of [`build`] is sorted in kustomize's legacy order.
+//! Within one kustomization, as kustomize v5's `accumulateTarget`: its
+//! resources are built (each sub-kustomization completely) and its
+//! `configurations` merged in, its generators run, its components apply (each
+//! a kustomization of kind `Component` working on what was accumulated so
+//! far: its resources, generators and transformers, in the order listed),
+//! then its built-in transformers run in kustomize's order:
+//! `patchesStrategicMerge`, `patches`, `namespace`, `namePrefix`,
+//! `nameSuffix`, `labels`, `commonLabels`, `commonAnnotations`,
+//! `patchesJson6902`, `replicas`, `images`, `replacements`. At the end of the
+//! whole build generated names get their hash, then every name reference
+//! follows every rename, once. The result of [`build`] is sorted in
+//! kustomize's legacy order unless the built kustomization's `sortOptions`
+//! say otherwise (see [Sort order](#sort-order)). A Component may be the
+//! build path itself; a Component listed as a resource, or a Kustomization
+//! listed as a component, is refused as kustomize refuses it.
 //!
 //! ## Transformer configuration
 //!
@@ -88,19 +102,6 @@
 //! fields are only set when present. `varReference` is accepted and has no
 //! effect (`vars` are refused). A plain directory has the built-in
 //! configuration, as the kustomization Flux generates for it.
-//! `labelSelector`, `annotationSelector`), `patchesStrategicMerge`,
-//! `patchesJson6902`, `configMapGenerator`, `secretGenerator`,
-//! `generatorOptions` (see [Generators](#generators)). Any other field is an
-//! [`Error::UnsupportedField`].
-//!
-//! Within one kustomization, resources are built first (each
-//! sub-kustomization completely), then its generators run, then, as
-//! kustomize orders its built-in transformers: `patchesStrategicMerge`, `patches`, `namespace`,
-//! `namePrefix`/`nameSuffix` (and the references that follow them), `labels`,
-//! `commonLabels`, `commonAnnotations`, `patchesJson6902`, `replicas`,
-//! `images`, `replacements`. The result of [`build`] is sorted in kustomize's
-//! legacy order, unless the built kustomization's `sortOptions` say
-//! otherwise (see [Sort order](#sort-order)).
 //!
 //! ## Generators
 //!
@@ -252,34 +253,45 @@
 //! (URLs, `github.com/...`) are refused. Kustomizations that include each
 //! other in a loop are an error.
 //!
-//! # Known gaps versus kustomize
+//! # Where rekon differs from kustomize
 //!
-//! Generators (`configMapGenerator`, `secretGenerator`, `helmCharts`),
-//! `components`, `replacements`, `vars`, `transformers`, `generators`,
-//! `crds`, `openapi`, `sortOptions`, `buildMetadata`, patch `options`, image
-//! `tagSuffix`, label `includeVolumeClaimTemplates` (not in v5.5) are
-//! refused. Field order is
-//! `components`, `vars`, `transformers`, `generators`, `configurations`,
-//! `crds`, `openapi`, image `tagSuffix`, label `fields`, replacement
-//! `options.encoding` (not implemented by kustomize either) are refused. Field order is
-//! kept as written (kustomize sorts keys). Primitive lists with a merge
-//! strategy (`finalizers`) are replaced, not merged; `$retainKeys` and
-//! `$deleteFromPrimitiveList` are refused. Cluster-scoped custom resources
-//! get a namespace, as in kustomize.
-//! `helmCharts`, `components`, `replacements`, `vars`, `transformers`, `generators`,
-//! `configurations`, `crds`, `openapi`, `sortOptions`, `buildMetadata`, patch
-//! `options`, image `tagSuffix`, label `fields` are refused. Field order is
-//! kept as written (kustomize sorts keys). Primitive lists with a merge
-//! strategy (`finalizers`) are replaced, not merged; `$retainKeys` and
-//! `$deleteFromPrimitiveList` are refused. A `target`ed patch matching nothing
-//! is an error here, where kustomize skips it. Cluster-scoped custom
-//! resources get a namespace, as in kustomize.
+//! On purpose:
+//! * files are read only inside the source root (kustomize's
+//!   `LoadRestrictionsRootOnly`, but a generator file may be anywhere inside
+//!   the root, as with Flux, where kustomize wants it under the
+//!   kustomization's directory), and remote resources are refused;
+//! * a directory without a kustomization file is built as Flux builds it
+//!   (kustomize refuses it);
+//! * a targeted patch that matches nothing is skipped as in kustomize, with a
+//!   warning kustomize does not give;
+//! * an unknown generator `behavior` (kustomize treats it as `create`) and
+//!   an env file line of 64 KiB or more (kustomize drops it and the rest of
+//!   the file) are errors;
+//! * `.inf` and `.nan` scalars are refused where they are read; kustomize
+//!   fails on them only if they reach its output;
+//! * the `app.kubernetes.io/managed-by` label of `buildMetadata` is
+//!   `kustomize-v5.5.0`, not `kubectl kustomize`'s `kustomize-(devel)`.
 //!
-//! On purpose, for generators: an unknown `behavior` (kustomize treats it
-//! as `create`) and an env file line of 64 KiB or more (kustomize silently
-//! drops it and the rest of the file) are errors; a generator file may be
-//! anywhere inside the source root, as with Flux, where kustomize's default
-//! restriction wants it under the kustomization's directory.
+//! Not built yet:
+//! * kustomize shares one YAML node between every place a `labels` or
+//!   `commonLabels` entry created a key, so a later `labels` entry that
+//!   changes that key's value (even without `includeSelectors`) also
+//!   changes the selectors the first one set. rekon changes only the fields
+//!   the later entry names (the golden case
+//!   `labels-overlay-relabels-base-selector` is pending on it);
+//! * field order is kept as written (kustomize sorts keys; it does not
+//!   change what is applied); primitive lists with a merge strategy
+//!   (`finalizers`) are replaced, not merged; `$retainKeys` and
+//!   `$deleteFromPrimitiveList` are refused; image `tagSuffix` and
+//!   replacement `options.encoding` (which kustomize does not implement
+//!   either) are refused.
+//!
+//! # How it is held to kustomize
+//!
+//! `tests/golden/` holds trees with what `kubectl kustomize` (kustomize
+//! v5.5.0) printed for them (`tests/golden.sh` regenerates them), compared
+//! as parsed objects; a differential test builds a few hundred random trees
+//! with both where kubectl is installed (`tests/kustomize/differential.rs`).
 
 mod build;
 mod error;
