@@ -210,6 +210,24 @@ fn detail_suffix(detail: &str) -> String {
     }
 }
 
+/// A backtrace frame's function name as a person reads it: Rust symbols
+/// (legacy `_ZN...E` and v0 `_R...`) without their hash, C++ symbols
+/// demangled, anything else (C, or a name that is not mangled) as it is.
+pub(super) fn demangle(symbol: &str) -> String {
+    // Rust first: a legacy Rust symbol is also a valid C++ one, but C++
+    // demangling would keep its hash as a path segment.
+    if let Ok(rust) = rustc_demangle::try_demangle(symbol) {
+        return format!("{rust:#}");
+    }
+    if symbol.starts_with("_Z") {
+        let cpp = cpp_demangle::Symbol::new(symbol).ok();
+        if let Some(cpp) = cpp.and_then(|s| s.demangle().ok()) {
+            return cpp;
+        }
+    }
+    symbol.to_string()
+}
+
 fn backtrace_suffix(frames: &[String]) -> String {
     if frames.is_empty() {
         return String::new();
@@ -219,4 +237,28 @@ fn backtrace_suffix(frames: &[String]) -> String {
         out.push_str(&format!("\n    {i}: {frame}"));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::demangle;
+
+    #[test]
+    fn frames_are_demangled() {
+        // Legacy Rust (as rustc emits for wasm32-wasip2 today), without the hash.
+        assert_eq!(
+            demangle("_ZN14hostile_plugin5spawn17h0123456789abcdefE"),
+            "hostile_plugin::spawn"
+        );
+        // Rust v0 (`-C symbol-mangling-version=v0`).
+        assert_eq!(
+            demangle("_RNvCs1234_14hostile_plugin5spawn"),
+            "hostile_plugin::spawn"
+        );
+        // C++ (a plugin in C++, or a C++ runtime under Python/JavaScript).
+        assert_eq!(demangle("_ZN2js3foo3barEi"), "js::foo::bar(int)");
+        // C, and names that only look mangled, stay as they are.
+        assert_eq!(demangle("abort"), "abort");
+        assert_eq!(demangle("_Znot-a-symbol"), "_Znot-a-symbol");
+    }
 }

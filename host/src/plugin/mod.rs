@@ -589,7 +589,7 @@ impl Plugin {
                     .iter()
                     .take(BACKTRACE_FRAMES)
                     .map(|frame| match frame.func_name() {
-                        Some(name) => name.to_string(),
+                        Some(name) => error::demangle(name),
                         None => format!("<wasm function {}>", frame.func_index()),
                     })
                     .collect()
