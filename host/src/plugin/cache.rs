@@ -78,7 +78,7 @@ pub fn store(path: &Path, bytes: &[u8]) -> Result<(), PluginError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let err = |source| PluginError::Cache {
         path: path.to_path_buf(),
-        source,
+        error: source,
     };
     std::fs::create_dir_all(dir).map_err(err)?;
     crate::atomic::write(path, bytes).map_err(err)?;

@@ -9,14 +9,14 @@ use super::contract::ContractError;
 #[derive(Debug, thiserror::Error)]
 pub enum PluginError {
     /// The plugin file could not be read.
-    #[error("plugin `{plugin}`: cannot read {}: {source}", path.display())]
+    #[error("plugin `{plugin}`: cannot read {}: {error}", path.display())]
     Read {
         /// The plugin's name in the configuration.
         plugin: String,
         /// Its file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file is not a WebAssembly component wasmtime can compile.
     #[error("plugin `{plugin}` ({}): not a loadable WebAssembly component: {reason}", path.display())]
@@ -29,14 +29,14 @@ pub enum PluginError {
         reason: String,
     },
     /// The component does not implement a contract this host accepts.
-    #[error("plugin `{plugin}` ({}) is refused: {source}", path.display())]
+    #[error("plugin `{plugin}` ({}) is refused: {error}", path.display())]
     Contract {
         /// The plugin's name.
         plugin: String,
         /// Its file.
         path: PathBuf,
         /// The contract problem.
-        source: ContractError,
+        error: ContractError,
     },
     /// The component imports something the sandbox does not provide.
     #[error(
@@ -91,14 +91,14 @@ pub enum PluginError {
         capability: super::Capability,
     },
     /// The plugin's capability declaration cannot be read.
-    #[error("plugin `{plugin}` ({}) is refused: {source}", path.display())]
+    #[error("plugin `{plugin}` ({}) is refused: {error}", path.display())]
     Declaration {
         /// The plugin's name.
         plugin: String,
         /// Its file.
         path: PathBuf,
         /// What is wrong with the declaration.
-        source: super::capabilities::DeclarationError,
+        error: super::capabilities::DeclarationError,
     },
     /// The file's sha256 is not the one pinned in the configuration.
     #[error("plugin `{plugin}` ({}): sha256 is {actual}, but the configuration pins {expected}", path.display())]
@@ -144,12 +144,12 @@ pub enum PluginError {
     #[error("wasm engine: {0}")]
     Engine(String),
     /// The compiled-plugin cache could not be written.
-    #[error("plugin cache {}: {source}", path.display())]
+    #[error("plugin cache {}: {error}", path.display())]
     Cache {
         /// The cache file or directory.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 

@@ -112,7 +112,7 @@ impl Runtime {
         let bytes = std::fs::read(&path).map_err(|e| PluginError::Read {
             plugin: name.clone(),
             path: path.clone(),
-            source: e,
+            error: e,
         })?;
         let sha256 = hex::encode(Sha256::digest(&bytes));
         if let Some(expected) = &source.sha256 {
@@ -140,11 +140,13 @@ impl Runtime {
                 PluginError::Declaration {
                     plugin: name.clone(),
                     path: path.clone(),
-                    source,
+                    error: source,
                 }
             })?)
         };
-        let (component, cache) = self.compile(&bytes, &sha256).map_err(not_a_component)?;
+        let (component, cache) = self
+            .compile(&name, &path, &bytes, &sha256)
+            .map_err(not_a_component)?;
 
         let ty = component.component_type();
         let contract =
@@ -152,7 +154,7 @@ impl Runtime {
                 PluginError::Contract {
                     plugin: name.clone(),
                     path: path.clone(),
-                    source: e,
+                    error: e,
                 }
             })?;
         let imports: Vec<String> = ty
