@@ -209,7 +209,13 @@ impl Runtime {
         Ok(plugin)
     }
 
-    fn compile(&self, bytes: &[u8], sha256: &str) -> Result<(Component, CacheOutcome), String> {
+    fn compile(
+        &self,
+        name: &str,
+        path: &Path,
+        bytes: &[u8],
+        sha256: &str,
+    ) -> Result<(Component, CacheOutcome), String> {
         if wasmtime::Engine::detect_precompiled(bytes).is_some() {
             // SAFETY: a precompiled artifact is native code; rekon loads one
             // only from a path the operator configured (see docs/plugins.md),
@@ -219,14 +225,8 @@ impl Runtime {
                 .map_err(|e| format!("precompiled artifact does not fit this host: {e}"));
         }
         check_magic(bytes)?;
-        match &self.cache {
-            Some(cache) => cache
-                .load_or_compile(&self.engine, bytes, sha256)
-                .map_err(|e| format!("{e:#}")),
-            None => Component::new(&self.engine, bytes)
-                .map(|c| (c, CacheOutcome::Compiled))
-                .map_err(|e| format!("{e:#}")),
-        }
+        cache::load_or_compile(&self.engine, self.cache.as_ref(), name, path, bytes, sha256)
+            .map_err(|e| format!("{e:#}"))
     }
 }
 
