@@ -13,7 +13,11 @@ for manifest in plugins/*/Cargo.toml tests/fixtures/*/Cargo.toml; do
   [ "$dir" = plugins/sdk ] && continue
   packages+=(-p "$(sed -n 's/^name *= *"\(.*\)"/\1/p' "$manifest" | head -n1)")
 done
-cargo build --quiet --release --target wasm32-wasip2 "${packages[@]}"
+# Cargo's own progress (a "Compiling ..." line per crate, and a bar on a
+# terminal) goes to stderr, like the line below: stdout stays free for callers
+# that pipe what comes after (examples/render-pi-website.sh prints YAML there).
+echo "building $(( ${#packages[@]} / 2 )) plugins and test fixtures for wasm32-wasip2 (release); the first build also compiles their dependencies (wit-bindgen, serde, ...) and takes minutes, later ones seconds" >&2
+cargo build --release --target wasm32-wasip2 "${packages[@]}"
 
 # The example repository loads its plugins from examples/pi-website/plugins/.
 out=target/wasm32-wasip2/release

@@ -297,3 +297,71 @@ fn check_validates_the_example_and_names_each_problem() {
         "{stderr}"
     );
 }
+
+/// Compiling a plugin takes seconds on a Pi: at the default log level, a
+/// first start says which plugin it compiles (file and size) and how long it
+/// took, on stderr; a start with the compiled form cached says nothing.
+#[test]
+fn a_first_start_says_what_it_compiles_and_how_long_it_took() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("app")).unwrap();
+    std::fs::write(
+        dir.path().join("app/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n",
+    )
+    .unwrap();
+    let config = dir.path().join("rekon.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[plugins.probe]\npath = \"{}\"\n\
+             [[kustomizations]]\nname = \"app\"\npath = \"app\"\nmutators = [\"probe\"]\n",
+            support::wasm("readiness_probe").display()
+        ),
+    )
+    .unwrap();
+    let cache = dir.path().join("cache");
+    let render = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_rekon"))
+            .args(["--cache-dir", cache.to_str().unwrap()])
+            .args(extra)
+            .args(["render", "--config", config.to_str().unwrap()])
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        let stderr = text(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(text(&out.stdout).contains("name: cm"));
+        stderr
+    };
+
+    let first = render(&[]);
+    let compiling = first
+        .lines()
+        .find(|l| l.contains("INFO compiling plugin `probe` ("))
+        .unwrap_or_else(|| panic!("no compile line in:\n{first}"));
+    assert!(
+        compiling.contains("readiness_probe.wasm, ") && compiling.contains(" KiB)"),
+        "{compiling}"
+    );
+    let compiled = first
+        .lines()
+        .find_map(|l| l.split_once("INFO compiled plugin `probe` in "))
+        .unwrap_or_else(|| panic!("no duration in:\n{first}"))
+        .1;
+    let number = compiled.trim_end_matches(|c: char| c.is_alphabetic() || c == 'µ');
+    assert!(
+        number.parse::<f64>().is_ok() && ["s", "ms"].contains(&&compiled[number.len()..]),
+        "{compiled}"
+    );
+    // Plain text when stderr is not a terminal (a log file, a pipe).
+    assert!(!first.contains('\u{1b}'), "{first:?}");
+
+    let cached = render(&[]);
+    assert!(!cached.contains("compil"), "{cached}");
+    let verbose = render(&["-v"]);
+    assert!(
+        verbose.contains("plugin `probe` (") && verbose.contains("loaded from the cache"),
+        "{verbose}"
+    );
+}

@@ -5,6 +5,7 @@ mod apply;
 mod automation;
 mod capabilities;
 mod cli;
+mod cli_errors;
 mod daemon;
 mod docs;
 mod install;

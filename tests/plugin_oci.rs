@@ -322,7 +322,7 @@ fn a_moved_tag_is_pulled_again_and_an_outage_uses_the_last_copy() {
     let err = resolve(&config).unwrap_err().to_string();
     assert!(
         err.starts_with(&format!(
-            "plugin `readiness-probe` ({host}/rekon/mutator:stable): "
+            "plugin `readiness-probe`: {host}/rekon/mutator:stable: registry "
         )) && err.ends_with(&format!(
             "(and no earlier pulled copy is in {})",
             fresh.path().join("cache/oci").display()

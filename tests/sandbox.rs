@@ -94,9 +94,21 @@ fn a_trap_is_reported_with_a_symbolized_backtrace() {
         panic!("expected a trap, got {failure}")
     };
     assert!(reason.contains("unreachable"), "{reason}");
+    // Frames are demangled: Rust paths without their hash, no `_ZN...E`.
+    assert_eq!(
+        backtrace.first().map(String::as_str),
+        Some("hostile_plugin::trap"),
+        "{backtrace:?}"
+    );
     assert!(
-        backtrace.iter().any(|f| f.contains("hostile")),
-        "no named frame in {backtrace:?}"
+        backtrace
+            .iter()
+            .any(|f| f.starts_with("<hostile_plugin::Hostile as ") && f.ends_with(">::mutate")),
+        "{backtrace:?}"
+    );
+    assert!(
+        !backtrace.iter().any(|f| f.contains("_ZN")),
+        "mangled frame in {backtrace:?}"
     );
     assert_still_works(&plugin);
 }
@@ -109,6 +121,9 @@ fn a_panic_message_reaches_the_error() {
         text.contains("hostile plugin panicked on purpose"),
         "{text}"
     );
+    // The whole message, as `rekon` prints it, has readable frames.
+    assert!(text.contains("core::panicking::panic_fmt"), "{text}");
+    assert!(!text.contains("_ZN"), "{text}");
     assert_still_works(&plugin);
 }
 

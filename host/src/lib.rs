@@ -4,6 +4,12 @@
 //! The data flow is: source tree -> [`rekon_kustomize::build`] ->
 //! [`render`] (mutator and validator [`plugin`]s) -> output. The binary
 //! (`src/main.rs`) is a thin layer over [`cli`].
+//!
+//! Errors are `thiserror` types whose message says everything, including
+//! what they wrap (an I/O error, a build error): none also returns the wrapped
+//! error from `source()`, which the CLI, printing anyhow's chain (`{:#}`),
+//! would show a second time. A variant that only wraps is
+//! `#[error(transparent)]`.
 
 pub mod apply;
 pub mod atomic;

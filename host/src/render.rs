@@ -17,18 +17,18 @@ use crate::plugin::{Plugin, PluginError, PluginSource, Runtime, Severity, Violat
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
     /// The kustomize build failed.
-    #[error("kustomization `{kustomization}`: {source}")]
+    #[error("kustomization `{kustomization}`: {error}")]
     Build {
         /// The kustomization.
         kustomization: String,
         /// The build error (names file and line).
-        source: rekon_kustomize::Error,
+        error: rekon_kustomize::Error,
     },
     /// A plugin failed to load, refused its settings, or failed a call.
-    #[error("{0}")]
+    #[error(transparent)]
     Plugin(#[from] PluginError),
     /// An `oci://` plugin could not be pulled or failed its digest check.
-    #[error("{0}")]
+    #[error(transparent)]
     Oci(#[from] crate::plugin::oci::OciError),
     /// A mutator returned something that is not a Kubernetes object.
     #[error("plugin `{plugin}` returned an invalid object at position {index}: {message}")]
@@ -234,7 +234,7 @@ impl Renderer {
     pub fn render(&self, root: &Path, k: &Kustomization) -> Result<Rendered, RenderError> {
         let build_err = |source| RenderError::Build {
             kustomization: k.name.clone(),
-            source,
+            error: source,
         };
         let root = rekon_kustomize::open_root(root).map_err(build_err)?;
         let resources = rekon_kustomize::build(&root, &k.path).map_err(build_err)?;

@@ -50,12 +50,12 @@ pub struct JsonPatchFailure {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file or directory inside the root could not be read.
-    #[error("{}: cannot read: {source}", file.display())]
+    #[error("{}: cannot read: {error}", file.display())]
     Io {
         /// The file, relative to the root.
         file: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
+        /// The underlying error (in the message, so not also `source()`).
+        error: std::io::Error,
     },
 
     /// The build path itself does not exist.

@@ -76,7 +76,7 @@ pub(crate) fn lookup(root: &Dir, path: &Path) -> Result<Lookup, Error> {
         Err(err) if is_escape(&err) => Ok(Lookup::Outside),
         Err(source) => Err(Error::Io {
             file: path.to_path_buf(),
-            source,
+            error: source,
         }),
     }
 }
@@ -130,7 +130,7 @@ pub(crate) fn resolve(
 pub(crate) fn read(root: &Dir, path: &Path) -> Result<String, Error> {
     root.read_to_string(cap(path)).map_err(|source| Error::Io {
         file: path.to_path_buf(),
-        source,
+        error: source,
     })
 }
 
@@ -147,7 +147,7 @@ pub(crate) fn read_bytes(root: &Dir, path: &Path) -> Result<Vec<u8>, Error> {
 pub(crate) fn list(root: &Dir, dir: &Path) -> Result<Vec<OsString>, Error> {
     let io_err = |source| Error::Io {
         file: dir.to_path_buf(),
-        source,
+        error: source,
     };
     let mut names = Vec::new();
     for entry in root.read_dir(cap(dir)).map_err(io_err)? {
@@ -162,7 +162,7 @@ pub(crate) fn list(root: &Dir, dir: &Path) -> Result<Vec<OsString>, Error> {
 pub(crate) fn canonical(root: &Dir, dir: &Path) -> Result<PathBuf, Error> {
     root.canonicalize(cap(dir)).map_err(|source| Error::Io {
         file: dir.to_path_buf(),
-        source,
+        error: source,
     })
 }
 

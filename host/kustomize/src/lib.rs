@@ -342,7 +342,7 @@ pub fn open_root(path: &Path) -> Result<cap_std::fs::Dir, Error> {
     cap_std::fs::Dir::open_ambient_dir(path, cap_std::ambient_authority()).map_err(|source| {
         Error::Io {
             file: path.to_path_buf(),
-            source,
+            error: source,
         }
     })
 }

@@ -16,6 +16,7 @@ mod run;
 mod status;
 mod test;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -42,7 +43,7 @@ use crate::plugin::{Runtime, RuntimeOptions};
 #[derive(Debug, Parser)]
 #[command(name = "rekon", version, verbatim_doc_comment, max_term_width = 100)]
 pub struct Cli {
-    /// Log more (-v: debug, -vv: trace). RUST_LOG overrides.
+    /// Log more (default: warnings and plugin compilations; -v: debug, -vv: trace). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
 
@@ -109,7 +110,9 @@ pub fn main() -> ExitCode {
 
 fn init_logging(verbose: u8) {
     let default = match verbose {
-        0 => "warn",
+        // Warnings, plus which plugin is being compiled and how long it took:
+        // seconds on a Pi at a first start, which would otherwise pass in silence.
+        0 => "warn,rekon::plugin::cache=info",
         1 => "rekon=debug,info",
         _ => "rekon=trace,debug",
     };
@@ -118,6 +121,8 @@ fn init_logging(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colours for a person at a terminal, plain text for a log file or a pipe.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .try_init();
 }

@@ -59,12 +59,12 @@ pub enum DaemonError {
     #[error(transparent)]
     State(#[from] StateError),
     /// The HTTP server could not listen.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {error}")]
     Listen {
         /// The address.
         addr: std::net::SocketAddr,
         /// Why.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Leadership was lost or could not be sought.
     #[error(transparent)]

@@ -23,12 +23,12 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     /// Creating, reading or writing failed.
-    #[error("state directory {}: {source}", path.display())]
+    #[error("state directory {}: {error}", path.display())]
     Io {
         /// The file or directory.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Another rekon holds the lock.
     #[error("state directory {} is in use by another `rekon run` (lock {}); give each rekon its own state-dir", dir.display(), dir.join("run/lock").display())]
@@ -63,7 +63,10 @@ impl State {
     pub fn open(dir: &Path) -> Result<State, StateError> {
         let io = |path: &Path| {
             let path = path.to_path_buf();
-            move |source| StateError::Io { path, source }
+            move |source| StateError::Io {
+                path,
+                error: source,
+            }
         };
         let run = dir.join("run");
         std::fs::create_dir_all(&run).map_err(io(&run))?;
@@ -123,7 +126,10 @@ impl State {
         }
         let file = self.dir.join("run/state.json");
         let bytes = serde_json::to_vec_pretty(&*remembered).expect("state serialises");
-        crate::atomic::write(&file, &bytes).map_err(|source| StateError::Io { path: file, source })
+        crate::atomic::write(&file, &bytes).map_err(|source| StateError::Io {
+            path: file,
+            error: source,
+        })
     }
 }
 

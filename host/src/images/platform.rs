@@ -87,7 +87,7 @@ pub enum Manifest {
 pub enum ManifestError {
     /// Not JSON of the expected shape.
     #[error("not an image manifest or index: {0}")]
-    Json(#[from] serde_json::Error),
+    Json(serde_json::Error),
     /// Neither `manifests` nor `config`.
     #[error("neither an index (no `manifests`) nor an image manifest (no `config`)")]
     Shape,
@@ -129,7 +129,7 @@ impl From<RawPlatform> for Platform {
 impl Manifest {
     /// Read a manifest or index (OCI or Docker v2 media types).
     pub fn parse(bytes: &[u8]) -> Result<Manifest, ManifestError> {
-        let raw: RawManifest = serde_json::from_slice(bytes)?;
+        let raw: RawManifest = serde_json::from_slice(bytes).map_err(ManifestError::Json)?;
         match (raw.manifests, raw.config) {
             // Entries without a platform (attestations, artifacts) run nowhere.
             (Some(entries), _) => Ok(Manifest::Index(
@@ -148,7 +148,9 @@ impl Manifest {
 
 /// The platform an image config blob describes.
 pub fn config_platform(bytes: &[u8]) -> Result<Platform, ManifestError> {
-    Ok(serde_json::from_slice::<RawPlatform>(bytes)?.into())
+    serde_json::from_slice::<RawPlatform>(bytes)
+        .map(Platform::from)
+        .map_err(ManifestError::Json)
 }
 
 #[cfg(test)]

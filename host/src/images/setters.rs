@@ -194,21 +194,21 @@ pub enum SetterError {
         reason: String,
     },
     /// A directory could not be listed or a file could not be read.
-    #[error("{}: cannot read: {source}", path.display())]
+    #[error("{}: cannot read: {error}", path.display())]
     Read {
         /// The file or directory.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A file could not be replaced. Files before it (in path order) were
     /// written; this one and those after it were not.
-    #[error("{}: cannot write: {source}", path.display())]
+    #[error("{}: cannot write: {error}", path.display())]
     Write {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A file with a marker is not UTF-8.
     #[error("{}:{line}: not UTF-8 text; files with image policy markers must be UTF-8", path.display())]
@@ -296,8 +296,10 @@ pub fn apply_to_tree(
     dry_run: bool,
 ) -> Result<TreeUpdate, SetterError> {
     check_policies(policies)?;
-    let paths =
-        files::yaml_files(root).map_err(|(path, source)| SetterError::Read { path, source })?;
+    let paths = files::yaml_files(root).map_err(|(path, source)| SetterError::Read {
+        path,
+        error: source,
+    })?;
     let mut update = TreeUpdate {
         files: Vec::new(),
         warnings: Vec::new(),
@@ -308,7 +310,7 @@ pub fn apply_to_tree(
     for path in paths {
         let bytes = std::fs::read(&path).map_err(|source| SetterError::Read {
             path: path.clone(),
-            source,
+            error: source,
         })?;
         if !files::contains(&bytes, MARKER_LITERAL.as_bytes()) {
             continue;
@@ -345,7 +347,7 @@ pub fn apply_to_tree(
             crate::atomic::write(&file.path, file.after.as_bytes()).map_err(|source| {
                 SetterError::Write {
                     path: file.path.clone(),
-                    source,
+                    error: source,
                 }
             })?;
         }

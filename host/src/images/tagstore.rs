@@ -11,12 +11,12 @@ use std::time::SystemTime;
 
 /// A tag file could not be read or written.
 #[derive(Debug, thiserror::Error)]
-#[error("tag list {}: {source}", path.display())]
+#[error("tag list {}: {error}", path.display())]
 pub struct TagStoreError {
     /// The file (or directory).
     pub path: PathBuf,
     /// Why.
-    pub source: std::io::Error,
+    pub error: std::io::Error,
 }
 
 /// A directory of tag lists.
@@ -61,7 +61,7 @@ impl TagStore {
         let path = self.file(repository);
         let err = |source| TagStoreError {
             path: path.clone(),
-            source,
+            error: source,
         };
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
@@ -85,7 +85,10 @@ impl TagStore {
     pub fn save(&self, repository: &str, tags: &[String]) -> Result<(), TagStoreError> {
         let err = |path: &Path| {
             let path = path.to_path_buf();
-            move |source| TagStoreError { path, source }
+            move |source| TagStoreError {
+                path,
+                error: source,
+            }
         };
         std::fs::create_dir_all(&self.dir).map_err(err(&self.dir))?;
         let path = self.file(repository);

@@ -9,6 +9,7 @@
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use wasmtime::component::Component;
 use wasmtime::Engine;
@@ -44,32 +45,79 @@ impl Cache {
             .join(format!("{sha256}-{:016x}.cwasm", hasher.finish()))
     }
 
-    /// Load the compiled form of `wasm` from the cache, or compile and store it.
-    pub fn load_or_compile(
-        &self,
-        engine: &Engine,
-        wasm: &[u8],
-        sha256: &str,
-    ) -> Result<(Component, CacheOutcome), wasmtime::Error> {
+    /// The compiled form of `wasm`, if an entry for it is on disk and loads.
+    fn load(&self, engine: &Engine, sha256: &str) -> Option<(Component, PathBuf)> {
         let path = self.entry_path(engine, sha256);
-        if path.exists() {
-            // SAFETY: the file was written by `store` below from a component
-            // this engine configuration compiled; its name carries the wasm's
-            // digest and the engine's compatibility hash.
-            match unsafe { Component::deserialize_file(engine, &path) } {
-                Ok(component) => return Ok((component, CacheOutcome::Hit)),
-                Err(err) => {
-                    tracing::warn!(path = %path.display(), "ignoring unreadable cache entry: {err}")
-                }
+        if !path.exists() {
+            return None;
+        }
+        // SAFETY: the file was written by `compile` below from a component
+        // this engine configuration compiled; its name carries the wasm's
+        // digest and the engine's compatibility hash.
+        match unsafe { Component::deserialize_file(engine, &path) } {
+            Ok(component) => Some((component, path)),
+            Err(err) => {
+                tracing::warn!(path = %path.display(), "ignoring unreadable cache entry: {err}");
+                None
             }
         }
-        let compiled = engine.precompile_component(wasm)?;
-        if let Err(err) = store(&path, &compiled) {
-            tracing::warn!("could not write the plugin cache: {err}");
+    }
+}
+
+/// Load the compiled form of plugin `plugin` (`path`, whose bytes are `wasm`)
+/// from `cache`, or compile it (and store it there).
+///
+/// Compiling takes seconds on a Pi, so it is logged at info with the plugin,
+/// its file and size before, and how long it took after: a first start is
+/// not silent. `rekon::cli` shows this module's info lines by default.
+pub fn load_or_compile(
+    engine: &Engine,
+    cache: Option<&Cache>,
+    plugin: &str,
+    path: &Path,
+    wasm: &[u8],
+    sha256: &str,
+) -> Result<(Component, CacheOutcome), wasmtime::Error> {
+    if let Some((component, entry)) = cache.and_then(|c| c.load(engine, sha256)) {
+        tracing::debug!(
+            "plugin `{plugin}` ({}): compiled form loaded from the cache ({})",
+            path.display(),
+            entry.display()
+        );
+        return Ok((component, CacheOutcome::Hit));
+    }
+    tracing::info!(
+        "compiling plugin `{plugin}` ({}, {}){}",
+        path.display(),
+        size(wasm.len()),
+        if cache.is_some() {
+            "; later starts load it from the cache"
+        } else {
+            " without a cache"
         }
-        // SAFETY: `compiled` was produced by this engine just now.
-        let component = unsafe { Component::deserialize(engine, &compiled)? };
-        Ok((component, CacheOutcome::Compiled))
+    );
+    let started = Instant::now();
+    let component = match cache {
+        Some(cache) => {
+            let compiled = engine.precompile_component(wasm)?;
+            if let Err(err) = store(&cache.entry_path(engine, sha256), &compiled) {
+                tracing::warn!("could not write the plugin cache: {err}");
+            }
+            // SAFETY: `compiled` was produced by this engine just now.
+            unsafe { Component::deserialize(engine, &compiled)? }
+        }
+        None => Component::new(engine, wasm)?,
+    };
+    tracing::info!("compiled plugin `{plugin}` in {:.2?}", started.elapsed());
+    Ok((component, CacheOutcome::Compiled))
+}
+
+/// `812 KiB`, `2.4 MiB`: a plugin's size for a log line.
+fn size(bytes: usize) -> String {
+    if bytes < 1 << 20 {
+        format!("{} KiB", bytes.div_ceil(1 << 10))
+    } else {
+        format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20))
     }
 }
 
@@ -78,7 +126,7 @@ pub fn store(path: &Path, bytes: &[u8]) -> Result<(), PluginError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let err = |source| PluginError::Cache {
         path: path.to_path_buf(),
-        source,
+        error: source,
     };
     std::fs::create_dir_all(dir).map_err(err)?;
     crate::atomic::write(path, bytes).map_err(err)?;

@@ -9,14 +9,14 @@ use super::contract::ContractError;
 #[derive(Debug, thiserror::Error)]
 pub enum PluginError {
     /// The plugin file could not be read.
-    #[error("plugin `{plugin}`: cannot read {}: {source}", path.display())]
+    #[error("plugin `{plugin}`: cannot read {}: {error}", path.display())]
     Read {
         /// The plugin's name in the configuration.
         plugin: String,
         /// Its file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file is not a WebAssembly component wasmtime can compile.
     #[error("plugin `{plugin}` ({}): not a loadable WebAssembly component: {reason}", path.display())]
@@ -29,14 +29,14 @@ pub enum PluginError {
         reason: String,
     },
     /// The component does not implement a contract this host accepts.
-    #[error("plugin `{plugin}` ({}) is refused: {source}", path.display())]
+    #[error("plugin `{plugin}` ({}) is refused: {error}", path.display())]
     Contract {
         /// The plugin's name.
         plugin: String,
         /// Its file.
         path: PathBuf,
         /// The contract problem.
-        source: ContractError,
+        error: ContractError,
     },
     /// The component imports something the sandbox does not provide.
     #[error(
@@ -91,14 +91,14 @@ pub enum PluginError {
         capability: super::Capability,
     },
     /// The plugin's capability declaration cannot be read.
-    #[error("plugin `{plugin}` ({}) is refused: {source}", path.display())]
+    #[error("plugin `{plugin}` ({}) is refused: {error}", path.display())]
     Declaration {
         /// The plugin's name.
         plugin: String,
         /// Its file.
         path: PathBuf,
         /// What is wrong with the declaration.
-        source: super::capabilities::DeclarationError,
+        error: super::capabilities::DeclarationError,
     },
     /// The file's sha256 is not the one pinned in the configuration.
     #[error("plugin `{plugin}` ({}): sha256 is {actual}, but the configuration pins {expected}", path.display())]
@@ -144,12 +144,12 @@ pub enum PluginError {
     #[error("wasm engine: {0}")]
     Engine(String),
     /// The compiled-plugin cache could not be written.
-    #[error("plugin cache {}: {source}", path.display())]
+    #[error("plugin cache {}: {error}", path.display())]
     Cache {
         /// The cache file or directory.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -210,6 +210,24 @@ fn detail_suffix(detail: &str) -> String {
     }
 }
 
+/// A backtrace frame's function name as a person reads it: Rust symbols
+/// (legacy `_ZN...E` and v0 `_R...`) without their hash, C++ symbols
+/// demangled, anything else (C, or a name that is not mangled) as it is.
+pub(super) fn demangle(symbol: &str) -> String {
+    // Rust first: a legacy Rust symbol is also a valid C++ one, but C++
+    // demangling would keep its hash as a path segment.
+    if let Ok(rust) = rustc_demangle::try_demangle(symbol) {
+        return format!("{rust:#}");
+    }
+    if symbol.starts_with("_Z") {
+        let cpp = cpp_demangle::Symbol::new(symbol).ok();
+        if let Some(cpp) = cpp.and_then(|s| s.demangle().ok()) {
+            return cpp;
+        }
+    }
+    symbol.to_string()
+}
+
 fn backtrace_suffix(frames: &[String]) -> String {
     if frames.is_empty() {
         return String::new();
@@ -219,4 +237,28 @@ fn backtrace_suffix(frames: &[String]) -> String {
         out.push_str(&format!("\n    {i}: {frame}"));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::demangle;
+
+    #[test]
+    fn frames_are_demangled() {
+        // Legacy Rust (as rustc emits for wasm32-wasip2 today), without the hash.
+        assert_eq!(
+            demangle("_ZN14hostile_plugin5spawn17h0123456789abcdefE"),
+            "hostile_plugin::spawn"
+        );
+        // Rust v0 (`-C symbol-mangling-version=v0`).
+        assert_eq!(
+            demangle("_RNvCs1234_14hostile_plugin5spawn"),
+            "hostile_plugin::spawn"
+        );
+        // C++ (a plugin in C++, or a C++ runtime under Python/JavaScript).
+        assert_eq!(demangle("_ZN2js3foo3barEi"), "js::foo::bar(int)");
+        // C, and names that only look mangled, stay as they are.
+        assert_eq!(demangle("abort"), "abort");
+        assert_eq!(demangle("_Znot-a-symbol"), "_Znot-a-symbol");
+    }
 }

@@ -112,7 +112,7 @@ impl Runtime {
         let bytes = std::fs::read(&path).map_err(|e| PluginError::Read {
             plugin: name.clone(),
             path: path.clone(),
-            source: e,
+            error: e,
         })?;
         let sha256 = hex::encode(Sha256::digest(&bytes));
         if let Some(expected) = &source.sha256 {
@@ -140,11 +140,13 @@ impl Runtime {
                 PluginError::Declaration {
                     plugin: name.clone(),
                     path: path.clone(),
-                    source,
+                    error: source,
                 }
             })?)
         };
-        let (component, cache) = self.compile(&bytes, &sha256).map_err(not_a_component)?;
+        let (component, cache) = self
+            .compile(&name, &path, &bytes, &sha256)
+            .map_err(not_a_component)?;
 
         let ty = component.component_type();
         let contract =
@@ -152,7 +154,7 @@ impl Runtime {
                 PluginError::Contract {
                     plugin: name.clone(),
                     path: path.clone(),
-                    source: e,
+                    error: e,
                 }
             })?;
         let imports: Vec<String> = ty
@@ -207,7 +209,13 @@ impl Runtime {
         Ok(plugin)
     }
 
-    fn compile(&self, bytes: &[u8], sha256: &str) -> Result<(Component, CacheOutcome), String> {
+    fn compile(
+        &self,
+        name: &str,
+        path: &Path,
+        bytes: &[u8],
+        sha256: &str,
+    ) -> Result<(Component, CacheOutcome), String> {
         if wasmtime::Engine::detect_precompiled(bytes).is_some() {
             // SAFETY: a precompiled artifact is native code; rekon loads one
             // only from a path the operator configured (see docs/plugins.md),
@@ -217,14 +225,8 @@ impl Runtime {
                 .map_err(|e| format!("precompiled artifact does not fit this host: {e}"));
         }
         check_magic(bytes)?;
-        match &self.cache {
-            Some(cache) => cache
-                .load_or_compile(&self.engine, bytes, sha256)
-                .map_err(|e| format!("{e:#}")),
-            None => Component::new(&self.engine, bytes)
-                .map(|c| (c, CacheOutcome::Compiled))
-                .map_err(|e| format!("{e:#}")),
-        }
+        cache::load_or_compile(&self.engine, self.cache.as_ref(), name, path, bytes, sha256)
+            .map_err(|e| format!("{e:#}"))
     }
 }
 
@@ -589,7 +591,7 @@ impl Plugin {
                     .iter()
                     .take(BACKTRACE_FRAMES)
                     .map(|frame| match frame.func_name() {
-                        Some(name) => name.to_string(),
+                        Some(name) => error::demangle(name),
                         None => format!("<wasm function {}>", frame.func_index()),
                     })
                     .collect()

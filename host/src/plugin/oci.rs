@@ -59,12 +59,12 @@ pub enum OciError {
         message: String,
     },
     /// A registry request failed.
-    #[error("{reference}: {source}")]
+    #[error("{reference}: {error}")]
     Registry {
         /// The artifact.
         reference: String,
         /// The failure, naming the registry (boxed: it is large).
-        source: Box<RegistryError>,
+        error: Box<RegistryError>,
     },
     /// The artifact is not a Wasm OCI artifact.
     #[error("{reference}: not a Wasm plugin artifact: {message}")]
@@ -89,7 +89,8 @@ pub enum OciError {
         actual: String,
     },
     /// The registry could not be read and no earlier copy is on disk.
-    #[error("plugin `{plugin}` ({reference}): {source} (and no earlier pulled copy is in {})", cache.display())]
+    // `error` names the reference already.
+    #[error("plugin `{plugin}`: {error} (and no earlier pulled copy is in {})", cache.display())]
     Unavailable {
         /// The plugin's name in the configuration.
         plugin: String,
@@ -98,7 +99,7 @@ pub enum OciError {
         /// Where copies are kept.
         cache: PathBuf,
         /// Why the registry could not be read.
-        source: Box<OciError>,
+        error: Box<OciError>,
     },
     /// No directory to keep pulled plugins in.
     #[error("plugin `{plugin}` ({reference}): no cache directory to pull it into (set cache-dir in the config, or $REKON_CACHE_DIR)")]
@@ -112,12 +113,12 @@ pub enum OciError {
     #[error("cannot start the async runtime to pull plugins: {0}")]
     Runtime(std::io::Error),
     /// A file of the cache could not be read or written.
-    #[error("plugin cache {}: {source}", path.display())]
+    #[error("plugin cache {}: {error}", path.display())]
     Cache {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -313,7 +314,7 @@ impl<'a> Session<'a> {
     ) -> Result<Session<'a>, OciError> {
         let client = RegistryClient::new(config).map_err(|source| OciError::Registry {
             reference: reference.to_string(),
-            source: Box::new(source),
+            error: Box::new(source),
         })?;
         Ok(Session {
             client,
@@ -353,7 +354,7 @@ impl<'a> Session<'a> {
         };
         Err(OciError::Registry {
             reference: self.reference.to_string(),
-            source: Box::new(RegistryError {
+            error: Box::new(RegistryError {
                 registry: self.config.name.clone(),
                 url: self.config.url.clone(),
                 what: what.to_string(),
@@ -570,10 +571,10 @@ pub async fn resolve(
             Ok(path)
         }
         // Only an outage falls back; a wrong digest or artifact never does.
-        Err(OciError::Registry { source, .. }) if source.kind.is_transient() => {
+        Err(OciError::Registry { error: failure, .. }) if failure.kind.is_transient() => {
             let error = OciError::Registry {
                 reference: reference.to_string(),
-                source,
+                error: failure,
             };
             match cached(&dir, &reference, name, pin.as_deref())? {
                 Some(path) => {
@@ -587,7 +588,7 @@ pub async fn resolve(
                     plugin: name.to_string(),
                     reference: reference.to_string(),
                     cache: dir,
-                    source: Box::new(error),
+                    error: Box::new(error),
                 }),
             }
         }
@@ -635,8 +636,8 @@ fn ref_path(dir: &Path, reference: &ArtifactRef) -> PathBuf {
 fn write(path: &Path, bytes: &[u8]) -> Result<(), OciError> {
     super::write_atomically(path, bytes).map_err(|e| OciError::Cache {
         path: path.to_path_buf(),
-        source: match e {
-            super::PluginError::Cache { source, .. } => source,
+        error: match e {
+            super::PluginError::Cache { error, .. } => error,
             other => std::io::Error::other(other.to_string()),
         },
     })
@@ -657,7 +658,7 @@ fn cached(
         Err(source) => {
             return Err(OciError::Cache {
                 path: record,
-                source,
+                error: source,
             })
         }
     };
@@ -665,7 +666,12 @@ fn cached(
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(OciError::Cache { path, source }),
+        Err(source) => {
+            return Err(OciError::Cache {
+                path,
+                error: source,
+            })
+        }
     };
     let actual = sha256(&bytes);
     for (what, expected) in [("layer", Some(digest.as_str())), ("sha256 pin", pin)] {
