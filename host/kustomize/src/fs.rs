@@ -136,9 +136,9 @@ pub(crate) fn read(root: &Dir, path: &Path) -> Result<String, Error> {
 
 /// Reads a file inside the root as bytes (generator sources may be binary).
 pub(crate) fn read_bytes(root: &Dir, path: &Path) -> Result<Vec<u8>, Error> {
-    root.read(cap(path)).map_err(|source| Error::Io {
+    root.read(cap(path)).map_err(|error| Error::Io {
         file: path.to_path_buf(),
-        source,
+        error,
     })
 }
 
