@@ -80,13 +80,18 @@ impl World {
 
     /// rekon.toml with `[git]` at `url` plus `git_extra` lines.
     fn config(&self, url: &str, git_extra: &str) -> PathBuf {
+        self.config_with(url, git_extra, "")
+    }
+
+    /// `config`, plus `image_extra` lines in the image's table.
+    fn config_with(&self, url: &str, git_extra: &str, image_extra: &str) -> PathBuf {
         let host = self.registry.host();
         let text = format!(
             "state-dir = \"state\"\n\
              [plugins.flux-policy]\npath = \"{wasm}\"\nsettings = {FLUX_SETTINGS}\n\
              [registries.local]\nurl = \"{host}\"\ninsecure = true\ntimeout = \"5s\"\n\
              [images.\"flux-system:frontend\"]\nrepository = \"{host}/{REPO}\"\nregistry = \"local\"\n\
-             platform = \"linux/arm64\"\n\
+             platform = \"linux/arm64\"\n{image_extra}\n\
              [git]\nurl = \"{url}\"\nauthor-name = \"rekon-bot\"\nauthor-email = \"bot@pi.lan\"\n{git_extra}\n",
             wasm = support::wasm("flux_policy").display(),
         );
@@ -538,5 +543,112 @@ fn a_wrong_http_token_is_a_clear_error_without_the_token() {
     // The token was offered once (as Basic, user x-access-token), not in a loop.
     let refused = server.refused.lock().unwrap().clone();
     assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(world.head(), before);
+}
+
+/// The digest the registry gives `REPO:tag`: the sha256 of its manifest.
+fn manifest_digest(world: &World, tag: &str) -> String {
+    let out = Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false"])
+        .arg(format!("docker://{}/{REPO}:{tag}", world.registry.host()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    use sha2::Digest;
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(&out.stdout)))
+}
+
+#[test]
+fn digest_reflection_writes_the_digest_and_if_not_present_keeps_it() {
+    let Some(world) = World::new() else { return };
+    let url = world.bare().to_str().unwrap().to_string();
+    let first = manifest_digest(&world, DEF);
+    let config = world.config_with(&url, "", "digest-reflection = \"IfNotPresent\"");
+    let (code, stdout, stderr) = update(&config, &[]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains(&format!("{DEF}@{first}")), "{stdout}");
+    let file = || {
+        let clone = world.clone();
+        let text = std::fs::read_to_string(clone.join(DEPLOYMENT)).unwrap();
+        std::fs::remove_dir_all(clone).unwrap();
+        text
+    };
+    assert_eq!(
+        file(),
+        world.seed.replace(PLACEHOLDER, &format!("{DEF}@{first}"))
+    );
+
+    // The tag is pushed again with other content: a new digest.
+    world.registry.push(DEF, &["arm64"]);
+    let second = manifest_digest(&world, DEF);
+    assert_ne!(first, second);
+
+    // IfNotPresent keeps the digest recorded for the same tag.
+    let head = world.head();
+    let (code, stdout, stderr) = update(&config, &[]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stderr.contains("no change: no commit"), "{stderr}");
+    assert_eq!(world.head(), head);
+
+    // Always looks it up again, and the marker moves to the new image.
+    let config = world.config_with(&url, "", "digest-reflection = \"Always\"");
+    let (code, stdout, stderr) = update(&config, &[]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("pushed to main"), "{stdout}");
+    assert_eq!(
+        file(),
+        world.seed.replace(PLACEHOLDER, &format!("{DEF}@{second}"))
+    );
+}
+
+#[test]
+fn a_flux_message_template_makes_the_commit_message() {
+    let Some(world) = World::new() else { return };
+    let template = "{{ .AutomationObject }} for {{ .Values.cluster }}\n\n\
+        {{ range $file, $objects := .Changed.FileChanges }}{{ $file }}:\n\
+        {{- range $object, $changes := $objects }} {{ $object.Kind }}/{{ $object.Name }}\n\
+        {{- range $changes }}  {{ .Setter }}: {{ .OldValue | trimPrefix \"127.0.0.1\" }} -> {{ .NewValue | base }}{{ end }}\n\
+        {{- end }}{{ end }}";
+    let config = world.config(
+        world.bare().to_str().unwrap(),
+        &format!(
+            "automation = \"flux-system/website\"\nmessage-template-values = {{ cluster = \"pi\" }}\n\
+             message-template = '''{template}'''"
+        ),
+    );
+    let (code, stdout, stderr) = update(&config, &[]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let message = git(&world.clone(), &["log", "-1", "--format=%B"]);
+    let port = world.registry.port;
+    assert_eq!(
+        message.trim_end(),
+        format!(
+            "flux-system/website for pi\n\n{DEPLOYMENT}: Deployment/frontend  \
+             flux-system:frontend: :{port}/{REPO}:{PLACEHOLDER} -> frontend:{DEF}"
+        )
+    );
+}
+
+#[test]
+fn a_message_template_that_fails_names_the_automation_and_pushes_nothing() {
+    let Some(world) = World::new() else { return };
+    let config = world.config(
+        world.bare().to_str().unwrap(),
+        "message-template = '''ok\n{{ .Changed.Updated }}'''",
+    );
+    let before = world.head();
+    let (code, stdout, stderr) = update(&config, &[]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(
+        stderr.contains(
+            "automation rekon/images: commit message template line 2: \
+             can't evaluate field Updated in type update.Result"
+        ),
+        "{stderr}"
+    );
     assert_eq!(world.head(), before);
 }

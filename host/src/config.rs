@@ -46,9 +46,10 @@ mod git;
 mod images;
 mod server;
 mod sources;
-pub use git::{GitAuth, GitConfig, DEFAULT_MESSAGE};
+pub use git::{AutomationName, GitAuth, GitConfig, DEFAULT_MESSAGE};
 pub use images::{
-    default_state_dir, Credentials, ImageConfig, RegistryConfig, Secret, DEFAULT_EXCLUDE,
+    default_state_dir, Credentials, DigestReflection, ImageConfig, RegistryConfig, Secret,
+    DEFAULT_EXCLUDE,
 };
 pub use server::{Receiver, ReceiverKind, ServerConfig, DEFAULT_LISTEN};
 pub use sources::{RunConfig, SourceConfig};

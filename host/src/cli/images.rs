@@ -18,7 +18,7 @@ pub enum ImagesCommand {
 
 /// Write images at their policy markers, offline (for CI pipelines and tests).
 ///
-/// Looks at every *.yaml / *.yml under --path (skipping .git, not following
+/// Looks at every *.yaml / *.yml / Kustomization under --path (skipping .git, not following
 /// symlinks; only files containing "$imagepolicy" are parsed) for Flux image
 /// policy markers at the end of a line:
 ///   image: harbor.lan/website/frontend:1.0 # {"$imagepolicy": "flux-system:frontend"}

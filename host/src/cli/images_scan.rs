@@ -170,6 +170,9 @@ fn report(r: &ScanResult, image: &ImageConfig, top: usize) -> String {
     match &r.chosen {
         Some(tag) => {
             let _ = writeln!(out, "  chosen: {tag}{needs}");
+            if let Some(digest) = &r.digest {
+                let _ = writeln!(out, "  digest: {digest}");
+            }
         }
         None if r.error.is_some() => {
             let _ = writeln!(out, "  chosen: none (see the error)");

@@ -11,6 +11,7 @@ use clap::Args;
 use crate::config::Config;
 use crate::images::automation::{certain_choice, work_tree};
 use crate::images::commit::{update, Mode};
+use crate::images::message::CommitMessage;
 use crate::images::registry::RegistryClient;
 use crate::images::scan::scan;
 use crate::images::tagstore::TagStore;
@@ -103,7 +104,7 @@ pub fn run(cli: &super::Cli, args: &UpdateArgs) -> anyhow::Result<ExitCode> {
             let name = &image.policy_name;
             match scanned.and_then(|r| certain_choice(image, &r)) {
                 Ok(choice) => {
-                    println!("{name}: {}:{}", image.repository, choice.tag);
+                    println!("{name}: {}", choice.reference());
                     policies.insert(name.clone(), choice);
                 }
                 Err(why) => {
@@ -133,7 +134,7 @@ pub fn run(cli: &super::Cli, args: &UpdateArgs) -> anyhow::Result<ExitCode> {
         &tree,
         &git.path,
         &policies,
-        &git.message,
+        &CommitMessage::of(git)?,
         mode,
         Retry::REMOTE,
     )?;

@@ -9,6 +9,10 @@
 //! author-name = "rekon"             # the commits' author and committer (default rekon)
 //! author-email = "rekon@pi.lan"     # (default rekon@localhost)
 //! message = "images: update\n\n{changes}"   # {changes}: one line per change
+//! # or Flux's Go template (not both), with its data and sprig functions:
+//! # message-template = """images: {{ range .Changed.Changes }}{{ .NewValue }} {{ end }}"""
+//! # message-template-values = { cluster = "pi" }   # .Values
+//! # automation = "flux-system/website"              # .AutomationObject (default rekon/images)
 //! token-env = "GIT_TOKEN"           # https: a token from the environment (or token-file)
 //! # ssh-key = "/etc/rekon/id_ed25519"; known-hosts = "/etc/rekon/known_hosts"
 //! ```
@@ -17,6 +21,8 @@
 //! repeating it), and tokens and keys are named by variable or file. A path
 //! `url` is relative to the configuration file.
 
+use std::collections::BTreeMap;
+use std::fmt;
 use std::path::PathBuf;
 
 use serde::Deserialize;
@@ -43,10 +49,45 @@ pub struct GitConfig {
     pub author_name: String,
     /// Author and committer e-mail.
     pub author_email: String,
-    /// The commit message template (`{changes}` is replaced).
+    /// The commit message template (`{changes}` is replaced); unused when
+    /// `message_template` is set.
     pub message: String,
+    /// A Flux `messageTemplate` (Go text/template), checked to parse.
+    pub message_template: Option<String>,
+    /// Flux's `messageTemplateValues`: `.Values` of the template.
+    pub message_template_values: BTreeMap<String, String>,
+    /// The automation's name: `.AutomationObject` of the template, and the
+    /// name in its errors.
+    pub automation: AutomationName,
     /// How to authenticate to the remote.
     pub auth: GitAuth,
+}
+
+/// The namespace and name of an image update automation (Flux's
+/// `types.NamespacedName` of the `ImageUpdateAutomation`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutomationName {
+    /// The namespace.
+    pub namespace: String,
+    /// The name.
+    pub name: String,
+}
+
+impl Default for AutomationName {
+    /// `rekon/images`, for a `[git]` table that names none.
+    fn default() -> Self {
+        AutomationName {
+            namespace: "rekon".into(),
+            name: "images".into(),
+        }
+    }
+}
+
+impl fmt::Display for AutomationName {
+    /// `namespace/name`, as Go prints a `NamespacedName`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
 }
 
 /// How rekon authenticates to the git remote.
@@ -76,6 +117,9 @@ pub(super) struct RawGit {
     author_name: Option<String>,
     author_email: Option<String>,
     message: Option<String>,
+    message_template: Option<Spanned<String>>,
+    message_template_values: Option<BTreeMap<String, String>>,
+    automation: Option<String>,
     token_env: Option<String>,
     token_file: Option<PathBuf>,
     ssh_key: Option<PathBuf>,
@@ -193,10 +237,39 @@ pub(super) fn git(
             path.display()
         )));
     }
+    if g.message.is_some() && g.message_template.is_some() {
+        return Err(bad(
+            "give message (with {changes}) or message-template (a Go template), not both".into(),
+        ));
+    }
     let message = g.message.unwrap_or_else(|| DEFAULT_MESSAGE.to_string());
     if !message.contains("{changes}") {
         return Err(bad("message must contain {changes}".into()));
     }
+    let message_template = match g.message_template {
+        None => None,
+        Some(t) => {
+            let span = t.span();
+            let t = t.into_inner();
+            crate::images::gotemplate::Template::parse(&t)
+                .map_err(|e| cx.invalid(&span, format!("git: message-template: template {e}")))?;
+            Some(t)
+        }
+    };
+    let automation = match g.automation {
+        None => AutomationName::default(),
+        Some(a) => match a.split_once('/') {
+            Some((namespace, name))
+                if !namespace.is_empty() && !name.is_empty() && !name.contains('/') =>
+            {
+                AutomationName {
+                    namespace: namespace.into(),
+                    name: name.into(),
+                }
+            }
+            _ => return Err(bad(format!("automation `{a}`: write NAMESPACE/NAME"))),
+        },
+    };
     Ok(Some(GitConfig {
         url,
         push_branch: g.push_branch.unwrap_or_else(|| branch.clone()),
@@ -207,6 +280,9 @@ pub(super) fn git(
             .author_email
             .unwrap_or_else(|| "rekon@localhost".to_string()),
         message,
+        message_template,
+        message_template_values: g.message_template_values.unwrap_or_default(),
+        automation,
         auth,
     }))
 }
@@ -248,6 +324,21 @@ mod tests {
                 ..
             }
         ));
+        assert_eq!(g.message_template, None);
+        assert_eq!(g.automation.to_string(), "rekon/images");
+        let g = parse(
+            "url = \"/x\"\nmessage-template = \"{{ .AutomationObject }}\"\n\
+             message-template-values = { cluster = \"pi\" }\nautomation = \"flux-system/site\"\n",
+        )
+        .unwrap()
+        .git
+        .unwrap();
+        assert_eq!(
+            g.message_template.as_deref(),
+            Some("{{ .AutomationObject }}")
+        );
+        assert_eq!(g.message_template_values["cluster"], "pi");
+        assert_eq!(g.automation.to_string(), "flux-system/site");
     }
 
     #[test]
@@ -259,6 +350,22 @@ mod tests {
         assert!(err.contains("line 4") && err.contains("branches"), "{err}");
         let err = parse("url = \"/x\"\nmessage = \"no list\"\n").unwrap_err();
         assert!(err.contains("{changes}"), "{err}");
+        let err =
+            parse("url = \"/x\"\nmessage = \"{changes}\"\nmessage-template = \"x\"\n").unwrap_err();
+        assert!(err.contains("not both"), "{err}");
+        let err = parse(
+            "url = \"/x\"\nmessage-template = \"\"\"\nok\n{{ range .Changed.Changes }}\"\"\"\n",
+        )
+        .unwrap_err();
+        assert!(
+            err.starts_with("/r/rekon.toml:4: git: message-template: template line 2: "),
+            "{err}"
+        );
+        let err =
+            parse("url = \"/x\"\nmessage-template = \"{{ env \\\"HOME\\\" }}\"\n").unwrap_err();
+        assert!(err.contains("function \"env\" not defined"), "{err}");
+        let err = parse("url = \"/x\"\nautomation = \"x\"\n").unwrap_err();
+        assert!(err.contains("NAMESPACE/NAME"), "{err}");
         let err = parse("url = \"/x\"\npath = \"../up\"\n").unwrap_err();
         assert!(err.contains("without `..`"), "{err}");
     }

@@ -20,6 +20,7 @@
 //! platform = "linux/arm64"            # optional: skip tags without this platform
 //! exclude = ['^.*\.sig$']             # regexes of tags never considered (this is the default)
 //! interval = "5m"                     # `rekon run` scans this often (a webhook scans at once)
+//! digest-reflection = "Never"         # or "IfNotPresent" / "Always": write `name:tag@digest`
 //! # suspend = true                    # `rekon run` leaves it alone
 //! ```
 //!
@@ -135,6 +136,26 @@ pub struct ImageConfig {
     pub interval: Duration,
     /// `rekon run` does not scan it (its markers keep their value).
     pub suspend: bool,
+    /// Whether the chosen tag's manifest digest is looked up and written.
+    pub digest_reflection: DigestReflection,
+}
+
+/// When a scan looks up the digest of the chosen tag: Flux's
+/// `ImagePolicy.spec.digestReflectionPolicy`, same names and meaning.
+///
+/// With a digest, full-image markers get `name:tag@digest` and `:digest`
+/// markers the digest; without one (`Never`), a `:digest` marker is an error
+/// and full-image markers get `name:tag`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum DigestReflection {
+    /// No digest (the default).
+    #[default]
+    Never,
+    /// Look it up when the chosen tag changes; keep the one recorded for the
+    /// same tag otherwise (a tag pushed again keeps its old digest).
+    IfNotPresent,
+    /// Look it up on every scan, so a tag pushed again moves to the new image.
+    Always,
 }
 
 impl ImageConfig {
@@ -174,6 +195,8 @@ pub(super) struct RawImage {
     interval: Option<String>,
     #[serde(default)]
     suspend: bool,
+    #[serde(default)]
+    digest_reflection: DigestReflection,
 }
 
 /// Where these tables are checked: the file, its text (for lines) and the
@@ -357,6 +380,7 @@ pub(super) fn images(
                 exclude,
                 interval,
                 suspend: i.suspend,
+                digest_reflection: i.digest_reflection,
             },
         );
     }
@@ -376,7 +400,7 @@ pub fn default_state_dir() -> Option<PathBuf> {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::{Config, Credentials, Secret};
+    use crate::config::{Config, Credentials, DigestReflection, Secret};
     use std::path::{Path, PathBuf};
 
     const PLUGIN: &str = "[plugins.flux-policy]\npath = \"f.wasm\"\nsettings = { a = 1 }\n";
@@ -408,10 +432,32 @@ mod tests {
         assert_eq!(f.settings, serde_json::json!({"a": 1}));
         assert_eq!(f.platform.as_ref().unwrap().to_string(), "linux/arm64");
         assert!(f.exclude[0].is_match("main-abc.sig"));
+        assert_eq!(f.digest_reflection, DigestReflection::Never);
         let o = &c.images["flux-system:other"];
         assert_eq!(o.registry.credentials, Credentials::Anonymous);
         assert_eq!(o.registry.url, "ghcr.io");
         assert_eq!(o.settings, serde_json::json!({"b": 2}));
+    }
+
+    #[test]
+    fn digest_reflection_takes_flux_names() {
+        for (name, want) in [
+            ("Never", DigestReflection::Never),
+            ("IfNotPresent", DigestReflection::IfNotPresent),
+            ("Always", DigestReflection::Always),
+        ] {
+            let c = parse(&format!(
+                "[images.\"a:b\"]\nrepository = \"h/x\"\ndigest-reflection = \"{name}\"\n"
+            ))
+            .unwrap();
+            assert_eq!(c.images["a:b"].digest_reflection, want);
+        }
+        let err = parse("[images.\"a:b\"]\nrepository = \"h/x\"\ndigest-reflection = \"always\"\n")
+            .unwrap_err();
+        assert!(
+            err.contains("line 6") && err.contains("IfNotPresent"),
+            "{err}"
+        );
     }
 
     #[test]

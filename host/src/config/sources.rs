@@ -127,6 +127,9 @@ pub(super) fn sources(
             author_name: String::new(),
             author_email: String::new(),
             message: String::new(),
+            message_template: None,
+            message_template_values: Default::default(),
+            automation: Default::default(),
             auth,
         };
         out.insert(

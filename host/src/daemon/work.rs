@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::images::automation::{certain_choice, work_tree};
 use crate::images::commit::{update, Mode};
+use crate::images::message::CommitMessage;
 use crate::images::registry::RegistryClient;
 use crate::images::scan::scan;
 use crate::images::tagstore::TagStore;
@@ -192,12 +193,13 @@ pub async fn scan_image(shared: Arc<Shared>, name: String) -> Outcome {
         }
     };
     let tag = choice.tag.clone();
+    // A digest re-resolved under the same tag (digest-reflection) is a change too.
     let changed = shared
         .chosen
         .lock()
         .expect("chosen lock")
-        .insert(name.clone(), choice)
-        .is_none_or(|old| old.tag != tag);
+        .insert(name.clone(), choice.clone())
+        .is_none_or(|old| old != choice);
     shared.state.update(|r| {
         r.chosen.insert(name.clone(), tag.clone());
     })?;
@@ -233,7 +235,7 @@ pub async fn automate(shared: Arc<Shared>) -> Outcome {
             &tree,
             &git.path,
             &policies,
-            &git.message,
+            &CommitMessage::of(&git)?,
             Mode::Push,
             Retry::REMOTE,
         )?)

@@ -20,7 +20,7 @@ pub fn certain_choice(image: &ImageConfig, scanned: &ScanResult) -> Result<Polic
         Some(tag) if scanned.succeeded() => Ok(PolicyResult {
             image: image.repository.clone(),
             tag: tag.clone(),
-            digest: None,
+            digest: scanned.digest.clone(),
         }),
         _ => Err(match (&scanned.error, scanned.stale) {
             (Some(e), true) => format!("stale tag list ({e})"),

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use git2::Oid;
 
+use super::message::{CommitMessage, MessageError};
 use super::setters::{apply_to_tree, Policies, SetterError, TreeUpdate};
 use crate::git::{GitError, PushError, WorkTree};
 use crate::retry::Retry;
@@ -54,6 +55,9 @@ pub enum UpdateError {
     /// The setters refused (the error names the file and line).
     #[error(transparent)]
     Setters(#[from] SetterError),
+    /// The commit message template failed (the error names the automation).
+    #[error(transparent)]
+    Message(#[from] MessageError),
     /// Every attempt's push was rejected.
     #[error("{last} (gave up after {attempts} attempts)")]
     Rejected {
@@ -64,21 +68,14 @@ pub enum UpdateError {
     },
 }
 
-/// The commit message: `template` with `{changes}` replaced by one line
-/// per change, `- FILE:LINE POLICY[:FIELD] OLD -> NEW`.
-pub fn message(template: &str, update: &TreeUpdate) -> String {
-    let changes: Vec<String> = update.changes().map(|c| format!("- {c}")).collect();
-    template.replace("{changes}", &changes.join("\n"))
-}
-
 /// Run one pass of `policies` over `tree`: markers under `path` (relative
-/// to the repository root), the commit message from `template`, rejected
+/// to the repository root), the commit message from `message`, rejected
 /// pushes retried as `retry` says.
 pub fn update(
     tree: &WorkTree,
     path: &Path,
     policies: &Policies,
-    template: &str,
+    message: &CommitMessage,
     mode: Mode,
     retry: Retry,
 ) -> Result<Outcome, UpdateError> {
@@ -86,7 +83,7 @@ pub fn update(
     let mut attempt = 1;
     loop {
         let base = tree.fetch_and_reset()?;
-        match attempt_once(tree, path, policies, template, mode, base) {
+        match attempt_once(tree, path, policies, message, mode, base) {
             Ok((update, commit, pushed)) => {
                 return Ok(Outcome {
                     base,
@@ -100,7 +97,9 @@ pub fn update(
                 // Nothing half-written: the files and any local commit go.
                 tree.reset_to(base)?;
                 match e {
-                    UpdateError::Git(_) | UpdateError::Setters(_) => return Err(e),
+                    UpdateError::Git(_) | UpdateError::Setters(_) | UpdateError::Message(_) => {
+                        return Err(e)
+                    }
                     UpdateError::Rejected { last, .. } if attempt >= retry.attempts => {
                         return Err(UpdateError::Rejected {
                             attempts: attempt,
@@ -125,7 +124,7 @@ fn attempt_once(
     tree: &WorkTree,
     path: &Path,
     policies: &Policies,
-    template: &str,
+    message: &CommitMessage,
     mode: Mode,
     base: Oid,
 ) -> Result<Attempt, UpdateError> {
@@ -136,7 +135,8 @@ fn attempt_once(
         return Ok((update, None, false));
     }
     let files: Vec<PathBuf> = update.files.iter().map(|f| f.path.clone()).collect();
-    let Some(commit) = tree.commit(&files, &message(template, &update))? else {
+    let text = message.render(&update)?;
+    let Some(commit) = tree.commit(&files, &text)? else {
         return Ok((update, None, false));
     };
     if mode == Mode::Commit {

@@ -5,8 +5,9 @@ use std::ffi::OsStr;
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// Every `*.yaml` / `*.yml` file under `root` (or `root` itself if it is a
-/// file), sorted. `.git` is skipped. Symbolic links are not followed: a link
+/// Every `*.yaml` / `*.yml` file and every file named `Kustomization` under
+/// `root` (or `root` itself if it is a file), sorted: the files Flux's
+/// image-automation-controller reads for markers. `.git` is skipped. Symbolic links are not followed: a link
 /// to something inside the root names a file the walk reaches anyway (and
 /// replacing it by rename would turn the link into a copy), and one pointing
 /// out of the root must not be touched at all.
@@ -39,7 +40,7 @@ pub(crate) fn yaml_files(root: &Path) -> Result<Vec<PathBuf>, (PathBuf, io::Erro
                 if name != ".git" {
                     stack.push(path);
                 }
-            } else if kind.is_file() && is_yaml(&name) {
+            } else if kind.is_file() && is_manifest(&name) {
                 found.push(path);
             }
         }
@@ -48,10 +49,13 @@ pub(crate) fn yaml_files(root: &Path) -> Result<Vec<PathBuf>, (PathBuf, io::Erro
     Ok(found)
 }
 
-fn is_yaml(name: &OsStr) -> bool {
-    Path::new(name)
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
+/// `*.yaml`, `*.yml`, or kustomize's extensionless `Kustomization` (exactly
+/// so spelled, as Flux and kustomize match it).
+fn is_manifest(name: &OsStr) -> bool {
+    name == "Kustomization"
+        || Path::new(name)
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
 }
 
 /// Whether `haystack` contains `needle`. Looks for the needle's first byte
@@ -74,6 +78,32 @@ pub(crate) fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kustomization_files_without_extension_are_manifests() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "Kustomization",
+            "kustomization",
+            "a.yaml",
+            "b.YML",
+            "c.txt",
+            "Kustomization.bak",
+        ] {
+            std::fs::write(dir.path().join(name), "").unwrap();
+        }
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::fs::write(dir.path().join("sub/Kustomization"), "").unwrap();
+        let names: Vec<_> = yaml_files(dir.path())
+            .unwrap()
+            .into_iter()
+            .map(|p| p.strip_prefix(dir.path()).unwrap().display().to_string())
+            .collect();
+        assert_eq!(
+            names,
+            ["Kustomization", "a.yaml", "b.YML", "sub/Kustomization"]
+        );
+    }
 
     #[test]
     fn contains_finds_the_literal_anywhere() {

@@ -19,12 +19,16 @@
 //! Before them, the scan ([`scan`]): [`registry`] lists a repository's tags
 //! (kept on disk by [`tagstore`]), the image-policy plugin ranks them, and
 //! [`platform`] makes sure the chosen tag runs on the node. After them,
-//! [`commit`]: one commit per pass with every change, pushed with retries.
+//! [`commit`]: one commit per pass with every change, pushed with retries,
+//! its message from [`message`] (rekon's `{changes}` list, or a Flux
+//! `messageTemplate` run by [`gotemplate`]).
 
 pub mod automation;
 pub mod commit;
 mod files;
+pub mod gotemplate;
 pub mod marker;
+pub mod message;
 pub mod platform;
 pub mod reference;
 pub mod registry;

@@ -437,6 +437,18 @@ impl RegistryClient {
         }
     }
 
+    /// The digest of the manifest `repository:tag` names (an index's own
+    /// digest for a multi-platform image), from a `HEAD` of the manifest, as
+    /// Flux's image-reflector reads it for `digestReflectionPolicy`.
+    pub async fn digest(&self, repository: &str, tag: &str) -> Result<String, RegistryError> {
+        let reference = self.reference(repository, tag);
+        let what = format!("reading the digest of {repository}:{tag}");
+        self.retrying(&what, || {
+            oci(self.client.fetch_manifest_digest(&reference, &self.auth))
+        })
+        .await
+    }
+
     fn reference(&self, repository: &str, tag: &str) -> Reference {
         Reference::with_tag(self.url.clone(), repository.to_string(), tag.to_string())
     }

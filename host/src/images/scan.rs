@@ -6,13 +6,18 @@
 //! the error). A tag is chosen only after the registry confirmed its
 //! platform; when that check cannot be made nothing is chosen, because
 //! walking on to an older tag would silently downgrade.
+//!
+//! With `digest-reflection`, the chosen tag's manifest digest is looked up
+//! (`Always`: every scan; `IfNotPresent`: unless one is recorded for that
+//! tag) and recorded in the [`TagStore`]. A digest that cannot be read makes
+//! the scan uncertain, like a platform check that cannot be made.
 
 use std::time::{Duration, Instant, SystemTime};
 
 use super::platform::Platform;
 use super::registry::{RegistryClient, RegistryError};
 use super::tagstore::{TagStore, TagStoreError};
-use crate::config::ImageConfig;
+use crate::config::{DigestReflection, ImageConfig};
 use crate::plugin::{Plugin, PluginError, Tag};
 
 /// A scan that produced nothing usable.
@@ -63,10 +68,13 @@ pub struct ScanResult {
     pub skipped: Vec<Skipped>,
     /// The tag to deploy: the best ranked one that offers the platform.
     pub chosen: Option<String>,
+    /// The chosen tag's manifest digest, under `digest-reflection`.
+    pub digest: Option<String>,
 }
 
 impl ScanResult {
-    /// Fresh tags, every check made and a tag chosen.
+    /// Fresh tags, every check made and a tag chosen (with its digest
+    /// when digest reflection is on: a lookup that failed set `error`).
     pub fn succeeded(&self) -> bool {
         !self.stale && self.error.is_none() && self.chosen.is_some()
     }
@@ -131,6 +139,28 @@ pub async fn scan(
             chosen
         }
     };
+    // Digest reflection, for a choice that is certain so far.
+    let mut digest = None;
+    if let (Some(tag), None) = (&chosen, &error) {
+        let recorded = match image.digest_reflection {
+            DigestReflection::IfNotPresent => store.load_digest(&image.repository, tag)?,
+            DigestReflection::Never | DigestReflection::Always => None,
+        };
+        digest = match (image.digest_reflection, recorded) {
+            (DigestReflection::Never, _) => None,
+            (_, Some(recorded)) => Some(recorded),
+            (_, None) => match client.digest(image.path(), tag).await {
+                Ok(found) => {
+                    store.save_digest(&image.repository, tag, &found)?;
+                    Some(found)
+                }
+                Err(e) => {
+                    error = Some(e);
+                    None
+                }
+            },
+        };
+    }
     Ok(ScanResult {
         policy_name: image.policy_name.clone(),
         repository: image.repository.clone(),
@@ -143,5 +173,6 @@ pub async fn scan(
         ranking,
         skipped,
         chosen,
+        digest,
     })
 }

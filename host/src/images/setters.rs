@@ -167,7 +167,7 @@ pub struct TreeUpdate {
     pub files: Vec<FileUpdate>,
     /// Markers left alone, by file and line.
     pub warnings: Vec<Warning>,
-    /// How many `*.yaml` / `*.yml` files were read.
+    /// How many `*.yaml` / `*.yml` / `Kustomization` files were read.
     pub yaml_files: usize,
     /// How many of them contain `"$imagepolicy"` (and so were parsed).
     pub marked_files: usize,
@@ -276,7 +276,7 @@ pub fn apply_to_text(
     apply_checked(text, file, policies)
 }
 
-/// Run the setters over every `*.yaml` / `*.yml` file under `root` (or the
+/// Run the setters over every `*.yaml` / `*.yml` / `Kustomization` file under `root` (or the
 /// file `root`), and write the changed files unless `dry_run`.
 ///
 /// The walk skips `.git` and does not follow symbolic links. Only files
@@ -654,6 +654,20 @@ mod tests {
         assert!(
             matches!(err, SetterError::MissingDigest { line: 1, .. }),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn tree_rewrites_extensionless_kustomization_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nimages:\n- name: app\n  newTag: v1 # {\"$imagepolicy\": \"ns:app:tag\"}\n";
+        std::fs::write(dir.path().join("Kustomization"), text).unwrap();
+        let update = apply_to_tree(dir.path(), &policies(&[("ns:app", "app:v2")]), false).unwrap();
+        assert_eq!((update.yaml_files, update.marked_files), (1, 1));
+        assert_eq!(update.files[0].path, dir.path().join("Kustomization"));
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("Kustomization")).unwrap(),
+            text.replace("newTag: v1", "newTag: v2")
         );
     }
 

@@ -1,4 +1,5 @@
-//! Tag lists on disk: one plain file per image, one tag per line.
+//! Tag lists on disk: one plain file per image, one tag per line; and
+//! beside it the digest last looked up for the chosen tag (`TAG DIGEST`).
 //!
 //! The last good list survives restarts (no rescan from zero) and registry
 //! outages (the scan falls back to it and says so). Files are written to a
@@ -43,6 +44,15 @@ impl TagStore {
     /// The file holding `repository`'s tags: the repository with `/` and `:`
     /// spelled `_` and `_` doubled, so distinct names never share a file.
     pub fn file(&self, repository: &str) -> PathBuf {
+        self.named(repository, ".tags")
+    }
+
+    /// The file holding the digest recorded for `repository`'s chosen tag.
+    pub fn digest_file(&self, repository: &str) -> PathBuf {
+        self.named(repository, ".digest")
+    }
+
+    fn named(&self, repository: &str, suffix: &str) -> PathBuf {
         let mut name = String::with_capacity(repository.len() + 5);
         for c in repository.chars() {
             match c {
@@ -52,7 +62,7 @@ impl TagStore {
                 c => name.push(c),
             }
         }
-        name.push_str(".tags");
+        name.push_str(suffix);
         self.dir.join(name)
     }
 
@@ -79,6 +89,41 @@ impl TagStore {
                 .collect(),
             scanned_at,
         }))
+    }
+
+    /// The digest recorded for `repository:tag`, if the last one recorded
+    /// was for that tag.
+    pub fn load_digest(
+        &self,
+        repository: &str,
+        tag: &str,
+    ) -> Result<Option<String>, TagStoreError> {
+        let path = self.digest_file(repository);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(text
+                .trim_end()
+                .split_once(' ')
+                .filter(|(t, _)| *t == tag)
+                .map(|(_, digest)| digest.to_string())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(TagStoreError { path, source }),
+        }
+    }
+
+    /// Record `digest` for `repository:tag`, replacing any earlier one.
+    pub fn save_digest(
+        &self,
+        repository: &str,
+        tag: &str,
+        digest: &str,
+    ) -> Result<(), TagStoreError> {
+        std::fs::create_dir_all(&self.dir).map_err(|source| TagStoreError {
+            path: self.dir.clone(),
+            source,
+        })?;
+        let path = self.digest_file(repository);
+        crate::atomic::write(&path, format!("{tag} {digest}\n").as_bytes())
+            .map_err(|source| TagStoreError { path, source })
     }
 
     /// Replace the stored list of `repository`, atomically.
@@ -127,6 +172,27 @@ mod tests {
         assert_eq!(
             std::fs::read_dir(dir.path().join("tags")).unwrap().count(),
             1
+        );
+    }
+
+    #[test]
+    fn a_digest_is_kept_for_its_tag_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TagStore::new(dir.path().join("tags"));
+        let sha = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+        assert_eq!(store.load_digest("h/app", "v1").unwrap(), None);
+        store.save_digest("h/app", "v1", sha).unwrap();
+        assert_eq!(
+            store.load_digest("h/app", "v1").unwrap().as_deref(),
+            Some(sha)
+        );
+        assert_eq!(store.load_digest("h/app", "v2").unwrap(), None);
+        assert_eq!(store.load_digest("h/other", "v1").unwrap(), None);
+        // The tag list beside it is another file.
+        store.save("h/app", &["v1".to_string()]).unwrap();
+        assert_eq!(
+            store.load_digest("h/app", "v1").unwrap().as_deref(),
+            Some(sha)
         );
     }
 

@@ -47,12 +47,25 @@ impl Compiled {
     ///    `unable to determine latest version from provided list`).
     ///
     /// Ties (values that compare equal) are ordered the way Flux picks among
-    /// them from a tag list in lexical order, which is how registries list tags:
-    /// among tags with the same extracted value the lexically greatest tag first
-    /// (Flux keeps the last tag per value); among different numerical values of
-    /// equal number (`1.0`, `1`) the lexically greatest value first (Flux keeps
-    /// the last); among different values of equal version (`1.0.0`, `v1.0.0`,
-    /// `1.0.0+b2`) the lexically smallest value first (Flux keeps the first).
+    /// them. Since image-reflector-controller v1.0 its tag store keeps a
+    /// repository's tags in descending byte order (`sortTagsAndGetLatestTags`
+    /// sorts the list in place before `SetTags`), and each step keeps its own
+    /// kind of tie:
+    /// - tags with the same extracted value: the lexically smallest tag first
+    ///   (`RegexFilter.Apply` maps value -> tag, so the last tag of the
+    ///   descending list overwrites the others);
+    /// - different numerical values of equal number (`1.0`, `1`): the
+    ///   lexically smallest value first (`Numerical.Latest` replaces its pick
+    ///   on `>=`, so the last one wins);
+    /// - different values of equal version (`1.0.0`, `v1.0.0`, `1.0.0+b`,
+    ///   `1.0.0+a`: build metadata does not count): the lexically greatest
+    ///   value first (`SemVer.Latest` replaces only on `GreaterThan`, so the
+    ///   first one wins).
+    ///
+    /// With `filterTags`, Flux hands the values to the policy in Go map order,
+    /// which is random, so its pick between different values of equal rank
+    /// varies from run to run; this ranking takes the order it has without
+    /// `filterTags`. Either way the ranking never depends on the input order.
     /// Duplicate tags in the input appear once.
     pub fn rank(&self, tags: &[&str]) -> Result<Vec<String>, String> {
         let candidates = self.candidates(tags);
@@ -69,7 +82,7 @@ impl Compiled {
                     } else {
                         by_value.reverse()
                     };
-                    by_value.then_with(|| b.tag.cmp(a.tag))
+                    by_value.then_with(|| a.tag.cmp(b.tag))
                 });
                 c
             }
@@ -83,8 +96,8 @@ impl Compiled {
                 }
                 keyed.sort_unstable_by(|(x, a), (y, b)| {
                     compare_numbers(*x, *y, *descending)
-                        .then_with(|| b.value.cmp(&a.value))
-                        .then_with(|| b.tag.cmp(a.tag))
+                        .then_with(|| a.value.cmp(&b.value))
+                        .then_with(|| a.tag.cmp(b.tag))
                 });
                 keyed.into_iter().map(|(_, c)| c).collect()
             }
@@ -101,8 +114,8 @@ impl Compiled {
                 }
                 keyed.sort_unstable_by(|(x, a), (y, b)| {
                     y.compare(x)
-                        .then_with(|| a.value.cmp(&b.value))
-                        .then_with(|| b.tag.cmp(a.tag))
+                        .then_with(|| b.value.cmp(&a.value))
+                        .then_with(|| a.tag.cmp(b.tag))
                 });
                 keyed.into_iter().map(|(_, c)| c).collect()
             }
