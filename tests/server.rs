@@ -123,6 +123,7 @@ impl Served {
             receivers,
             images,
             triggers: tx,
+            token: None,
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
