@@ -46,7 +46,7 @@ nav a[aria-current]{font-weight:700;text-decoration:none;color:var(--fg)}
 h1{font-size:1.4rem;margin:.5rem 0 1rem;overflow-wrap:anywhere}
 h2{font-size:1.1rem;margin:1.75rem 0 .5rem}
 table{border-collapse:collapse;width:100%;font-size:.9rem}
-th,td{text-align:left;vertical-align:top;padding:.4rem .5rem;border-bottom:1px solid var(--line)}
+th,td{text-align:left;vertical-align:baseline;padding:.4rem .5rem;border-bottom:1px solid var(--line)}
 thead th{background:var(--head);font-weight:600;white-space:nowrap}
 tbody th{font-weight:600;overflow-wrap:anywhere}
 td.msg{overflow-wrap:anywhere;min-width:12rem}
@@ -66,9 +66,10 @@ footer form{display:inline}
 @media (max-width:40rem){
  table.items thead{position:absolute;left:-999px}
  table.items tr{display:block;border-bottom:1px solid var(--line);padding:.4rem 0}
- table.items th,table.items td{display:block;border:0;padding:.1rem .25rem}
- table.items td[data-label]::before{content:attr(data-label) ": ";color:var(--mute)}
- table.items td.msg{min-width:0}
+ table.items th,table.items td{display:inline-block;border:0;padding:.1rem .25rem;margin-right:.5rem}
+ table.items td.msg{display:block;min-width:0}
+ table.items td[data-label]::before{content:attr(data-label) " ";color:var(--mute);font:.8rem system-ui,sans-serif}
+ table.items td.nolabel::before{content:none}
  .counts{margin-left:0}
 }
 "#;
@@ -348,7 +349,12 @@ fn image(status: &ItemStatus, now: SystemTime) -> Markup {
                 ol .rank {
                     @for tag in &i.ranking {
                         @let chosen = i.chosen.as_deref() == Some(tag.as_str());
-                        li .chosen[chosen] { code { (tag) } @if chosen { " (chosen)" } }
+                        @let skipped = i.skipped.iter().any(|s| &s.tag == tag);
+                        li .chosen[chosen] {
+                            code { (tag) }
+                            @if chosen { " (chosen)" }
+                            @if skipped { " " span .mute { "(skipped: platform)" } }
+                        }
                     }
                 }
             }
@@ -463,9 +469,11 @@ fn items_table(kind: Kind, items: &[(&String, &ItemStatus)], now: SystemTime) ->
                     @for (name, item) in items {
                         tr {
                             th scope="row" { a href=(link(kind, name)) { (name) } }
-                            td data-label="State" { (badge(item.state())) }
-                            td data-label="Revision" .rev title=[item.revision.as_deref()] {
-                                (item.revision.as_deref().map(short_revision).unwrap_or_else(|| "-".into()))
+                            td data-label="State" .nolabel { (badge(item.state())) }
+                            td data-label="Revision" {
+                                span .rev title=[item.revision.as_deref()] {
+                                    (item.revision.as_deref().map(short_revision).unwrap_or_else(|| "-".into()))
+                                }
                             }
                             td data-label="Last run" { (when(item.last_run.as_deref(), now)) }
                             td data-label="Next run" { (next(item, now)) }
@@ -496,7 +504,7 @@ fn events_table(events: &[Event], now: SystemTime, with_item: bool) -> Markup {
                         @if with_item {
                             td data-label="Item" { a href=(link(e.kind, &e.name)) { (e.kind) " " (e.name) } }
                         }
-                        td data-label="Level" .(level(e.level)) { (level(e.level)) }
+                        td data-label="Level" .nolabel .(level(e.level)) { (level(e.level)) }
                         td data-label="Message" .msg {
                             (cut(&e.message, MAX_EVENT_CELL))
                             @if e.count > 1 { " " span .mute { "(" (e.count) " times)" } }
