@@ -632,7 +632,8 @@ fn the_status_token_guards_the_pages_and_status_but_not_the_probes() {
     let form = s.get("/login?next=%2Fkustomization%2Ffrontend");
     assert_eq!(form.status, 200);
     assert!(
-        form.body.contains("name=\"next\" value=\"/kustomization/frontend\""),
+        form.body
+            .contains("name=\"next\" value=\"/kustomization/frontend\""),
         "{}",
         form.body
     );
@@ -646,7 +647,11 @@ fn the_status_token_guards_the_pages_and_status_but_not_the_probes() {
     };
     let wrong = post("token=guess&next=%2Fkustomization%2Ffrontend");
     assert_eq!(wrong.status, 401);
-    assert!(wrong.body.contains("not the one configured"), "{}", wrong.body);
+    assert!(
+        wrong.body.contains("not the one configured"),
+        "{}",
+        wrong.body
+    );
     assert!(!wrong.headers.contains_key("set-cookie"));
     // Somewhere else than this server is not a place to go after a login.
     let elsewhere = post(&format!("token={TOKEN}&next=%2F%2Fevil.example%2F"));
@@ -684,8 +689,14 @@ fn the_status_page_is_open_without_a_token_and_404s_unknown_items() {
     let page = s.get("/");
     assert_eq!(page.status, 200);
     assert_eq!(page.headers["content-type"], "text/html; charset=utf-8");
-    assert!(page.body.contains("<title>rekon: 1 failed</title>"), "{}", page.body);
-    assert!(page.body.contains("left alone: &lt;b&gt;registry down&lt;/b&gt;"));
+    assert!(
+        page.body.contains("<title>rekon: 1 failed</title>"),
+        "{}",
+        page.body
+    );
+    assert!(page
+        .body
+        .contains("left alone: &lt;b&gt;registry down&lt;/b&gt;"));
     assert!(page.body.contains("href=\"/image/flux-system:frontend\""));
     assert!(!page.body.contains("Sign out"));
     assert_eq!(s.get("/image/flux-system:frontend").status, 200);

@@ -101,7 +101,12 @@ impl Browser {
         let size = |at: usize| u32::from_be_bytes(png[at..at + 4].try_into().unwrap());
         assert_eq!((size(16), size(20)), (width, height), "{}", file.display());
         // A blank page compresses to a few hundred bytes.
-        assert!(png.len() > 10_000, "{}: {} bytes", file.display(), png.len());
+        assert!(
+            png.len() > 10_000,
+            "{}: {} bytes",
+            file.display(),
+            png.len()
+        );
     }
 }
 
@@ -127,23 +132,32 @@ fn the_status_page_in_chromium_shows_failures_first_and_each_item() {
     );
     std::fs::write(&config, text).unwrap();
     let mut rekon = world.spawn(&config, &[], "rekon.log");
-    world.wait("frontend and ingress applied, broken failed, the image committed", || {
-        world.status().is_some_and(|s| {
-            let k = &s["kustomizations"];
-            k["frontend"]["ready"] == true
-                && k["ingress"]["ready"] == true
-                && k["broken"]["ready"] == false
-                && s["images"]["flux-system:frontend"]["image"]["last_commit"].is_object()
-                && s["automation"]["git"]["ready"] == true
-                && s["plugins"]["stamp"]["ready"] == true
-        })
-    });
+    world.wait(
+        "frontend and ingress applied, broken failed, the image committed",
+        || {
+            world.status().is_some_and(|s| {
+                let k = &s["kustomizations"];
+                k["frontend"]["ready"] == true
+                    && k["ingress"]["ready"] == true
+                    && k["broken"]["ready"] == false
+                    && s["images"]["flux-system:frontend"]["image"]["last_commit"].is_object()
+                    && s["automation"]["git"]["ready"] == true
+                    && s["plugins"]["stamp"]["ready"] == true
+            })
+        },
+    );
     let status = world.status().unwrap();
-    let ready = ["sources", "kustomizations", "images", "automation", "plugins"]
-        .iter()
-        .flat_map(|kind| status[kind].as_object().unwrap().values())
-        .filter(|item| item["ready"] == true)
-        .count();
+    let ready = [
+        "sources",
+        "kustomizations",
+        "images",
+        "automation",
+        "plugins",
+    ]
+    .iter()
+    .flat_map(|kind| status[kind].as_object().unwrap().values())
+    .filter(|item| item["ready"] == true)
+    .count();
     let base = format!("http://127.0.0.1:{}", world.listen);
 
     // The overview: counts in the title, landmarks, the failure first.
@@ -152,7 +166,12 @@ fn the_status_page_in_chromium_shows_failures_first_and_each_item() {
         dom.contains(&format!("<title>rekon: 1 failed, {ready} ready</title>")),
         "{dom}"
     );
-    for landmark in ["<header>", "<nav aria-label=\"Pages\">", "<main id=\"main\"", "<th scope=\"col\">"] {
+    for landmark in [
+        "<header>",
+        "<nav aria-label=\"Pages\">",
+        "<main id=\"main\"",
+        "<th scope=\"col\">",
+    ] {
         assert!(dom.contains(landmark), "{landmark} missing: {dom}");
     }
     let row = |name: &str| {
@@ -160,8 +179,14 @@ fn the_status_page_in_chromium_shows_failures_first_and_each_item() {
             .unwrap_or_else(|| panic!("no row for {name}: {dom}"))
     };
     assert!(row("broken") < row("frontend") && row("frontend") < row("ingress"));
-    assert!(dom.contains("<span class=\"badge failed\">failed</span>"), "{dom}");
-    assert!(dom.contains("href=\"/image/flux-system:frontend\""), "{dom}");
+    assert!(
+        dom.contains("<span class=\"badge failed\">failed</span>"),
+        "{dom}"
+    );
+    assert!(
+        dom.contains("href=\"/image/flux-system:frontend\""),
+        "{dom}"
+    );
     assert!(dom.contains("href=\"/plugin/stamp\""), "{dom}");
     assert!(dom.contains("Recent events"), "{dom}");
 
@@ -170,11 +195,17 @@ fn the_status_page_in_chromium_shows_failures_first_and_each_item() {
     assert!(dom.contains("<h2 id=\"errors\">Last errors</h2>"), "{dom}");
     let errors = &dom[dom.find("id=\"errors\"").unwrap()..];
     assert!(errors.contains("<pre>"), "{dom}");
-    assert!(errors.contains("missing"), "the error names the path: {dom}");
+    assert!(
+        errors.contains("missing"),
+        "the error names the path: {dom}"
+    );
 
     // The applied one: its objects, the stamp's change, what it depends on.
     let dom = browser.dom(&format!("{base}/kustomization/frontend"));
-    assert!(dom.contains("<code>Deployment/website/frontend</code>"), "{dom}");
+    assert!(
+        dom.contains("<code>Deployment/website/frontend</code>"),
+        "{dom}"
+    );
     let changes = &dom[dom.find("Fields changed by plugins").unwrap()..];
     assert!(
         changes.contains("<a href=\"/plugin/stamp\">stamp</a>")
@@ -183,15 +214,27 @@ fn the_status_page_in_chromium_shows_failures_first_and_each_item() {
         "{dom}"
     );
     let dom = browser.dom(&format!("{base}/kustomization/ingress"));
-    assert!(dom.contains("<a href=\"/kustomization/frontend\">frontend</a>"), "{dom}");
+    assert!(
+        dom.contains("<a href=\"/kustomization/frontend\">frontend</a>"),
+        "{dom}"
+    );
 
     // The image: the chosen tag, the newer amd64-only tag skipped, the commit.
     let dom = browser.dom(&format!("{base}/image/flux-system:frontend"));
-    assert!(dom.contains(&format!("<code>{ABC}</code> (chosen)")), "{dom}");
+    assert!(
+        dom.contains(&format!("<code>{ABC}</code> (chosen)")),
+        "{dom}"
+    );
     let skipped = &dom[dom.find("Skipped for their platform").unwrap()..];
-    assert!(skipped.contains(FFF) && skipped.contains("linux/amd64"), "{dom}");
+    assert!(
+        skipped.contains(FFF) && skipped.contains("linux/amd64"),
+        "{dom}"
+    );
     let head = world.head();
-    assert!(dom.contains(&format!("title=\"{head}\"")), "the last commit: {dom}");
+    assert!(
+        dom.contains(&format!("title=\"{head}\"")),
+        "the last commit: {dom}"
+    );
 
     // A plugin: its version, world and calls.
     let dom = browser.dom(&format!("{base}/plugin/stamp"));

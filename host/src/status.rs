@@ -470,9 +470,7 @@ impl StatusBoard {
             .events
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let previous = events
-            .iter()
-            .position(|e| e.kind == kind && e.name == name);
+        let previous = events.iter().position(|e| e.kind == kind && e.name == name);
         if let Some(i) = previous.filter(|&i| {
             let e = &events[i];
             e.level == level && e.message == message
@@ -668,7 +666,12 @@ mod tests {
     fn events_are_newest_first_counted_and_bounded() {
         let board = StatusBoard::new();
         board.event(Level::Info, Kind::Source, "repo", "fetched main@abc");
-        board.event(Level::Warning, Kind::Kustomization, "app", "denied:\n  error: x");
+        board.event(
+            Level::Warning,
+            Kind::Kustomization,
+            "app",
+            "denied:\n  error: x",
+        );
         board.event(Level::Info, Kind::Source, "repo", "fetched main@abc");
         let events = board.snapshot().events;
         assert_eq!(events.len(), 2, "{events:?}");
@@ -711,7 +714,10 @@ mod tests {
         );
         let d = &s.kustomizations["d"];
         assert_eq!(d.errors.len(), MAX_ERRORS);
-        assert_eq!(d.errors[0].message, format!("failure {}\nin detail", MAX_ERRORS + 1));
+        assert_eq!(
+            d.errors[0].message,
+            format!("failure {}\nin detail", MAX_ERRORS + 1)
+        );
         // /status of an older rekon (no new fields) still reads.
         let old = r#"{"version":"0.1.0","started":"2026-01-02T00:00:00Z","ready":true,
             "sources":{"repo":{"ready":true,"suspended":false,"revision":null,

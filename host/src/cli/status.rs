@@ -63,9 +63,11 @@ pub fn run(args: &StatusArgs) -> anyhow::Result<ExitCode> {
         (None, Some(file)) => {
             let server = Config::load(file)?.server;
             if let Some(secret) = &server.token {
-                token = Some(secret.read().map_err(|e| {
-                    anyhow::anyhow!("{}: [server] token: {e}", file.display())
-                })?);
+                token = Some(
+                    secret
+                        .read()
+                        .map_err(|e| anyhow::anyhow!("{}: [server] token: {e}", file.display()))?,
+                );
             }
             url_of(server.listen)
         }

@@ -39,7 +39,7 @@ use crate::plugin::Runtime;
 use crate::server::{self, Metrics, ServerState};
 use crate::source::Roots;
 use crate::status::{
-    timestamp, ImageDetail, KustomizationDetail, Kind, Level, PluginDetail, StatusBoard,
+    timestamp, ImageDetail, Kind, KustomizationDetail, Level, PluginDetail, StatusBoard,
 };
 
 pub use plugins::{Event as PluginEvent, PluginSet};
@@ -562,7 +562,9 @@ fn register(board: &StatusBoard, config: &Config, remembered: &Remembered) {
             if let Some(rev) = remembered.applied.get(&k.name) {
                 s.revision = Some(rev.clone());
             }
-            let detail = s.kustomization.get_or_insert_with(KustomizationDetail::default);
+            let detail = s
+                .kustomization
+                .get_or_insert_with(KustomizationDetail::default);
             detail.source = k.source.clone();
             detail.path = k.path.display().to_string();
             detail.depends_on = k.depends_on.clone();

@@ -135,7 +135,9 @@ pub async fn reconcile(shared: Arc<Shared>, name: String) -> Outcome {
         tokio::task::spawn_blocking(move || renderer.render(&root, &k)).await??
     };
     shared.board.update(Kind::Kustomization, &name, |s| {
-        let detail = s.kustomization.get_or_insert_with(KustomizationDetail::default);
+        let detail = s
+            .kustomization
+            .get_or_insert_with(KustomizationDetail::default);
         detail.changes_total = rendered.changes.len();
         detail.changes = rendered
             .changes
@@ -154,7 +156,9 @@ pub async fn reconcile(shared: Arc<Shared>, name: String) -> Outcome {
     let objects: Vec<serde_json::Value> = rendered.objects.into_iter().map(|o| o.object).collect();
     let report = shared.cluster.apply(&k, &objects).await?;
     shared.board.update(Kind::Kustomization, &name, |s| {
-        let detail = s.kustomization.get_or_insert_with(KustomizationDetail::default);
+        let detail = s
+            .kustomization
+            .get_or_insert_with(KustomizationDetail::default);
         detail.applied_at = Some(timestamp(std::time::SystemTime::now()));
         detail.applied_revision = Some(revision.clone());
         detail.objects = report

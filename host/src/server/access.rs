@@ -53,9 +53,8 @@ pub fn check(token: Option<&Secret>, headers: &HeaderMap) -> Result<Access, Stri
                 .map(|_| &h[7..])
         });
     let by_header = bearer.is_some_and(|given| same(given, expected.as_bytes()));
-    let by_cookie = cookie(headers).is_some_and(|given| {
-        same(given.as_bytes(), cookie_value(&expected).as_bytes())
-    });
+    let by_cookie = cookie(headers)
+        .is_some_and(|given| same(given.as_bytes(), cookie_value(&expected).as_bytes()));
     Ok(if by_header | by_cookie {
         Access::SignedIn
     } else {
@@ -144,7 +143,10 @@ mod tests {
         assert_eq!(check(Some(&token), &wrong), Ok(Access::Refused));
 
         let set = sign_in(&token).unwrap();
-        assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+        assert!(
+            set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+            "{set}"
+        );
         assert!(!set.contains("s3cret"), "the cookie holds a hash: {set}");
         let value = set.split(';').next().unwrap().to_string();
         let browser = headers(&[(COOKIE, &format!("theme=dark; {value}"))]);

@@ -31,8 +31,8 @@ use std::time::Duration;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{
-    HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE,
-    LOCATION, REFERRER_POLICY, SET_COOKIE, WWW_AUTHENTICATE, X_CONTENT_TYPE_OPTIONS,
+    HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION,
+    REFERRER_POLICY, SET_COOKIE, WWW_AUTHENTICATE, X_CONTENT_TYPE_OPTIONS,
 };
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -229,10 +229,9 @@ async fn route(
             return response;
         }
         Ok(Access::Refused) => {
-            let next: String =
-                form_urlencoded::Serializer::new(String::new())
-                    .append_pair("next", &path)
-                    .finish();
+            let next: String = form_urlencoded::Serializer::new(String::new())
+                .append_pair("next", &path)
+                .finish();
             return redirect(&format!("/login?{next}"));
         }
         Err(problem) => {
@@ -262,7 +261,11 @@ async fn route(
 
 /// `GET /login` shows the form; `POST /login` checks the token it sends and
 /// signs the browser in (a cookie), then goes where the form was asked from.
-async fn login(state: &ServerState, peer: SocketAddr, request: Request<Incoming>) -> Response<Body> {
+async fn login(
+    state: &ServerState,
+    peer: SocketAddr,
+    request: Request<Incoming>,
+) -> Response<Body> {
     let Some(token) = &state.token else {
         // Nothing to sign in to.
         return redirect("/");
@@ -292,9 +295,8 @@ async fn login(state: &ServerState, peer: SocketAddr, request: Request<Incoming>
         }
     }
     let next = local(&next);
-    let signed = access::is_token(token, &given).and_then(|ok| {
-        ok.then(|| access::sign_in(token)).transpose()
-    });
+    let signed = access::is_token(token, &given)
+        .and_then(|ok| ok.then(|| access::sign_in(token)).transpose());
     match signed {
         Ok(Some(cookie)) => {
             tracing::info!(%peer, "signed in to the status page");
@@ -356,9 +358,7 @@ fn redirect(location: &str) -> Response<Body> {
 
 fn set_cookie(response: &mut Response<Body>, cookie: String) {
     if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response
-            .headers_mut()
-            .insert(SET_COOKIE, value);
+        response.headers_mut().insert(SET_COOKIE, value);
     }
 }
 

@@ -22,9 +22,7 @@ use std::time::SystemTime;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
-use crate::status::{
-    age, short_revision, until, Event, ItemStatus, Kind, Level, Snapshot, State,
-};
+use crate::status::{age, short_revision, until, Event, ItemStatus, Kind, Level, Snapshot, State};
 
 /// The inline style sheet: light and dark, one column on a phone.
 const CSS: &str = r#"
@@ -709,7 +707,10 @@ mod tests {
         board.update(Kind::Kustomization, "broken", |s| {
             s.ready = Some(false);
             s.message = "denied: <script>alert(1)</script>".into();
-            s.record_error("2026-01-02T03:04:05Z".into(), "line one\n<b>line</b> two".into());
+            s.record_error(
+                "2026-01-02T03:04:05Z".into(),
+                "line one\n<b>line</b> two".into(),
+            );
         });
         board.register(Kind::Kustomization, "later", true);
         board.register(Kind::Kustomization, "new", false);
@@ -739,7 +740,12 @@ mod tests {
     #[test]
     fn everything_dynamic_is_escaped() {
         let board = board();
-        board.event(Level::Warning, Kind::Kustomization, "broken", "<script>alert(2)</script>");
+        board.event(
+            Level::Warning,
+            Kind::Kustomization,
+            "broken",
+            "<script>alert(2)</script>",
+        );
         board.register(Kind::Plugin, "<img src=x>", false);
         let snapshot = board.snapshot();
         for html in [
@@ -747,15 +753,28 @@ mod tests {
             events(&snapshot, chrome()),
             item(&snapshot, Kind::Kustomization, "broken", chrome()).unwrap(),
         ] {
-            assert_eq!(html.matches("<script").count(), 1, "only the page's own script: {html}");
+            assert_eq!(
+                html.matches("<script").count(),
+                1,
+                "only the page's own script: {html}"
+            );
             assert!(!html.contains("<img"), "{html}");
             assert!(!html.contains("<b>"), "{html}");
         }
         let page = item(&snapshot, Kind::Kustomization, "broken", chrome()).unwrap();
-        assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{page}");
-        assert!(page.contains("line one\n&lt;b&gt;line&lt;/b&gt; two"), "{page}");
+        assert!(
+            page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{page}"
+        );
+        assert!(
+            page.contains("line one\n&lt;b&gt;line&lt;/b&gt; two"),
+            "{page}"
+        );
         let overview = overview(&snapshot, chrome());
-        assert!(overview.contains("href=\"/plugin/%3Cimg%20src%3Dx%3E\""), "{overview}");
+        assert!(
+            overview.contains("href=\"/plugin/%3Cimg%20src%3Dx%3E\""),
+            "{overview}"
+        );
         assert_eq!(
             parse_link("/plugin/%3Cimg%20src%3Dx%3E"),
             Some((Kind::Plugin, "<img src=x>".to_string()))
@@ -822,7 +841,13 @@ mod tests {
             ("events", events(&snapshot, chrome())),
             (
                 "item",
-                item(&snapshot, Kind::Kustomization, "kustomization-number-0", chrome()).unwrap(),
+                item(
+                    &snapshot,
+                    Kind::Kustomization,
+                    "kustomization-number-0",
+                    chrome(),
+                )
+                .unwrap(),
             ),
         ] {
             assert!(html.len() < 100 * 1024, "{what}: {} bytes", html.len());
