@@ -18,4 +18,5 @@ mod sandbox;
 mod scaffold;
 mod server;
 mod setters;
+mod status_page;
 mod support;

@@ -23,6 +23,15 @@ if [ ! -x /usr/sbin/sshd ] || ! command -v ssh-keygen >/dev/null; then
         echo "tests/run.sh: openssh-server missing and not root: the ssh remote tests will skip (and fail under CI)" >&2
     fi
 fi
+# tests/status_page.rs loads rekon's status page in headless Chromium (DOM
+# checks and phone/desktop screenshots).
+if ! command -v chromium >/dev/null; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+    else
+        echo "tests/run.sh: chromium missing and not root: the status page browser test will skip" >&2
+    fi
+fi
 # tests/languages.rs, tests/scaffold.rs and tests/docs.rs build plugins in
 # JavaScript (componentize-js, npm) and Python (componentize-py, PyPI). Both
 # are installed once under target/lang-tools with the versions the examples

@@ -78,8 +78,13 @@ struct Served {
 impl Served {
     /// Receivers: `harbor` (all images), `harbor-backend` (only the
     /// backend), `ci` (generic, the backend and the worker) and `all`
-    /// (generic, every image).
+    /// (generic, every image). No `[server]` token.
     fn start() -> Served {
+        Served::start_with(false)
+    }
+
+    /// With `status_token`, `[server]`'s token is the receivers' [`TOKEN`].
+    fn start_with(status_token: bool) -> Served {
         let dir = tempfile::tempdir().unwrap();
         let token = dir.path().join("token");
         // A trailing newline, as `echo > file` leaves it, is not part of the token.
@@ -123,6 +128,7 @@ impl Served {
             receivers,
             images,
             triggers: tx,
+            token: status_token.then(|| Secret::File(token.clone())),
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
@@ -588,6 +594,115 @@ fn unknown_receivers_and_wrong_methods() {
     assert_eq!(answer.status, 405);
     assert_eq!(answer.headers["allow"], "POST");
     assert!(s.triggered().is_empty());
+}
+
+#[test]
+fn the_status_token_guards_the_pages_and_status_but_not_the_probes() {
+    let s = Served::start_with(true);
+    s.board.set_ready(true);
+    s.board.update(Kind::Kustomization, "frontend", |i| {
+        i.ready = Some(true);
+        i.message = "applied".into();
+    });
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        assert_eq!(s.get(path).status, 200, "{path}");
+    }
+    let refused = s.get("/status");
+    assert_eq!(refused.status, 401);
+    assert_eq!(refused.headers["www-authenticate"], "Bearer");
+    assert!(!refused.body.contains("frontend"));
+    for path in ["/", "/events", "/kustomization/frontend"] {
+        let answer = s.get(path);
+        assert_eq!(answer.status, 303, "{path}");
+        assert!(
+            answer.headers["location"].starts_with("/login?next=%2F"),
+            "{answer:?}"
+        );
+        assert!(!answer.body.contains("frontend"));
+    }
+
+    let bearer = format!("Bearer {TOKEN}");
+    let answer = s.request("GET", "/status", &[("Authorization", &bearer)], b"");
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.json()["kustomizations"]["frontend"]["ready"], true);
+    let wrong = s.request("GET", "/", &[("Authorization", "Bearer nope")], b"");
+    assert_eq!(wrong.status, 303);
+
+    // The login form, a wrong token, then the right one.
+    let form = s.get("/login?next=%2Fkustomization%2Ffrontend");
+    assert_eq!(form.status, 200);
+    assert!(
+        form.body
+            .contains("name=\"next\" value=\"/kustomization/frontend\""),
+        "{}",
+        form.body
+    );
+    let post = |body: &str| {
+        s.request(
+            "POST",
+            "/login",
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            body.as_bytes(),
+        )
+    };
+    let wrong = post("token=guess&next=%2Fkustomization%2Ffrontend");
+    assert_eq!(wrong.status, 401);
+    assert!(
+        wrong.body.contains("not the one configured"),
+        "{}",
+        wrong.body
+    );
+    assert!(!wrong.headers.contains_key("set-cookie"));
+    // Somewhere else than this server is not a place to go after a login.
+    let elsewhere = post(&format!("token={TOKEN}&next=%2F%2Fevil.example%2F"));
+    assert_eq!(elsewhere.headers["location"], "/");
+    let signed = post(&format!("token={TOKEN}&next=%2Fkustomization%2Ffrontend"));
+    assert_eq!(signed.status, 303, "{signed:?}");
+    assert_eq!(signed.headers["location"], "/kustomization/frontend");
+    let cookie = &signed.headers["set-cookie"];
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    assert!(!cookie.contains(TOKEN), "{cookie}");
+    let pair = cookie.split(';').next().unwrap();
+    let page = s.request("GET", "/kustomization/frontend", &[("Cookie", pair)], b"");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Sign out"), "{}", page.body);
+    assert!(page.headers["content-security-policy"].contains("script-src 'sha256-"));
+    assert_eq!(
+        s.request("GET", "/status", &[("Cookie", pair)], b"").status,
+        200
+    );
+    let out = s.request("POST", "/logout", &[("Cookie", pair)], b"");
+    assert_eq!(out.status, 303);
+    assert!(out.headers["set-cookie"].contains("Max-Age=0"));
+}
+
+#[test]
+fn the_status_page_is_open_without_a_token_and_404s_unknown_items() {
+    let s = Served::start();
+    s.board.update(Kind::Image, "flux-system:frontend", |i| {
+        i.ready = Some(false);
+        i.message = "left alone: <b>registry down</b>".into();
+    });
+    let page = s.get("/");
+    assert_eq!(page.status, 200);
+    assert_eq!(page.headers["content-type"], "text/html; charset=utf-8");
+    assert!(
+        page.body.contains("<title>rekon: 1 failed</title>"),
+        "{}",
+        page.body
+    );
+    assert!(page
+        .body
+        .contains("left alone: &lt;b&gt;registry down&lt;/b&gt;"));
+    assert!(page.body.contains("href=\"/image/flux-system:frontend\""));
+    assert!(!page.body.contains("Sign out"));
+    assert_eq!(s.get("/image/flux-system:frontend").status, 200);
+    assert_eq!(s.get("/image/flux-system:backend").status, 404);
+    assert_eq!(s.get("/login").status, 303, "nothing to sign in to");
+    assert_eq!(s.request("POST", "/", &[], b"").status, 405);
 }
 
 #[test]

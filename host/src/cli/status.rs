@@ -11,7 +11,7 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::config::{Config, DEFAULT_LISTEN};
-use crate::status::{ItemStatus, Kind, Snapshot};
+use crate::status::{age, short_revision, ItemStatus, Kind, Snapshot};
 
 /// How long `rekon status` waits for the daemon.
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -28,7 +28,9 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 ///
 /// The daemon is asked at --url; else at the [server] listen address of
 /// --config (an unspecified address such as 0.0.0.0 means this machine);
-/// else at http://127.0.0.1:9797, the default listen address.
+/// else at http://127.0.0.1:9797, the default listen address. When the
+/// daemon requires a token ([server] token-env or token-file), --config
+/// reads it from the same variable or file and sends it.
 ///
 /// Exit status: 0 the daemon has started and every item is ready (or
 /// suspended); 1 something is not ready (still starting, failed, or not run
@@ -53,14 +55,25 @@ pub struct StatusArgs {
 }
 
 pub fn run(args: &StatusArgs) -> anyhow::Result<ExitCode> {
+    let mut token = None;
     let base = match (&args.url, &args.config) {
         // `pi.lan:9797` is what one types after seeing `[server] listen`.
         (Some(url), _) if !url.contains("://") => format!("http://{}", url.trim_end_matches('/')),
         (Some(url), _) => url.trim_end_matches('/').to_string(),
-        (None, Some(file)) => url_of(Config::load(file)?.server.listen),
+        (None, Some(file)) => {
+            let server = Config::load(file)?.server;
+            if let Some(secret) = &server.token {
+                token = Some(
+                    secret
+                        .read()
+                        .map_err(|e| anyhow::anyhow!("{}: [server] token: {e}", file.display()))?,
+                );
+            }
+            url_of(server.listen)
+        }
         (None, None) => format!("http://{DEFAULT_LISTEN}"),
     };
-    let snapshot = super::apply::block_on(fetch(&base))??;
+    let snapshot = super::apply::block_on(fetch(&base, token.as_deref()))??;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&snapshot)?);
     } else {
@@ -85,7 +98,7 @@ fn url_of(listen: SocketAddr) -> String {
     format!("http://{addr}")
 }
 
-async fn fetch(base: &str) -> anyhow::Result<Snapshot> {
+async fn fetch(base: &str, token: Option<&str>) -> anyhow::Result<Snapshot> {
     // reqwest builds a TLS configuration even for plain HTTP; rekon's
     // rustls has ring as its only provider, installed once per process.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -98,7 +111,11 @@ async fn fetch(base: &str) -> anyhow::Result<Snapshot> {
         .build()
         .context("setting up the HTTP client")?;
     let url = format!("{base}/status");
-    let response = client.get(&url).send().await.map_err(|e| {
+    let mut request = client.get(&url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.map_err(|e| {
         let cause = root_cause(&e);
         if e.is_connect() || e.is_timeout() {
             anyhow::anyhow!(
@@ -115,6 +132,12 @@ async fn fetch(base: &str) -> anyhow::Result<Snapshot> {
         .bytes()
         .await
         .with_context(|| format!("reading the answer of {url}"))?;
+    if status == reqwest::StatusCode::UNAUTHORIZED {
+        anyhow::bail!(
+            "{url} requires the daemon's [server] token: give --config with the \
+             configuration that names it (token-env or token-file)"
+        );
+    }
     if !status.is_success() {
         let text = String::from_utf8_lossy(&body);
         anyhow::bail!(
@@ -204,47 +227,6 @@ fn ready(item: &ItemStatus) -> &'static str {
         (false, Some(true)) => "True",
         (false, Some(false)) => "False",
         (false, None) => "Unknown",
-    }
-}
-
-/// Hashes (runs of 40 or more hex digits: git commits, sha256 digests)
-/// shortened to 8 digits; tags and anything else as they are.
-fn short_revision(revision: &str) -> String {
-    let mut out = String::new();
-    let mut run = String::new();
-    let flush = |run: &mut String, out: &mut String| {
-        if run.len() >= 40 {
-            out.push_str(&run[..8]);
-        } else {
-            out.push_str(run);
-        }
-        run.clear();
-    };
-    for c in revision.chars() {
-        if c.is_ascii_hexdigit() {
-            run.push(c);
-        } else {
-            flush(&mut run, &mut out);
-            out.push(c);
-        }
-    }
-    flush(&mut run, &mut out);
-    out
-}
-
-/// "12s ago", "5m ago", "3h ago", "2d ago"; the text itself when it is not
-/// an RFC 3339 time.
-fn age(rfc3339: &str, now: SystemTime) -> String {
-    let Ok(then) = humantime::parse_rfc3339_weak(rfc3339) else {
-        return rfc3339.to_string();
-    };
-    // A clock step can put `then` after `now`: that is "just now" too.
-    let secs = now.duration_since(then).unwrap_or_default().as_secs();
-    match secs {
-        0..60 => format!("{secs}s ago"),
-        60..3600 => format!("{}m ago", secs / 60),
-        3600..86400 => format!("{}h ago", secs / 3600),
-        _ => format!("{}d ago", secs / 86400),
     }
 }
 

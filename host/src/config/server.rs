@@ -4,6 +4,8 @@
 //! ```toml
 //! [server]
 //! listen = "127.0.0.1:9797"              # the default: loopback only
+//! token-env = "REKON_STATUS_TOKEN"       # optional: the status page and /status
+//!                                        # need it (or token-file = "…")
 //!
 //! [receivers.harbor]                     # POST /hook/harbor
 //! type = "harbor"                        # Harbor's PUSH_ARTIFACT events; or "generic"
@@ -13,7 +15,14 @@
 //!
 //! Like registry secrets, a receiver's token is never inline: only the name
 //! of the variable or file holding it, read at each delivery (so it can be
-//! rotated without a restart).
+//! rotated without a restart). The same holds for `[server]`'s token, read
+//! at each request.
+//!
+//! A `listen` address other than loopback without a `[server]` token is
+//! accepted, as Flux's and Prometheus's own servers accept it (the port may
+//! sit behind a reverse proxy that authenticates, or on a trusted LAN), but
+//! [`ServerConfig::exposed_without_token`] is true and `rekon run` warns at
+//! start.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -33,13 +42,25 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:9797";
 pub struct ServerConfig {
     /// The address of the HTTP server (`listen`).
     pub listen: SocketAddr,
+    /// The token the status page, its detail pages and `/status` require
+    /// (`token-env` or `token-file`); `None`: open to whoever reaches the port.
+    pub token: Option<Secret>,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             listen: DEFAULT_LISTEN.parse().expect("a valid default address"),
+            token: None,
         }
+    }
+}
+
+impl ServerConfig {
+    /// Whether the status is served beyond this machine to anyone: `listen`
+    /// is not a loopback address and no token is set.
+    pub fn exposed_without_token(&self) -> bool {
+        self.token.is_none() && !self.listen.ip().is_loopback()
     }
 }
 
@@ -76,9 +97,13 @@ pub struct Receiver {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(super) struct RawServer {
     listen: Option<Spanned<String>>,
+    /// Read only to refuse it with a message saying what to write instead.
+    token: Option<Spanned<toml::Value>>,
+    token_env: Option<String>,
+    token_file: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -97,19 +122,45 @@ pub(super) fn server(
     cx: &Context<'_>,
     raw: Option<Spanned<RawServer>>,
 ) -> Result<ServerConfig, ConfigError> {
-    let Some(listen) = raw.and_then(|r| r.into_inner().listen) else {
+    let Some(raw) = raw else {
         return Ok(ServerConfig::default());
     };
-    let span = listen.span();
-    let listen = listen.into_inner().parse::<SocketAddr>().map_err(|e| {
-        cx.invalid(
-            &span,
-            format!(
-                "server.listen: {e}: write IP:PORT, e.g. \"127.0.0.1:9797\" or \"0.0.0.0:9797\""
-            ),
-        )
-    })?;
-    Ok(ServerConfig { listen })
+    let table_span = raw.span();
+    let raw = raw.into_inner();
+    if let Some(inline) = &raw.token {
+        return Err(cx.invalid(
+            &inline.span(),
+            "server.token: an inline token is refused (secrets are never inline): \
+             name the variable with token-env or the file with token-file"
+                .into(),
+        ));
+    }
+    let token = match (raw.token_env, raw.token_file) {
+        (Some(var), None) => Some(Secret::Env(var)),
+        (None, Some(file)) => Some(Secret::File(cx.base.join(file))),
+        (Some(_), Some(_)) => {
+            return Err(cx.invalid(
+                &table_span,
+                "server: give token-env or token-file, not both".into(),
+            ))
+        }
+        (None, None) => None,
+    };
+    let listen = match raw.listen {
+        None => ServerConfig::default().listen,
+        Some(listen) => {
+            let span = listen.span();
+            listen.into_inner().parse::<SocketAddr>().map_err(|e| {
+                cx.invalid(
+                    &span,
+                    format!(
+                        "server.listen: {e}: write IP:PORT, e.g. \"127.0.0.1:9797\" or \"0.0.0.0:9797\""
+                    ),
+                )
+            })?
+        }
+    };
+    Ok(ServerConfig { listen, token })
 }
 
 pub(super) fn receivers(
@@ -215,7 +266,32 @@ mod tests {
     fn defaults_to_loopback_and_no_receivers() {
         let c = parse("").unwrap();
         assert_eq!(c.server.listen.to_string(), "127.0.0.1:9797");
+        assert_eq!(c.server.token, None);
+        assert!(!c.server.exposed_without_token());
         assert!(c.receivers.is_empty());
+    }
+
+    #[test]
+    fn the_server_token_is_named_never_inline() {
+        let c = parse("[server]\nlisten = \"0.0.0.0:9797\"\n").unwrap();
+        assert!(c.server.exposed_without_token());
+        let c = parse("[server]\nlisten = \"0.0.0.0:9797\"\ntoken-env = \"T\"\n").unwrap();
+        assert_eq!(c.server.token, Some(Secret::Env("T".into())));
+        assert!(!c.server.exposed_without_token());
+        let c = parse("[server]\ntoken-file = \"secrets/status\"\n").unwrap();
+        assert_eq!(c.server.listen.to_string(), "127.0.0.1:9797");
+        assert_eq!(
+            c.server.token,
+            Some(Secret::File(PathBuf::from("/r/secrets/status")))
+        );
+        let err = parse("[server]\ntoken = \"s3cret\"\n").unwrap_err();
+        assert!(
+            err.starts_with("/r/rekon.toml:6: server.token: an inline token is refused"),
+            "{err}"
+        );
+        assert!(!err.contains("s3cret"), "{err}");
+        let err = parse("[server]\ntoken-env = \"T\"\ntoken-file = \"f\"\n").unwrap_err();
+        assert!(err.contains("not both"), "{err}");
     }
 
     #[test]

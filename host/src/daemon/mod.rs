@@ -38,7 +38,9 @@ use crate::images::PolicyResult;
 use crate::plugin::Runtime;
 use crate::server::{self, Metrics, ServerState};
 use crate::source::Roots;
-use crate::status::{timestamp, Kind, StatusBoard};
+use crate::status::{
+    timestamp, ImageDetail, Kind, KustomizationDetail, Level, PluginDetail, StatusBoard,
+};
 
 pub use plugins::{Event as PluginEvent, PluginSet};
 pub use state::{Remembered, State, StateError};
@@ -133,6 +135,7 @@ pub async fn run(
     let plugins = PluginSet::new(runtime, &config);
     for (name, stats) in plugins.stats() {
         metrics.plugin(name, stats.clone());
+        board.plugin_stats(name, stats.clone());
     }
     let remembered = state.remembered();
     register(&board, &config, &remembered);
@@ -148,6 +151,7 @@ pub async fn run(
             .map(|i| (i.policy_name.clone(), i.repository.clone()))
             .collect(),
         triggers: trigger_tx,
+        token: config.server.token.clone(),
     };
     let server = {
         let mut stopped = stopped.clone();
@@ -344,6 +348,11 @@ async fn reconcile_until_stopped(
         tasks.spawn(async move {
             let mut stopped = sh.shutdown.clone();
             loop {
+                let next = timestamp(SystemTime::now() + sh.config.run.plugin_poll);
+                for name in sh.config.plugins.keys() {
+                    sh.board
+                        .update(Kind::Plugin, name, |s| s.next_run = Some(next.clone()));
+                }
                 if wait(
                     sh.config.run.plugin_poll,
                     &sh.triggers.plugins,
@@ -372,6 +381,7 @@ async fn reconcile_until_stopped(
                 match sh.triggers.images.get(&policy) {
                     Some(t) => {
                         tracing::info!(image = %policy, "scan requested: {reason}");
+                        sh.board.event(Level::Info, Kind::Image, &policy, &format!("scan requested: {reason}"));
                         t.ring();
                     }
                     None => tracing::warn!(image = %policy, "scan requested for an unknown image: {reason}"),
@@ -453,6 +463,9 @@ async fn run_item<F, Fut>(
     let mut delay = first;
     let mut failures = 0;
     loop {
+        shared.board.update(kind, &name, |s| {
+            s.next_run = Some(timestamp(SystemTime::now() + delay));
+        });
         if wait(delay, &trigger, &mut stopped).await == Wake::Shutdown {
             return;
         }
@@ -498,13 +511,19 @@ async fn run_once(
         shared.metrics.reconcile(kind, name, took, ok);
     }
     match &outcome {
-        Ok(done) => tracing::info!("{kind} {name}: {}", done.message),
-        Err(NotDone::Failed(why)) => tracing::warn!("{kind} {name}: {why}"),
+        Ok(done) => {
+            tracing::info!("{kind} {name}: {}", done.message);
+            shared.board.event(Level::Info, kind, name, &done.message);
+        }
+        Err(NotDone::Failed(why)) => {
+            tracing::warn!("{kind} {name}: {why}");
+            shared.board.event(Level::Warning, kind, name, why);
+        }
         Err(NotDone::Waiting(why)) => tracing::debug!("{kind} {name}: {why}"),
     }
     shared.board.update(kind, name, |s| {
-        s.last_run = Some(now);
         s.duration_ms = Some(took.as_millis() as u64);
+        s.waiting = false;
         match outcome {
             Ok(done) => {
                 s.ready = Some(true);
@@ -515,13 +534,16 @@ async fn run_once(
             }
             Err(NotDone::Failed(why)) => {
                 s.ready = Some(false);
+                s.record_error(now.clone(), why.clone());
                 s.message = why;
             }
             Err(NotDone::Waiting(why)) => {
                 s.ready = Some(false);
+                s.waiting = true;
                 s.message = why;
             }
         }
+        s.last_run = Some(now);
     });
     ok
 }
@@ -536,22 +558,41 @@ fn register(board: &StatusBoard, config: &Config, remembered: &Remembered) {
     }
     for k in &config.kustomizations {
         board.register(Kind::Kustomization, &k.name, k.suspend);
-        if let Some(rev) = remembered.applied.get(&k.name) {
-            board.update(Kind::Kustomization, &k.name, |s| {
-                s.revision = Some(rev.clone())
-            });
-        }
+        board.update(Kind::Kustomization, &k.name, |s| {
+            if let Some(rev) = remembered.applied.get(&k.name) {
+                s.revision = Some(rev.clone());
+            }
+            let detail = s
+                .kustomization
+                .get_or_insert_with(KustomizationDetail::default);
+            detail.source = k.source.clone();
+            detail.path = k.path.display().to_string();
+            detail.depends_on = k.depends_on.clone();
+            detail.plugins = k
+                .mutators
+                .iter()
+                .chain(&k.validators)
+                .map(|u| u.plugin.clone())
+                .collect();
+        });
     }
     for i in config.images.values() {
         board.register(Kind::Image, &i.policy_name, i.suspend);
-        if let Some(tag) = remembered.chosen.get(&i.policy_name) {
-            board.update(Kind::Image, &i.policy_name, |s| {
-                s.revision = Some(tag.clone())
-            });
-        }
+        board.update(Kind::Image, &i.policy_name, |s| {
+            if let Some(tag) = remembered.chosen.get(&i.policy_name) {
+                s.revision = Some(tag.clone());
+            }
+            let detail = s.image.get_or_insert_with(ImageDetail::default);
+            detail.repository = i.repository.clone();
+            detail.platform = i.platform.as_ref().map(ToString::to_string);
+            detail.policy = i.policy.clone();
+        });
     }
     for name in config.plugins.keys() {
         board.register(Kind::Plugin, name, false);
+        board.update(Kind::Plugin, name, |s| {
+            s.plugin.get_or_insert_with(PluginDetail::default);
+        });
     }
 }
 

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use crate::config::{Config, PluginConfig};
 use crate::plugin::{CallStats, Plugin, PluginSource, Runtime, World};
 use crate::source::Roots;
-use crate::status::{Kind, StatusBoard};
+use crate::status::{Kind, Level, PluginDetail, PluginVersion, StatusBoard, MAX_VERSIONS};
 
 /// What happened to one plugin in a [`PluginSet::refresh`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,11 +183,35 @@ impl PluginSet {
                         },
                     };
                     tracing::info!(plugin = %name, sha256 = %short(&sha256), "{}", describe(&event));
+                    board.event(Level::Info, Kind::Plugin, name, &describe(&event));
+                    let now = crate::status::timestamp(SystemTime::now());
                     board.update(Kind::Plugin, name, |s| {
                         s.ready = Some(true);
                         s.revision = Some(sha256.clone());
-                        s.last_run = Some(crate::status::timestamp(SystemTime::now()));
+                        s.last_run = Some(now.clone());
                         s.message = describe(&event);
+                        let detail = s.plugin.get_or_insert_with(PluginDetail::default);
+                        detail.world = Some(plugin.world().to_string());
+                        detail.capabilities = plugin
+                            .admission()
+                            .effective
+                            .names()
+                            .into_iter()
+                            .map(str::to_string)
+                            .collect();
+                        version(
+                            detail,
+                            PluginVersion {
+                                sha256: sha256.clone(),
+                                at: now,
+                                outcome: match event {
+                                    Event::Loaded { .. } => "loaded",
+                                    _ => "swapped in",
+                                }
+                                .into(),
+                                reason: None,
+                            },
+                        );
                     });
                     self.current
                         .write()
@@ -215,17 +239,30 @@ impl PluginSet {
             None => "; no version is loaded".to_string(),
         };
         tracing::warn!(plugin = %name, "new version refused: {reason}{keeping}");
+        let message = format!(
+            "version {} refused: {}{keeping}",
+            if sha256.is_empty() {
+                "?"
+            } else {
+                short(&sha256)
+            },
+            first_line(&reason)
+        );
+        board.event(Level::Warning, Kind::Plugin, name, &message);
+        let now = crate::status::timestamp(SystemTime::now());
         board.update(Kind::Plugin, name, |s| {
             s.ready = Some(false);
-            s.last_run = Some(crate::status::timestamp(SystemTime::now()));
-            s.message = format!(
-                "version {} refused: {}{keeping}",
-                if sha256.is_empty() {
-                    "?"
-                } else {
-                    short(&sha256)
+            s.last_run = Some(now.clone());
+            s.message = message;
+            s.record_error(now.clone(), reason.clone());
+            version(
+                s.plugin.get_or_insert_with(PluginDetail::default),
+                PluginVersion {
+                    sha256: sha256.clone(),
+                    at: now,
+                    outcome: "refused".into(),
+                    reason: Some(reason.clone()),
                 },
-                first_line(&reason)
             );
         });
         Event::Refused {
@@ -296,6 +333,12 @@ impl PluginSet {
         }
         Ok(plugin)
     }
+}
+
+/// Put `seen` first in the plugin's versions, keeping the newest [`MAX_VERSIONS`].
+fn version(detail: &mut PluginDetail, seen: PluginVersion) {
+    detail.versions.insert(0, seen);
+    detail.versions.truncate(MAX_VERSIONS);
 }
 
 fn is_oci(declared: &PluginConfig) -> bool {

@@ -13,7 +13,10 @@ use crate::images::scan::scan;
 use crate::images::tagstore::TagStore;
 use crate::render::Renderer;
 use crate::retry::Retry;
-use crate::status::Kind;
+use crate::status::{
+    timestamp, CommitRecord, FieldChanged, ImageDetail, Kind, KustomizationDetail, ObjectAction,
+    SkippedTag, MAX_CHANGES, MAX_RANKED,
+};
 
 use super::Shared;
 
@@ -132,8 +135,50 @@ pub async fn reconcile(shared: Arc<Shared>, name: String) -> Outcome {
         let k = k.clone();
         tokio::task::spawn_blocking(move || renderer.render(&root, &k)).await??
     };
+    shared.board.update(Kind::Kustomization, &name, |s| {
+        let detail = s
+            .kustomization
+            .get_or_insert_with(KustomizationDetail::default);
+        detail.changes_total = rendered.changes.len();
+        detail.changes = rendered
+            .changes
+            .iter()
+            .take(MAX_CHANGES)
+            .map(|c| FieldChanged {
+                plugin: c.plugin.clone(),
+                object: c.object.clone(),
+                path: c.field.path.clone(),
+                before: crate::explain::short(&c.field.before),
+                after: crate::explain::short(&c.field.after),
+            })
+            .collect();
+        detail.findings = rendered.findings.iter().map(ToString::to_string).collect();
+    });
     let objects: Vec<serde_json::Value> = rendered.objects.into_iter().map(|o| o.object).collect();
     let report = shared.cluster.apply(&k, &objects).await?;
+    shared.board.update(Kind::Kustomization, &name, |s| {
+        let detail = s
+            .kustomization
+            .get_or_insert_with(KustomizationDetail::default);
+        detail.applied_at = Some(timestamp(std::time::SystemTime::now()));
+        detail.applied_revision = Some(revision.clone());
+        detail.objects = report
+            .applied
+            .iter()
+            .map(|a| ObjectAction {
+                object: object_name(&a.object),
+                action: a.action.to_string(),
+            })
+            .collect();
+        detail.pruned = report
+            .pruned
+            .iter()
+            .map(|p| ObjectAction {
+                object: object_name(&p.object),
+                action: p.outcome.to_string(),
+            })
+            .collect();
+    });
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for a in &report.applied {
         *counts.entry(a.action.to_string()).or_default() += 1;
@@ -184,6 +229,23 @@ pub async fn scan_image(shared: Arc<Shared>, name: String) -> Outcome {
     let store = TagStore::new(shared.state.dir().join("tags"));
     let result = scan(image, &client, &plugin, &store).await?;
     shared.metrics.tags_scanned(&name, result.tags);
+    shared.board.update(Kind::Image, &name, |s| {
+        let detail = s.image.get_or_insert_with(ImageDetail::default);
+        detail.scanned_at = Some(timestamp(std::time::SystemTime::now()));
+        detail.tags = result.tags;
+        detail.excluded = result.excluded;
+        detail.stale = result.stale;
+        detail.ranking = result.ranking.iter().take(MAX_RANKED).cloned().collect();
+        detail.skipped = result
+            .skipped
+            .iter()
+            .map(|k| SkippedTag {
+                tag: k.tag.clone(),
+                offered: k.offered.iter().map(ToString::to_string).collect(),
+            })
+            .collect();
+        detail.chosen = result.chosen.clone();
+    });
     let choice = match certain_choice(image, &result) {
         Ok(choice) => choice,
         Err(why) => {
@@ -242,6 +304,25 @@ pub async fn automate(shared: Arc<Shared>) -> Outcome {
     })
     .await??;
     let changes = outcome.update.changes().count();
+    if let Some(commit) = outcome.commit.filter(|_| outcome.pushed) {
+        let at = timestamp(std::time::SystemTime::now());
+        let mut by_image: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for change in outcome.update.changes() {
+            by_image
+                .entry(change.policy.as_str())
+                .or_default()
+                .push(change.to_string());
+        }
+        for (policy, changes) in by_image {
+            shared.board.update(Kind::Image, policy, |s| {
+                s.image.get_or_insert_with(ImageDetail::default).last_commit = Some(CommitRecord {
+                    commit: commit.to_string(),
+                    at: at.clone(),
+                    changes,
+                });
+            });
+        }
+    }
     let Some(commit) = outcome.commit.filter(|_| outcome.pushed) else {
         return Ok(Done {
             revision: Some(outcome.base.to_string()),
@@ -259,6 +340,14 @@ pub async fn automate(shared: Arc<Shared>) -> Outcome {
         message: format!("pushed {} ({changes} change(s))", short(&commit)),
         revision: Some(commit),
     })
+}
+
+/// `Kind/namespace/name` (or `Kind/name`), as `rekon render --explain` names objects.
+fn object_name(o: &crate::apply::ObjectRef) -> String {
+    match &o.namespace {
+        Some(ns) => format!("{}/{ns}/{}", o.kind, o.name),
+        None => format!("{}/{}", o.kind, o.name),
+    }
 }
 
 fn short(revision: &str) -> &str {

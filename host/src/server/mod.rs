@@ -1,18 +1,25 @@
-//! `rekon run`'s HTTP server: health, readiness, metrics, status and
-//! webhook receivers, on plain hyper (HTTP/1.1, no web framework).
+//! `rekon run`'s HTTP server: health, readiness, metrics, status (as a page
+//! and as JSON) and webhook receivers, on plain hyper (HTTP/1.1, no web
+//! framework).
 //!
 //! | path | answer |
 //! |---|---|
+//! | `GET /` | the status page ([`page`]); `/KIND/NAME` an item, `/events` the events |
 //! | `GET /healthz` | 200 while the process serves |
 //! | `GET /readyz` | 200 once the daemon finished starting, 503 before |
 //! | `GET /metrics` | Prometheus text ([`metrics`]) |
 //! | `GET /status` | the [`Snapshot`](crate::status::Snapshot) as JSON |
+//! | `GET`, `POST /login`; `POST /logout` | the token form, when `[server]` has a token ([`access`]) |
 //! | `POST /hook/NAME` | a webhook for `[receivers.NAME]` ([`receivers`]) |
 //!
-//! It listens on loopback by default (`[server] listen`); only the receivers
-//! check a token, so exposing the port exposes the status page too.
+//! It listens on loopback by default (`[server] listen`). With a `[server]`
+//! token the pages and `/status` need it ([`access`]); without one, exposing
+//! the port exposes them, and `rekon run` warns when it listens beyond
+//! loopback so.
 
+pub mod access;
 pub mod metrics;
+pub mod page;
 pub mod receivers;
 
 use std::convert::Infallible;
@@ -23,7 +30,10 @@ use std::time::Duration;
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE};
+use hyper::header::{
+    HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION,
+    REFERRER_POLICY, SET_COOKIE, WWW_AUTHENTICATE, X_CONTENT_TYPE_OPTIONS,
+};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -32,7 +42,9 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, Semaphore};
 
+use crate::config::Secret;
 use crate::status::StatusBoard;
+use access::Access;
 pub use metrics::Metrics;
 
 /// Work a request asks the daemon to do now.
@@ -60,6 +72,8 @@ pub struct ServerState {
     pub images: Vec<(String, String)>,
     /// Where triggers go: the scheduler's queue.
     pub triggers: mpsc::Sender<Trigger>,
+    /// `[server]`'s token: the pages and `/status` need it when set.
+    pub token: Option<Secret>,
 }
 
 /// Connections served at once; more wait to be accepted. A Pi's daemon has a
@@ -92,7 +106,14 @@ pub async fn serve(
     http.timer(TokioTimer::new())
         .header_read_timeout(HEADER_TIMEOUT);
     if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, "serving health, metrics, status and webhooks");
+        tracing::info!(%addr, "serving the status page, health, metrics, status and webhooks");
+        if state.token.is_none() && !addr.ip().is_loopback() {
+            tracing::warn!(
+                %addr,
+                "the status page and /status are open to anyone who reaches {addr}: \
+                 set [server] token-env or token-file, or listen on 127.0.0.1"
+            );
+        }
     }
     tokio::pin!(shutdown);
     loop {
@@ -159,37 +180,186 @@ async fn route(
         return receivers::deliver(state, name, peer, request).await;
     }
     let get = matches!(*request.method(), Method::GET | Method::HEAD);
-    let known = matches!(
-        path.as_str(),
-        "/healthz" | "/readyz" | "/metrics" | "/status"
-    );
+    let post = *request.method() == Method::POST;
+    match path.as_str() {
+        "/healthz" | "/readyz" | "/metrics" | "/status" | "/" | "/events" if !get => {
+            return method_not_allowed("GET, HEAD")
+        }
+        "/login" if !get && !post => return method_not_allowed("GET, HEAD, POST"),
+        "/logout" if !post => return method_not_allowed("POST"),
+        "/healthz" => return text(StatusCode::OK, "ok\n".into()),
+        "/readyz" => {
+            return if state.board.snapshot().ready {
+                text(StatusCode::OK, "ready\n".into())
+            } else {
+                text(StatusCode::SERVICE_UNAVAILABLE, "starting\n".into())
+            }
+        }
+        "/metrics" => {
+            return with_type(
+                StatusCode::OK,
+                metrics::CONTENT_TYPE,
+                state.metrics.encode(),
+            )
+        }
+        "/login" => return login(state, peer, request).await,
+        "/logout" => {
+            let mut response = redirect("/login");
+            set_cookie(&mut response, access::sign_out());
+            return response;
+        }
+        _ => {}
+    }
+    let item = page::parse_link(&path);
+    let known = matches!(path.as_str(), "/status" | "/" | "/events") || item.is_some();
     if !known {
         return text(StatusCode::NOT_FOUND, format!("no such path: {path}\n"));
     }
     if !get {
         return method_not_allowed("GET, HEAD");
     }
-    match path.as_str() {
-        "/healthz" => text(StatusCode::OK, "ok\n".into()),
-        "/readyz" => {
-            if state.board.snapshot().ready {
-                text(StatusCode::OK, "ready\n".into())
-            } else {
-                text(StatusCode::SERVICE_UNAVAILABLE, "starting\n".into())
-            }
+    let signed_in = match access::check(state.token.as_ref(), request.headers()) {
+        Ok(Access::Open) => false,
+        Ok(Access::SignedIn) => true,
+        Ok(Access::Refused) if path == "/status" => {
+            let mut response = text(StatusCode::UNAUTHORIZED, "unauthorized\n".into());
+            response
+                .headers_mut()
+                .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return response;
         }
-        "/metrics" => with_type(
-            StatusCode::OK,
-            metrics::CONTENT_TYPE,
-            state.metrics.encode(),
-        ),
-        _ => json(StatusCode::OK, &state.board.snapshot()),
+        Ok(Access::Refused) => {
+            let next: String = form_urlencoded::Serializer::new(String::new())
+                .append_pair("next", &path)
+                .finish();
+            return redirect(&format!("/login?{next}"));
+        }
+        Err(problem) => {
+            tracing::error!(%peer, "status refused: cannot read the [server] token: {problem}");
+            return text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "rekon cannot check tokens; see the daemon's log\n".into(),
+            );
+        }
+    };
+    let snapshot = state.board.snapshot();
+    let chrome = page::Chrome {
+        now: std::time::SystemTime::now(),
+        signed_in,
+    };
+    match (path.as_str(), item) {
+        ("/status", _) => json(StatusCode::OK, &snapshot),
+        ("/", _) => html(StatusCode::OK, page::overview(&snapshot, chrome)),
+        ("/events", _) => html(StatusCode::OK, page::events(&snapshot, chrome)),
+        (_, Some((kind, name))) => match page::item(&snapshot, kind, &name, chrome) {
+            Some(body) => html(StatusCode::OK, body),
+            None => text(StatusCode::NOT_FOUND, format!("no {kind} named `{name}`\n")),
+        },
+        _ => unreachable!("every known path is answered above"),
+    }
+}
+
+/// `GET /login` shows the form; `POST /login` checks the token it sends and
+/// signs the browser in (a cookie), then goes where the form was asked from.
+async fn login(
+    state: &ServerState,
+    peer: SocketAddr,
+    request: Request<Incoming>,
+) -> Response<Body> {
+    let Some(token) = &state.token else {
+        // Nothing to sign in to.
+        return redirect("/");
+    };
+    if request.method() != Method::POST {
+        let next = request
+            .uri()
+            .query()
+            .and_then(|q| {
+                form_urlencoded::parse(q.as_bytes())
+                    .find(|(k, _)| k == "next")
+                    .map(|(_, v)| v.into_owned())
+            })
+            .unwrap_or_default();
+        return html(StatusCode::OK, page::login(&local(&next), false));
+    }
+    let body = match receivers::read_body(request).await {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    let (mut given, mut next) = (String::new(), String::new());
+    for (key, value) in form_urlencoded::parse(&body) {
+        match &*key {
+            "token" => given = value.into_owned(),
+            "next" => next = value.into_owned(),
+            _ => {}
+        }
+    }
+    let next = local(&next);
+    let signed = access::is_token(token, &given)
+        .and_then(|ok| ok.then(|| access::sign_in(token)).transpose());
+    match signed {
+        Ok(Some(cookie)) => {
+            tracing::info!(%peer, "signed in to the status page");
+            let mut response = redirect(&next);
+            set_cookie(&mut response, cookie);
+            response
+        }
+        Ok(None) => {
+            tracing::warn!(%peer, "status page sign-in refused: wrong token");
+            html(StatusCode::UNAUTHORIZED, page::login(&next, true))
+        }
+        Err(problem) => {
+            tracing::error!(%peer, "sign-in refused: cannot read the [server] token: {problem}");
+            text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "rekon cannot check tokens; see the daemon's log\n".into(),
+            )
+        }
+    }
+}
+
+/// `next` when it is a path of this server, else `/`: a login link must not
+/// send the browser to another site.
+fn local(next: &str) -> String {
+    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+        next.to_string()
+    } else {
+        "/".to_string()
     }
 }
 
 /// A plain-text response.
 pub(crate) fn text(status: StatusCode, body: String) -> Response<Body> {
     with_type(status, "text/plain; charset=utf-8", body)
+}
+
+/// An HTML page, with the headers that keep it from being framed, sniffed,
+/// cached or made to run anything but its own script.
+pub(crate) fn html(status: StatusCode, body: String) -> Response<Body> {
+    let mut response = with_type(status, "text/html; charset=utf-8", body);
+    let headers = response.headers_mut();
+    if let Ok(csp) = HeaderValue::from_str(&page::content_security_policy()) {
+        headers.insert(CONTENT_SECURITY_POLICY, csp);
+    }
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// 303 to `location` (a path of this server).
+fn redirect(location: &str) -> Response<Body> {
+    let mut response = text(StatusCode::SEE_OTHER, String::new());
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(LOCATION, value);
+    }
+    response
+}
+
+fn set_cookie(response: &mut Response<Body>, cookie: String) {
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(SET_COOKIE, value);
+    }
 }
 
 /// A JSON response.

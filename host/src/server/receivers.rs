@@ -191,7 +191,7 @@ fn same(given: &[u8], expected: &[u8]) -> bool {
 }
 
 /// The body, at most [`MAX_BODY`] bytes, or the response refusing it.
-async fn read_body(request: Request<Incoming>) -> Result<Vec<u8>, Response<Body>> {
+pub(crate) async fn read_body(request: Request<Incoming>) -> Result<Vec<u8>, Response<Body>> {
     let too_large = || {
         text(
             StatusCode::PAYLOAD_TOO_LARGE,
