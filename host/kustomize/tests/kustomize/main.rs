@@ -8,4 +8,5 @@ mod flux;
 mod generators;
 mod misc;
 mod nameref;
+mod overlay;
 mod support;
