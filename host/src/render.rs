@@ -51,6 +51,14 @@ pub enum RenderError {
         /// The plugin.
         plugin: String,
     },
+    /// Flux's post-build steps failed (a bad substitution).
+    #[error("kustomization `{kustomization}`: {error}")]
+    Flux {
+        /// The kustomization.
+        kustomization: String,
+        /// What failed (names file and line).
+        error: crate::flux::FluxError,
+    },
     /// Validators found error-severity violations.
     #[error(
         "kustomization `{kustomization}` was denied by its validators:\n{}",
@@ -154,6 +162,9 @@ pub struct Rendered {
     pub changes: Vec<Change>,
     /// Validator findings below error severity (errors fail the render).
     pub findings: Vec<Finding>,
+    /// Flux variables used without a value, one line per object (they
+    /// became `""`, as in Flux).
+    pub unresolved: Vec<String>,
 }
 
 /// The plugins of a configuration, loaded and with their settings checked.
@@ -237,7 +248,22 @@ impl Renderer {
             source,
         };
         let root = rekon_kustomize::open_root(root).map_err(build_err)?;
-        let resources = rekon_kustomize::build(&root, &k.path).map_err(build_err)?;
+        let mut unresolved = Vec::new();
+        let resources = match &k.flux {
+            None => rekon_kustomize::build(&root, &k.path).map_err(build_err)?,
+            Some(flux) => {
+                let built =
+                    rekon_kustomize::build_with(&root, &k.path, &flux.overlay).map_err(build_err)?;
+                let post = crate::flux::post_build(Some(flux), built).map_err(|error| {
+                    RenderError::Flux {
+                        kustomization: k.name.clone(),
+                        error,
+                    }
+                })?;
+                unresolved = post.unresolved;
+                post.objects
+            }
+        };
         let mut objects: Vec<RenderedObject> = resources
             .into_iter()
             .map(|r| RenderedObject {
@@ -279,6 +305,7 @@ impl Renderer {
             objects,
             changes,
             findings,
+            unresolved,
         })
     }
 

@@ -54,7 +54,11 @@ impl fmt::Display for PruneOutcome {
             PruneOutcome::NotOwned(Some(owner)) => {
                 write!(f, "kept: labelled `{OWNER_LABEL}: {owner}`")
             }
-            PruneOutcome::OptedOut => write!(f, "kept: annotated `{PRUNE_ANNOTATION}: disabled`"),
+            PruneOutcome::OptedOut => write!(
+                f,
+                "kept: annotated `{PRUNE_ANNOTATION}` (or `{}`): disabled",
+                crate::flux::PRUNE_ANNOTATION
+            ),
             PruneOutcome::Failed(reason) => write!(f, "delete failed: {reason}"),
         }
     }
@@ -120,7 +124,10 @@ impl Cluster {
             Some(owner) if owner == kustomization => {}
             owner => return PruneOutcome::NotOwned(owner.map(str::to_string)),
         }
-        if annotation(&live, PRUNE_ANNOTATION) == Some("disabled") {
+        // Flux's annotation too, so a repository written for Flux keeps its meaning.
+        if annotation(&live, PRUNE_ANNOTATION) == Some("disabled")
+            || annotation(&live, crate::flux::PRUNE_ANNOTATION) == Some("disabled")
+        {
             return PruneOutcome::OptedOut;
         }
         if dry_run {

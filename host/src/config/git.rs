@@ -47,6 +47,12 @@ pub struct GitConfig {
     pub message: String,
     /// How to authenticate to the remote.
     pub auth: GitAuth,
+    /// An ImageUpdateAutomation's `messageTemplate` (a Go text/template),
+    /// carried as written; `message` is used while it is not rendered.
+    pub message_template: Option<String>,
+    /// The image policies (`NS:NAME`) whose choices are written (an
+    /// ImageUpdateAutomation's `policySelector`); `None`: all of them.
+    pub policies: Option<Vec<String>>,
 }
 
 /// How rekon authenticates to the git remote.
@@ -56,6 +62,13 @@ pub enum GitAuth {
     None,
     /// HTTPS with a token as the password (user: the URL's, else `x-access-token`).
     Token(Secret),
+    /// HTTPS with a user name and password (a Flux GitRepository's Secret).
+    Basic {
+        /// The user name.
+        username: String,
+        /// The password.
+        password: Secret,
+    },
     /// SSH with a private key file, and the host keys to trust.
     Ssh {
         /// The private key.
@@ -208,6 +221,8 @@ pub(super) fn git(
             .unwrap_or_else(|| "rekon@localhost".to_string()),
         message,
         auth,
+        message_template: None,
+        policies: None,
     }))
 }
 
