@@ -7,6 +7,7 @@ mod capabilities;
 mod cli;
 mod daemon;
 mod docs;
+mod flux;
 mod install;
 mod languages;
 mod lease;

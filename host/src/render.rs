@@ -252,8 +252,8 @@ impl Renderer {
         let resources = match &k.flux {
             None => rekon_kustomize::build(&root, &k.path).map_err(build_err)?,
             Some(flux) => {
-                let built =
-                    rekon_kustomize::build_with(&root, &k.path, &flux.overlay).map_err(build_err)?;
+                let built = rekon_kustomize::build_with(&root, &k.path, &flux.overlay)
+                    .map_err(build_err)?;
                 let post = crate::flux::post_build(Some(flux), built).map_err(|error| {
                     RenderError::Flux {
                         kustomization: k.name.clone(),

@@ -544,8 +544,8 @@ impl Kustomization {
             self.name_suffix = Some(suffix.clone());
         }
         for (index, value) in overlay.patches.iter().enumerate() {
-            let patch = Patch::deserialize(value)
-                .map_err(|e| invalid(format!("patches[{index}]: {e}")))?;
+            let patch =
+                Patch::deserialize(value).map_err(|e| invalid(format!("patches[{index}]: {e}")))?;
             if patch.path.is_some() || patch.patch.is_none() {
                 return Err(invalid(format!(
                     "patches[{index}]: give the patch inline in `patch`"

@@ -208,7 +208,8 @@ impl Cluster {
         };
         let mut config = config.clone();
         config.auth_info.impersonate = Some(user.to_string());
-        let client = Client::try_from(config.clone()).map_err(|e| ApplyError::Config(e.to_string()))?;
+        let client =
+            Client::try_from(config.clone()).map_err(|e| ApplyError::Config(e.to_string()))?;
         Ok(Cluster {
             client,
             options: self.options.clone(),
@@ -351,7 +352,8 @@ impl Cluster {
         let ids: Vec<ObjectRef> = desired.iter().map(|d| d.id.clone()).collect();
         let stale = prune::stale(&inventory, &ids);
         let pruned = if k.prune {
-            self.delete_stale(&k.owner(), &resolver, &stale, false).await
+            self.delete_stale(&k.owner(), &resolver, &stale, false)
+                .await
         } else {
             Vec::new()
         };
@@ -394,7 +396,9 @@ impl Cluster {
         let (resolver, desired) = self.prepare(k, objects, &inventory).await?;
         let ids: Vec<ObjectRef> = desired.into_iter().map(|d| d.id).collect();
         let stale = prune::stale(&inventory, &ids);
-        let pruned = self.delete_stale(&k.owner(), &resolver, &stale, dry_run).await;
+        let pruned = self
+            .delete_stale(&k.owner(), &resolver, &stale, dry_run)
+            .await;
         if !dry_run && !stale.is_empty() {
             let entries: Vec<ObjectRef> = inventory
                 .into_iter()
@@ -420,8 +424,12 @@ impl Cluster {
         let ids = plan::identities(&k.owner(), objects)?;
         let groups = groups(ids.iter().chain(inventory));
         let resolver = Resolver::run(&self.client, &self.options.retry, &groups).await?;
-        let desired =
-            plan::prepare(&k.owner(), objects, &resolver, self.client.default_namespace())?;
+        let desired = plan::prepare(
+            &k.owner(),
+            objects,
+            &resolver,
+            self.client.default_namespace(),
+        )?;
         Ok((resolver, desired))
     }
 

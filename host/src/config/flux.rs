@@ -130,18 +130,30 @@ pub(super) fn flux(
     }
     if let Some(source) = &f.source {
         if !sources.contains_key(source) {
-            return Err(bad(format!("source `{source}` is not declared under [sources]")));
+            return Err(bad(format!(
+                "source `{source}` is not declared under [sources]"
+            )));
         }
     }
     let name_ok = |key: &str| matches!(key.split('/').collect::<Vec<_>>()[..], [ns, n] if !ns.is_empty() && !n.is_empty());
     let mut kustomizations = BTreeMap::new();
     for (key, c) in f.kustomizations {
         if !name_ok(&key) {
-            return Err(bad(format!("kustomizations.\"{key}\": write NAMESPACE/NAME")));
+            return Err(bad(format!(
+                "kustomizations.\"{key}\": write NAMESPACE/NAME"
+            )));
         }
-        let mutators = chain(&c.mutators, plugins).map_err(|m| bad(format!("kustomizations.\"{key}\": mutator {m}")))?;
-        let validators = chain(&c.validators, plugins).map_err(|m| bad(format!("kustomizations.\"{key}\": validator {m}")))?;
-        kustomizations.insert(key, FluxChains { mutators, validators });
+        let mutators = chain(&c.mutators, plugins)
+            .map_err(|m| bad(format!("kustomizations.\"{key}\": mutator {m}")))?;
+        let validators = chain(&c.validators, plugins)
+            .map_err(|m| bad(format!("kustomizations.\"{key}\": validator {m}")))?;
+        kustomizations.insert(
+            key,
+            FluxChains {
+                mutators,
+                validators,
+            },
+        );
     }
     let mut policies = BTreeMap::new();
     for (key, p) in f.policies {

@@ -113,7 +113,10 @@ impl std::fmt::Debug for Secret {
         match self {
             Secret::Env(var) => f.debug_tuple("Env").field(var).finish(),
             Secret::File(path) => f.debug_tuple("File").field(path).finish(),
-            Secret::Value { from, .. } => f.debug_struct("Value").field("from", from).finish_non_exhaustive(),
+            Secret::Value { from, .. } => f
+                .debug_struct("Value")
+                .field("from", from)
+                .finish_non_exhaustive(),
         }
     }
 }

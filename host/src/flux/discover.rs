@@ -60,8 +60,6 @@ pub struct Graph {
     /// Problems that do not stop rendering and applying (an ImagePolicy
     /// whose plugin is not declared): `rekon check` fails on them.
     pub problems: Vec<String>,
-    /// Variables without a value (see [`super::PostBuilt::unresolved`]).
-    pub unresolved: Vec<String>,
 }
 
 /// A parsed Flux object with where it came from.
@@ -157,7 +155,13 @@ pub async fn expand(
         .iter()
         .filter(|(k, _)| k.repo.is_none())
         .find(|(k, _)| normalize(k.object.spec.path.as_deref().unwrap_or("")) == entry_path)
-        .and_then(|(k, _)| k.object.spec.source_ref.as_ref().map(|s| cross_key(s, &k.namespace)));
+        .and_then(|(k, _)| {
+            k.object
+                .spec
+                .source_ref
+                .as_ref()
+                .map(|s| cross_key(s, &k.namespace))
+        });
 
     // Build each Kustomization once its GitRepository is known, as
     // kustomize-controller reconciles what the previous ones applied.
@@ -175,8 +179,14 @@ pub async fn expand(
             let kind = source.kind.as_deref().unwrap_or("");
             if kind != "GitRepository" {
                 return Err(k.error(match kind {
-                    "OCIRepository" => "sourceRef: OCIRepository sources are not built yet (only GitRepository)".to_string(),
-                    "Bucket" => "sourceRef: Bucket sources are not built in rekon (only GitRepository)".to_string(),
+                    "OCIRepository" => {
+                        "sourceRef: OCIRepository sources are not built yet (only GitRepository)"
+                            .to_string()
+                    }
+                    "Bucket" => {
+                        "sourceRef: Bucket sources are not built in rekon (only GitRepository)"
+                            .to_string()
+                    }
                     other => format!("sourceRef.kind `{other}`: only GitRepository is built"),
                 }));
             }
@@ -201,7 +211,7 @@ pub async fn expand(
                 continue;
             };
             let lookup = match d.access.cluster {
-                Some(cluster) => Lookup::Cluster(cluster),
+                Some(cluster) => Lookup::Both(cluster, &d.repo_objects),
                 None => Lookup::Repository(&d.repo_objects),
             };
             values::resolve(&mut flux, lookup).await?;
@@ -244,7 +254,12 @@ fn cross_key(r: &CrossRef, namespace: &str) -> String {
     format!("{}/{}", r.namespace.as_deref().unwrap_or(namespace), r.name)
 }
 
-fn build(root: &Path, path: &str, overlay: &Overlay, what: &str) -> Result<Vec<Resource>, FluxError> {
+fn build(
+    root: &Path,
+    path: &str,
+    overlay: &Overlay,
+    what: &str,
+) -> Result<Vec<Resource>, FluxError> {
     let wrap = |error| FluxError::Build {
         object: what.to_string(),
         error,
@@ -276,7 +291,9 @@ fn field_line(root: &Path, origin: &Origin, path: &str) -> usize {
         .take_while(|(i, l)| *i + 1 == origin.line || !l.starts_with("---"))
         .find(|(_, l)| {
             let t = l.trim_start().trim_start_matches("- ");
-            !key.is_empty() && t.strip_prefix(key).is_some_and(|r| r.trim_start().starts_with(':'))
+            !key.is_empty()
+                && t.strip_prefix(key)
+                    .is_some_and(|r| r.trim_start().starts_with(':'))
         })
         .map_or(origin.line, |(i, _)| i + 1)
 }
@@ -306,8 +323,8 @@ impl Discovery<'_> {
         what: &str,
     ) -> Result<(), FluxError> {
         self.repo_objects.collect(built.iter().map(|r| &r.object));
+        // Variables without a value are named when the kustomization is rendered.
         let sorted = post_build(k, built)?;
-        self.graph.unresolved.extend(sorted.unresolved);
         if !sorted.left_out.is_empty() {
             let files: BTreeSet<String> = sorted
                 .left_out
@@ -335,8 +352,14 @@ impl Discovery<'_> {
         let describe = format!(
             "{} {}/{}",
             r.object["kind"].as_str().unwrap_or(""),
-            r.object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default"),
-            r.object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("")
+            r.object
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("default"),
+            r.object
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
         );
         let object: Object<S> = serde_path_to_error::deserialize(&r.object).map_err(|e| {
             let path = e.path().to_string();
@@ -418,7 +441,10 @@ impl Discovery<'_> {
                 let g: Parsed<GitRepositorySpec> = self.parse(repo, &r)?;
                 check_git(&g)?;
                 let reference = describe_ref(&g.object.spec);
-                self.item(&g, format!("{}@{reference}", crate::git::redact(&g.object.spec.url)));
+                self.item(
+                    &g,
+                    format!("{}@{reference}", crate::git::redact(&g.object.spec.url)),
+                );
                 self.git.insert(g.key(), g);
             }
             ("kustomize.toolkit.fluxcd.io", "Kustomization") => {
@@ -430,7 +456,11 @@ impl Discovery<'_> {
                     normalize(spec.path.as_deref().unwrap_or("")),
                     spec.source_ref
                         .as_ref()
-                        .map(|s| format!("{} {}", s.kind.as_deref().unwrap_or("?"), cross_key(s, &k.namespace)))
+                        .map(|s| format!(
+                            "{} {}",
+                            s.kind.as_deref().unwrap_or("?"),
+                            cross_key(s, &k.namespace)
+                        ))
                         .unwrap_or_else(|| "(no sourceRef)".into())
                 );
                 if !spec.depends_on.is_empty() {
@@ -467,7 +497,13 @@ impl Discovery<'_> {
             ("image.toolkit.fluxcd.io", "ImageUpdateAutomation") => {
                 supported(&["v1beta2", "v1"])?;
                 let a: Parsed<objects::ImageUpdateAutomationSpec> = self.parse(repo, &r)?;
-                self.item(&a, format!("writes to {}", cross_key(&a.object.spec.source_ref, &a.namespace)));
+                self.item(
+                    &a,
+                    format!(
+                        "writes to {}",
+                        cross_key(&a.object.spec.source_ref, &a.namespace)
+                    ),
+                );
                 self.automations.push(a);
             }
             ("notification.toolkit.fluxcd.io", "Receiver") => {
@@ -476,7 +512,8 @@ impl Discovery<'_> {
                     name: format!("{ns}/{name}"),
                     file,
                     line,
-                    detail: "not served: rekon's webhooks are [receivers.NAME] in rekon.toml".into(),
+                    detail: "not served: rekon's webhooks are [receivers.NAME] in rekon.toml"
+                        .into(),
                 });
                 self.graph.notes.push(format!(
                     "Receiver {ns}/{name}: not served (declare the webhook under [receivers] in rekon.toml)"
@@ -489,7 +526,9 @@ impl Discovery<'_> {
                 ));
             }
             ("source.toolkit.fluxcd.io", "OCIRepository") => {
-                return Err(refuse("OCIRepository sources are not built yet in rekon (only GitRepository)".into()));
+                return Err(refuse(
+                    "OCIRepository sources are not built yet in rekon (only GitRepository)".into(),
+                ));
             }
             _ => {
                 return Err(refuse(format!(
@@ -522,12 +561,15 @@ impl Discovery<'_> {
         let g = &self.git[key];
         let source = source_config(g, self.access.cluster, self.state_dir.as_deref()).await?;
         let Some(state_dir) = &self.state_dir else {
-            return Err(g.error("no state directory to fetch it into (set state-dir or $REKON_STATE_DIR)"));
+            return Err(
+                g.error("no state directory to fetch it into (set state-dir or $REKON_STATE_DIR)")
+            );
         };
-        let checkout = crate::source::sync(state_dir, &source).map_err(|error| FluxError::Fetch {
-            object: g.describe(),
-            error,
-        })?;
+        let checkout =
+            crate::source::sync(state_dir, &source).map_err(|error| FluxError::Fetch {
+                object: g.describe(),
+                error,
+            })?;
         self.roots.insert(key.to_string(), checkout.dir.clone());
         Ok(Some(checkout.dir))
     }
@@ -543,24 +585,48 @@ impl Discovery<'_> {
         let state_dir = self.state_dir.clone();
         // Sources: every GitRepository but the entry's, which rekon has.
         for (key, g) in &self.git {
-            let ignore = Some(g.object.spec.ignore.clone().unwrap_or_else(|| DEFAULT_IGNORE.into()));
+            let ignore = Some(
+                g.object
+                    .spec
+                    .ignore
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_IGNORE.into()),
+            );
             if Some(key.as_str()) == entry_repo {
-                if let Some(source) = settings.source.as_ref().and_then(|s| config.sources.get_mut(s)) {
+                if let Some(source) = settings
+                    .source
+                    .as_ref()
+                    .and_then(|s| config.sources.get_mut(s))
+                {
                     source.ignore = ignore;
                 }
                 continue;
             }
             if !self.access.fetch {
-                self.graph.notes.push(format!("GitRepository {key}: not fetched (--offline)"));
+                self.graph
+                    .notes
+                    .push(format!("GitRepository {key}: not fetched (--offline)"));
                 continue;
             }
             let source = source_config(g, cluster, state_dir.as_deref()).await?;
             if let Some(dir) = self.roots.get(key) {
                 let revision = git2::Repository::open(dir)
                     .ok()
-                    .and_then(|r| r.head().ok()?.peel_to_commit().ok().map(|c| c.id().to_string()))
+                    .and_then(|r| {
+                        r.head()
+                            .ok()?
+                            .peel_to_commit()
+                            .ok()
+                            .map(|c| c.id().to_string())
+                    })
                     .unwrap_or_default();
-                roots.set(key, crate::source::Checkout { dir: dir.clone(), revision });
+                roots.set(
+                    key,
+                    crate::source::Checkout {
+                        dir: dir.clone(),
+                        revision,
+                    },
+                );
             }
             config.sources.insert(key.clone(), source);
         }
@@ -576,13 +642,19 @@ impl Discovery<'_> {
         for (k, flux) in &self.kustomizations {
             let Some(flux) = flux else { continue };
             let spec = &k.object.spec;
-            let deps: Vec<String> = spec.depends_on.iter().map(|d| cross_key(d, &k.namespace)).collect();
+            let deps: Vec<String> = spec
+                .depends_on
+                .iter()
+                .map(|d| cross_key(d, &k.namespace))
+                .collect();
             for dep in &deps {
                 if *dep == k.key() {
                     return Err(k.error("spec.dependsOn names the Kustomization itself"));
                 }
                 if !names.contains(dep) {
-                    return Err(k.error(format!("spec.dependsOn: Kustomization {dep} is not defined in the repository")));
+                    return Err(k.error(format!(
+                        "spec.dependsOn: Kustomization {dep} is not defined in the repository"
+                    )));
                 }
             }
             depends.push((k.key(), deps.clone()));
@@ -591,18 +663,30 @@ impl Discovery<'_> {
                 Some(c) => (c.mutators.clone(), c.validators.clone()),
                 None => {
                     let list = |annotation: &str| -> Vec<String> {
-                        k.object.metadata.annotations.get(annotation).map_or(Vec::new(), |v| {
-                            v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
-                        })
+                        k.object
+                            .metadata
+                            .annotations
+                            .get(annotation)
+                            .map_or(Vec::new(), |v| {
+                                v.split(',')
+                                    .map(str::trim)
+                                    .filter(|s| !s.is_empty())
+                                    .map(str::to_string)
+                                    .collect()
+                            })
                     };
-                    let m = chain(&list(super::MUTATORS_ANNOTATION), &config.plugins)
-                        .map_err(|e| k.error(format!("annotation {}: {e}", super::MUTATORS_ANNOTATION)))?;
-                    let v = chain(&list(super::VALIDATORS_ANNOTATION), &config.plugins)
-                        .map_err(|e| k.error(format!("annotation {}: {e}", super::VALIDATORS_ANNOTATION)))?;
+                    let m =
+                        chain(&list(super::MUTATORS_ANNOTATION), &config.plugins).map_err(|e| {
+                            k.error(format!("annotation {}: {e}", super::MUTATORS_ANNOTATION))
+                        })?;
+                    let v = chain(&list(super::VALIDATORS_ANNOTATION), &config.plugins).map_err(
+                        |e| k.error(format!("annotation {}: {e}", super::VALIDATORS_ANNOTATION)),
+                    )?;
                     (m, v)
                 }
             };
-            let interval = duration("interval", &spec.interval).map_err(|e| k.error(format!("spec.{e}")))?;
+            let interval =
+                duration("interval", &spec.interval).map_err(|e| k.error(format!("spec.{e}")))?;
             let timeout = match &spec.timeout {
                 Some(t) => duration("timeout", t).map_err(|e| k.error(format!("spec.{e}")))?,
                 None => interval,
@@ -635,7 +719,10 @@ impl Discovery<'_> {
                 .iter()
                 .find(|(k, _)| k.key() == cycle[0])
                 .expect("a kustomization of the cycle");
-            return Err(first.error(format!("spec.dependsOn forms a cycle: {}", cycle.join(" -> "))));
+            return Err(first.error(format!(
+                "spec.dependsOn forms a cycle: {}",
+                cycle.join(" -> ")
+            )));
         }
 
         // Images: an ImagePolicy and its ImageRepository.
@@ -667,7 +754,16 @@ impl Discovery<'_> {
                 .or_else(|| annotations.get(super::PLATFORM_ANNOTATION).cloned())
                 .map(|s| s.parse().map_err(|e| p.error(format!("platform: {e}"))))
                 .transpose()?;
-            let image = image_config(p, repo, plugin, platform, cluster, &config.registries, state_dir.as_deref()).await?;
+            let image = image_config(
+                p,
+                repo,
+                plugin,
+                platform,
+                cluster,
+                &config.registries,
+                state_dir.as_deref(),
+            )
+            .await?;
             config.images.insert(image.policy_name.clone(), image);
         }
 
@@ -683,7 +779,9 @@ impl Discovery<'_> {
         if let Some(a) = self.automations.first() {
             let key = cross_key(&a.object.spec.source_ref, &a.namespace);
             let Some(g) = self.git.get(&key) else {
-                return Err(a.error(format!("spec.sourceRef: GitRepository {key} is not defined in the repository")));
+                return Err(a.error(format!(
+                    "spec.sourceRef: GitRepository {key} is not defined in the repository"
+                )));
             };
             let remote = if self.access.fetch || cluster.is_some() {
                 source_config(g, cluster, state_dir.as_deref()).await?.git
@@ -711,11 +809,26 @@ impl Discovery<'_> {
 fn check_git(g: &Parsed<GitRepositorySpec>) -> Result<(), FluxError> {
     let spec = &g.object.spec;
     let unsupported = [
-        (spec.verify.is_some(), "spec.verify: commit signature verification is not supported yet"),
-        (spec.proxy_secret_ref.is_some(), "spec.proxySecretRef: proxies are not supported yet"),
-        (spec.recurse_submodules, "spec.recurseSubmodules: submodules are not supported yet"),
-        (spec.include.is_some(), "spec.include: including other GitRepositories is not supported yet"),
-        (spec.sparse_checkout.is_some(), "spec.sparseCheckout is not supported yet"),
+        (
+            spec.verify.is_some(),
+            "spec.verify: commit signature verification is not supported yet",
+        ),
+        (
+            spec.proxy_secret_ref.is_some(),
+            "spec.proxySecretRef: proxies are not supported yet",
+        ),
+        (
+            spec.recurse_submodules,
+            "spec.recurseSubmodules: submodules are not supported yet",
+        ),
+        (
+            spec.include.is_some(),
+            "spec.include: including other GitRepositories is not supported yet",
+        ),
+        (
+            spec.sparse_checkout.is_some(),
+            "spec.sparseCheckout is not supported yet",
+        ),
         (
             spec.provider.as_deref().is_some_and(|p| p != "generic"),
             "spec.provider: only `generic` is supported",
@@ -741,7 +854,9 @@ fn git_reference(g: &Parsed<GitRepositorySpec>) -> Result<(String, GitReference)
         GitReference::Commit(commit)
     } else if let Some(name) = r.name {
         if !name.starts_with("refs/") {
-            return Err(g.error(format!("spec.ref.name `{name}` must be a full reference (refs/...)")));
+            return Err(g.error(format!(
+                "spec.ref.name `{name}` must be a full reference (refs/...)"
+            )));
         }
         GitReference::Name(name)
     } else if let Some(range) = r.semver {
@@ -767,18 +882,34 @@ fn describe_ref(spec: &GitRepositorySpec) -> String {
 }
 
 /// The Kustomization's build and apply settings (`vars` still to resolve).
-fn flux_kustomization(k: &Parsed<KustomizationSpec>, source: &str) -> Result<FluxKustomization, FluxError> {
+fn flux_kustomization(
+    k: &Parsed<KustomizationSpec>,
+    source: &str,
+) -> Result<FluxKustomization, FluxError> {
     let spec = &k.object.spec;
     let unsupported = [
-        (spec.decryption.is_some(), "spec.decryption: SOPS decryption is not supported yet"),
-        (spec.kube_config.is_some(), "spec.kubeConfig: remote clusters are not supported"),
-        (spec.health_check_exprs.is_some(), "spec.healthCheckExprs are not supported yet"),
-        (spec.deletion_policy.is_some(), "spec.deletionPolicy is not supported yet"),
+        (
+            spec.decryption.is_some(),
+            "spec.decryption: SOPS decryption is not supported yet",
+        ),
+        (
+            spec.kube_config.is_some(),
+            "spec.kubeConfig: remote clusters are not supported",
+        ),
+        (
+            spec.health_check_exprs.is_some(),
+            "spec.healthCheckExprs are not supported yet",
+        ),
+        (
+            spec.deletion_policy.is_some(),
+            "spec.deletionPolicy is not supported yet",
+        ),
     ];
     if let Some((_, message)) = unsupported.iter().find(|(bad, _)| *bad) {
         return Err(k.error(*message));
     }
-    let interval = duration("interval", &spec.interval).map_err(|e| k.error(format!("spec.{e}")))?;
+    let interval =
+        duration("interval", &spec.interval).map_err(|e| k.error(format!("spec.{e}")))?;
     let retry_interval = match &spec.retry_interval {
         Some(t) => duration("retryInterval", t).map_err(|e| k.error(format!("spec.{e}")))?,
         None => interval,
@@ -809,7 +940,13 @@ fn flux_kustomization(k: &Parsed<KustomizationSpec>, source: &str) -> Result<Flu
         health_checks: spec
             .health_checks
             .iter()
-            .map(|h| format!("{}/{}", h.kind.as_deref().unwrap_or(""), cross_key(h, &k.namespace)))
+            .map(|h| {
+                format!(
+                    "{}/{}",
+                    h.kind.as_deref().unwrap_or(""),
+                    cross_key(h, &k.namespace)
+                )
+            })
             .collect(),
         source: source.to_string(),
     })
@@ -836,7 +973,12 @@ async fn read_secret(
 
 /// Write a secret value rekon must hand to a library as a file (an ssh key,
 /// a CA), readable by rekon only, under the state directory.
-fn secret_file(state_dir: Option<&Path>, secret: &str, key: &str, value: &[u8]) -> Result<PathBuf, String> {
+fn secret_file(
+    state_dir: Option<&Path>,
+    secret: &str,
+    key: &str,
+    value: &[u8],
+) -> Result<PathBuf, String> {
     let dir = state_dir
         .ok_or("no state directory to keep it in (set state-dir or $REKON_STATE_DIR)")?
         .join("flux-secrets")
@@ -864,24 +1006,37 @@ async fn source_config(
             let data = read_secret(cluster, &g.describe(), &g.namespace, &secret.name)
                 .await
                 .map_err(|m| g.error(format!("spec.secretRef: {m}")))?;
-            let text = |key: &str| data.get(key).map(|v| String::from_utf8_lossy(v).into_owned());
+            let text = |key: &str| {
+                data.get(key)
+                    .map(|v| String::from_utf8_lossy(v).into_owned())
+            };
             let from = |key: &str| format!("{}/{}[{key}]", g.namespace, secret.name);
             let name = format!("{}/{}", g.namespace, secret.name);
             if let Some(identity) = data.get("identity") {
                 let file = |key: &str, value: &[u8]| {
-                    secret_file(state_dir, &name, key, value).map_err(|m| g.error(format!("spec.secretRef: {m}")))
+                    secret_file(state_dir, &name, key, value)
+                        .map_err(|m| g.error(format!("spec.secretRef: {m}")))
                 };
                 GitAuth::Ssh {
                     key: file("identity", identity)?,
-                    known_hosts: data.get("known_hosts").map(|k| file("known_hosts", k)).transpose()?,
+                    known_hosts: data
+                        .get("known_hosts")
+                        .map(|k| file("known_hosts", k))
+                        .transpose()?,
                 }
             } else if let (Some(username), Some(password)) = (text("username"), text("password")) {
                 GitAuth::Basic {
                     username,
-                    password: Secret::Value { from: from("password"), value: password },
+                    password: Secret::Value {
+                        from: from("password"),
+                        value: password,
+                    },
                 }
             } else if let Some(token) = text("bearerToken") {
-                GitAuth::Token(Secret::Value { from: from("bearerToken"), value: token })
+                GitAuth::Token(Secret::Value {
+                    from: from("bearerToken"),
+                    value: token,
+                })
             } else {
                 return Err(g.error(format!(
                     "spec.secretRef: Secret {name} has none of identity, username and password, bearerToken"
@@ -889,7 +1044,8 @@ async fn source_config(
             }
         }
     };
-    let interval = duration("interval", &spec.interval).map_err(|e| g.error(format!("spec.{e}")))?;
+    let interval =
+        duration("interval", &spec.interval).map_err(|e| g.error(format!("spec.{e}")))?;
     Ok(SourceConfig {
         name: g.key(),
         git: GitConfig {
@@ -934,8 +1090,14 @@ async fn image_config(
 ) -> Result<ImageConfig, FluxError> {
     let spec = &repo.object.spec;
     let unsupported = [
-        (spec.service_account_name.is_some(), "spec.serviceAccountName: image pull secrets of service accounts are not supported yet"),
-        (spec.proxy_secret_ref.is_some(), "spec.proxySecretRef: proxies are not supported yet"),
+        (
+            spec.service_account_name.is_some(),
+            "spec.serviceAccountName: image pull secrets of service accounts are not supported yet",
+        ),
+        (
+            spec.proxy_secret_ref.is_some(),
+            "spec.proxySecretRef: proxies are not supported yet",
+        ),
         (
             spec.provider.as_deref().is_some_and(|p| p != "generic"),
             "spec.provider: only `generic` is supported",
@@ -959,8 +1121,9 @@ async fn image_config(
         let data = read_secret(cluster, &repo.describe(), &repo.namespace, &secret.name)
             .await
             .map_err(|m| repo.error(format!("spec.secretRef: {m}")))?;
-        registry.credentials = docker_credentials(&data, host, &format!("{}/{}", repo.namespace, secret.name))
-            .map_err(|m| repo.error(format!("spec.secretRef: {m}")))?;
+        registry.credentials =
+            docker_credentials(&data, host, &format!("{}/{}", repo.namespace, secret.name))
+                .map_err(|m| repo.error(format!("spec.secretRef: {m}")))?;
     }
     if let Some(secret) = &spec.cert_secret_ref {
         let name = format!("{}/{}", repo.namespace, secret.name);
@@ -968,14 +1131,19 @@ async fn image_config(
             .await
             .map_err(|m| repo.error(format!("spec.certSecretRef: {m}")))?;
         if data.contains_key("tls.crt") || data.contains_key("certFile") {
-            return Err(repo.error("spec.certSecretRef: client certificates are not supported yet (only ca.crt)"));
+            return Err(repo.error(
+                "spec.certSecretRef: client certificates are not supported yet (only ca.crt)",
+            ));
         }
         let ca = data
             .get("ca.crt")
             .or_else(|| data.get("caFile"))
-            .ok_or_else(|| repo.error(format!("spec.certSecretRef: Secret {name} has no ca.crt")))?;
+            .ok_or_else(|| {
+                repo.error(format!("spec.certSecretRef: Secret {name} has no ca.crt"))
+            })?;
         registry.ca_file = Some(
-            secret_file(state_dir, &name, "ca.crt", ca).map_err(|m| repo.error(format!("spec.certSecretRef: {m}")))?,
+            secret_file(state_dir, &name, "ca.crt", ca)
+                .map_err(|m| repo.error(format!("spec.certSecretRef: {m}")))?,
         );
     }
     let exclude = spec
@@ -983,7 +1151,10 @@ async fn image_config(
         .clone()
         .unwrap_or_else(|| vec![DEFAULT_EXCLUDE.to_string()])
         .iter()
-        .map(|e| regex::Regex::new(e).map_err(|err| repo.error(format!("spec.exclusionList `{e}`: {err}"))))
+        .map(|e| {
+            regex::Regex::new(e)
+                .map_err(|err| repo.error(format!("spec.exclusionList `{e}`: {err}")))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let mut settings = serde_json::Map::new();
     if let Some(filter) = &p.object.spec.filter_tags {
@@ -1008,7 +1179,8 @@ async fn image_config(
         settings: Value::Object(settings),
         platform,
         exclude,
-        interval: duration("interval", &spec.interval).map_err(|e| repo.error(format!("spec.{e}")))?,
+        interval: duration("interval", &spec.interval)
+            .map_err(|e| repo.error(format!("spec.{e}")))?,
         suspend: spec.suspend,
         digest_reflection,
     })
@@ -1023,13 +1195,15 @@ fn docker_credentials(
     let json = data
         .get(".dockerconfigjson")
         .ok_or_else(|| format!("Secret {secret} has no .dockerconfigjson"))?;
-    let config: Value =
-        serde_json::from_slice(json).map_err(|e| format!("Secret {secret}: .dockerconfigjson: {e}"))?;
+    let config: Value = serde_json::from_slice(json)
+        .map_err(|e| format!("Secret {secret}: .dockerconfigjson: {e}"))?;
     let auths = config["auths"].as_object().cloned().unwrap_or_default();
     let entry = auths
         .iter()
         .find(|(key, _)| {
-            let key = key.trim_start_matches("https://").trim_start_matches("http://");
+            let key = key
+                .trim_start_matches("https://")
+                .trim_start_matches("http://");
             let key = key.split('/').next().unwrap_or("");
             key == host || (host == "docker.io" && key == "index.docker.io")
         })
@@ -1078,11 +1252,15 @@ fn automation(
     }
     if let Some(strategy) = spec.update.as_ref().and_then(|u| u.strategy.as_deref()) {
         if strategy != "Setters" {
-            return Err(a.error(format!("spec.update.strategy `{strategy}`: only Setters exists")));
+            return Err(a.error(format!(
+                "spec.update.strategy `{strategy}`: only Setters exists"
+            )));
         }
     }
     let branch = match git.checkout.map(|c| c.reference) {
-        Some(r) if r.tag.is_some() || r.semver.is_some() || r.commit.is_some() || r.name.is_some() => {
+        Some(r)
+            if r.tag.is_some() || r.semver.is_some() || r.commit.is_some() || r.name.is_some() =>
+        {
             return Err(a.error("spec.git.checkout.ref: only a branch is supported"))
         }
         Some(r) => r.branch.unwrap_or_else(|| remote.branch.clone()),
@@ -1097,7 +1275,9 @@ fn automation(
                     a.error(format!("spec.git.push.refspec `{refspec}`: only refs/heads/... destinations are supported"))
                 })?
             }
-            (Some(_), Some(_)) => return Err(a.error("spec.git.push: give branch or refspec, not both")),
+            (Some(_), Some(_)) => {
+                return Err(a.error("spec.git.push: give branch or refspec, not both"))
+            }
             (None, None) => branch.clone(),
         },
         None => branch.clone(),
@@ -1153,7 +1333,10 @@ fn find_cycle(depends: &[(String, Vec<String>)]) -> Option<Vec<String>> {
         path.pop();
         None
     }
-    let edges: BTreeMap<&str, &[String]> = depends.iter().map(|(n, d)| (n.as_str(), d.as_slice())).collect();
+    let edges: BTreeMap<&str, &[String]> = depends
+        .iter()
+        .map(|(n, d)| (n.as_str(), d.as_slice()))
+        .collect();
     let mut done = BTreeSet::new();
     depends
         .iter()

@@ -235,7 +235,8 @@ pub fn remove_ignored(dir: &Path, patterns: &str) -> Result<(), String> {
             }
             matchers.push(m);
         }
-        let entries = std::fs::read_dir(&current).map_err(|e| format!("{}: {e}", current.display()))?;
+        let entries =
+            std::fs::read_dir(&current).map_err(|e| format!("{}: {e}", current.display()))?;
         for entry in entries.flatten() {
             let path = entry.path();
             let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());

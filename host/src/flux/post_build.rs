@@ -8,7 +8,9 @@ use rekon_kustomize::Resource;
 use serde_json::Value;
 
 use super::substitute::substitute;
-use super::{is_flux_component, is_flux_object, FluxError, FluxKustomization, SUBSTITUTE_ANNOTATION};
+use super::{
+    is_flux_component, is_flux_object, FluxError, FluxKustomization, SUBSTITUTE_ANNOTATION,
+};
 
 /// A build after Flux's post-build steps.
 #[derive(Debug, Default)]
@@ -35,9 +37,8 @@ pub fn post_build(
     let mut out = PostBuilt::default();
     // As Flux: no variables, no substitution (a `${x}` stays as written),
     // unless some `substituteFrom` could not be read, so its variables are named.
-    let substituting = k.filter(|k| {
-        k.post_build.is_some() && (!k.vars.is_empty() || !k.unread.is_empty())
-    });
+    let substituting =
+        k.filter(|k| k.post_build.is_some() && (!k.vars.is_empty() || !k.unread.is_empty()));
     for mut r in resources {
         if let Some(k) = substituting {
             let disabled = |place: &str| {

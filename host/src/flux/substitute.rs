@@ -549,7 +549,13 @@ mod tests {
 
     #[test]
     fn bad_substitutions_name_the_line() {
-        for input in ["x\n  ${}", "x\n  ${name", "x\n  ${name!}", "x\n  ${name:}", "x\n  ${#}"] {
+        for input in [
+            "x\n  ${}",
+            "x\n  ${name",
+            "x\n  ${name!}",
+            "x\n  ${name:}",
+            "x\n  ${#}",
+        ] {
             let err = substitute(input, &vars()).unwrap_err();
             assert_eq!(err.line, 2, "{input}");
             assert!(err.near.starts_with("${"), "{input}: {err}");

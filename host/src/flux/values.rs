@@ -29,7 +29,8 @@ impl RepoObjects {
             for (k, v) in o["data"].as_object().into_iter().flatten() {
                 let v = v.as_str().unwrap_or_default();
                 let v = if kind == "Secret" {
-                    let decoded = base64::engine::general_purpose::STANDARD.decode(v.replace('\n', ""));
+                    let decoded =
+                        base64::engine::general_purpose::STANDARD.decode(v.replace('\n', ""));
                     String::from_utf8_lossy(&decoded.unwrap_or_default()).into_owned()
                 } else {
                     v.to_string()
@@ -66,10 +67,16 @@ pub(super) enum Lookup<'a> {
     Cluster(&'a Cluster),
     /// The repository's own objects (no cluster).
     Repository(&'a RepoObjects),
+    /// The cluster, else the repository (discovery: on a fresh cluster the
+    /// settings a parent Kustomization applies are not there yet).
+    Both(&'a Cluster, &'a RepoObjects),
 }
 
 /// Resolve `k`'s variables into `k.vars` and `k.unread`.
-pub(super) async fn resolve(k: &mut FluxKustomization, lookup: Lookup<'_>) -> Result<(), FluxError> {
+pub(super) async fn resolve(
+    k: &mut FluxKustomization,
+    lookup: Lookup<'_>,
+) -> Result<(), FluxError> {
     let Some(post) = &k.post_build else {
         return Ok(());
     };
@@ -84,8 +91,14 @@ pub(super) async fn resolve(k: &mut FluxKustomization, lookup: Lookup<'_>) -> Re
     let mut unread = Vec::new();
     for from in &post.substitute_from {
         let what = format!("{} {}/{}", from.kind, k.namespace, from.name);
-        let data: Option<BTreeMap<String, String>> = match &lookup {
-            Lookup::Cluster(cluster) => cluster
+        let (cluster, repo) = match &lookup {
+            Lookup::Cluster(c) => (Some(*c), None),
+            Lookup::Repository(r) => (None, Some(*r)),
+            Lookup::Both(c, r) => (Some(*c), Some(*r)),
+        };
+        let mut data: Option<BTreeMap<String, String>> = None;
+        if let Some(cluster) = cluster {
+            data = cluster
                 .read_data(&from.kind, &k.namespace, &from.name)
                 .await
                 .map_err(|error| FluxError::Cluster {
@@ -96,9 +109,11 @@ pub(super) async fn resolve(k: &mut FluxKustomization, lookup: Lookup<'_>) -> Re
                     d.into_iter()
                         .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
                         .collect()
-                }),
-            Lookup::Repository(repo) => repo.get(&from.kind, &k.namespace, &from.name).cloned(),
-        };
+                });
+        }
+        if data.is_none() {
+            data = repo.and_then(|r| r.get(&from.kind, &k.namespace, &from.name).cloned());
+        }
         match data {
             Some(data) => {
                 for (key, value) in data {
@@ -107,7 +122,7 @@ pub(super) async fn resolve(k: &mut FluxKustomization, lookup: Lookup<'_>) -> Re
             }
             None if from.optional => {}
             None => match lookup {
-                Lookup::Cluster(_) => {
+                Lookup::Cluster(_) | Lookup::Both(..) => {
                     return Err(invalid(format!(
                         "postBuild.substituteFrom: {what} does not exist (mark it `optional: true` if it may be missing)"
                     )))

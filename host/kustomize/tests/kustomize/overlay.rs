@@ -180,7 +180,9 @@ fn bad_fields_name_the_flux_object() {
     bad.patches = vec![json!({"patch": "x", "targte": {}})];
     let err = with_overlay(&tree, "app", &bad).unwrap_err();
     assert!(
-        err.starts_with("clusters/prod/apps.yaml:3: invalid kustomization: patches[0]: unknown field `targte`"),
+        err.starts_with(
+            "clusters/prod/apps.yaml:3: invalid kustomization: patches[0]: unknown field `targte`"
+        ),
         "{err}"
     );
     bad.patches.clear();
