@@ -315,14 +315,9 @@ fn a_bootstrap_repository_runs_as_flux_would_run_it() {
         (sync.file.to_str().unwrap(), sync.line),
         ("flux/clusters/production/flux-system/gotk-sync.yaml", 3)
     );
-    assert!(
-        graph
-            .notes
-            .iter()
-            .any(|n| n.contains("3 objects of Flux itself left out")
-                && n.contains("gotk-components.yaml")),
-        "{:?}",
-        graph.notes
+    assert_eq!(
+        graph.notes,
+        ["flux/clusters/production/flux-system/gotk-components.yaml: 3 object(s) of Flux itself (controllers, CRDs) not applied: rekon does their job"]
     );
 
     // flux-system applies the cluster settings, never Flux or its objects.
@@ -704,5 +699,102 @@ fn flux_config_refuses_what_flux_objects_declare() {
     assert!(
         err.starts_with("/r/rekon.toml:1: flux: path `../x`"),
         "{err}"
+    );
+}
+
+/// Applying a Flux Kustomization: as its service account, labelled with
+/// its owner name, and Flux's per-object prune annotation honoured.
+#[test]
+fn kustomizations_apply_as_their_service_account_and_honour_flux_annotations() {
+    let dir = tempfile::tempdir().unwrap();
+    let config_ks = "\
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: config
+  namespace: flux-system
+spec:
+  interval: 10m
+  path: ./flux/config
+  prune: true
+  serviceAccountName: deployer
+  sourceRef:
+    kind: GitRepository
+    name: flux-system
+";
+    let configmap = |name: &str, annotations: &str| {
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: site\n{annotations}data:\n  a: \"1\"\n")
+    };
+    write(
+        dir.path(),
+        &[
+            (
+                "flux/clusters/production/flux-system/gotk-sync.yaml",
+                GOTK_SYNC.into(),
+            ),
+            ("flux/clusters/production/config.yaml", config_ks.into()),
+            (
+                "flux/config/ns.yaml",
+                "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: site\n".into(),
+            ),
+            (
+                "flux/config/pinned.yaml",
+                configmap(
+                    "pinned",
+                    "  annotations:\n    kustomize.toolkit.fluxcd.io/prune: disabled\n",
+                ),
+            ),
+            ("flux/config/other.yaml", configmap("other", "")),
+        ],
+    );
+    let server = ApiServer::start();
+    let kubeconfig = dir.path().join("kubeconfig");
+    server.write_kubeconfig(&kubeconfig).unwrap();
+    let apply = || {
+        let (config, roots, _) = discover(dir.path()).unwrap();
+        let (objects, _) = render(&config, &roots, "flux-system/config");
+        let k = kustomization(&config, "flux-system/config").clone();
+        block_on(async {
+            let cluster = Cluster::connect(Some(&kubeconfig), None).await.unwrap();
+            cluster.apply(&k, &objects).await.unwrap()
+        })
+    };
+    apply();
+    let writes: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.is_apply())
+        .collect();
+    assert!(!writes.is_empty());
+    for w in &writes {
+        assert_eq!(
+            w.impersonate.as_deref(),
+            Some("system:serviceaccount:flux-system:deployer"),
+            "{} {}",
+            w.method,
+            w.path
+        );
+    }
+    let other = server.object("v1", "ConfigMap", "site", "other").unwrap();
+    assert_eq!(
+        other["metadata"]["labels"]["rekon.dev/kustomization"],
+        "flux-system.config"
+    );
+
+    std::fs::remove_file(dir.path().join("flux/config/pinned.yaml")).unwrap();
+    std::fs::remove_file(dir.path().join("flux/config/other.yaml")).unwrap();
+    let report = apply();
+    let pruned: Vec<String> = report
+        .pruned
+        .iter()
+        .map(|p| format!("{} {}", p.object, p.outcome))
+        .collect();
+    assert_eq!(
+        pruned,
+        [
+            // Reverse apply order.
+            "ConfigMap/site/pinned kept: annotated `kustomize.toolkit.fluxcd.io/prune: disabled`",
+            "ConfigMap/site/other deleted",
+        ]
     );
 }

@@ -146,7 +146,7 @@ pub async fn expand(
     let entry_path = normalize(&settings.path.to_string_lossy());
     let entry = format!("the entry {}", settings.path.display());
     let built = build(&entry_root, &entry_path, &Overlay::default(), &entry)?;
-    d.add_build(None, None, built, &entry)?;
+    d.add_build(None, None, built)?;
 
     // The GitRepository rekon already has: the one a Kustomization at the
     // entry's path reads (`flux-system` after `flux bootstrap`).
@@ -218,7 +218,7 @@ pub async fn expand(
             let what = format!("Kustomization {name}");
             let built = build(&root, &path, &flux.overlay, &what)?;
             d.kustomizations[index].1 = Some(flux.clone());
-            d.add_build(repo.as_deref(), Some(&flux), built, &what)?;
+            d.add_build(repo.as_deref(), Some(&flux), built)?;
         }
         if !progress {
             break;
@@ -320,22 +320,25 @@ impl Discovery<'_> {
         repo: Option<&str>,
         k: Option<&FluxKustomization>,
         built: Vec<Resource>,
-        what: &str,
     ) -> Result<(), FluxError> {
         self.repo_objects.collect(built.iter().map(|r| &r.object));
         // Variables without a value are named when the kustomization is rendered.
         let sorted = post_build(k, built)?;
-        if !sorted.left_out.is_empty() {
-            let files: BTreeSet<String> = sorted
-                .left_out
-                .iter()
-                .map(|r| r.origin.file.display().to_string())
-                .collect();
-            self.graph.notes.push(format!(
-                "{what}: {} objects of Flux itself left out (controllers and CRDs, {}): rekon does their job",
-                sorted.left_out.len(),
-                files.into_iter().collect::<Vec<_>>().join(", ")
-            ));
+        let mut files: BTreeMap<PathBuf, usize> = BTreeMap::new();
+        for r in &sorted.left_out {
+            *files
+                .entry(self.display_file(repo, &r.origin.file))
+                .or_default() += 1;
+        }
+        for (file, count) in files {
+            let note = format!(
+                "{}: {count} object(s) of Flux itself (controllers, CRDs) not applied: rekon does their job",
+                file.display()
+            );
+            // The entry and the Kustomization at its path build the same files.
+            if !self.graph.notes.contains(&note) {
+                self.graph.notes.push(note);
+            }
         }
         for r in sorted.flux {
             self.add_object(repo, r)?;
