@@ -30,6 +30,10 @@
 //! `[server]` and `[receivers.NAME]` (described in `config/server.rs`),
 //! `[sources.NAME]` and `[run]` (described in `config/sources.rs`).
 //!
+//! With `[flux]` (described in `config/flux.rs`), kustomizations, sources,
+//! images and `[git]` come from the Flux objects of a repository instead
+//! (see [`crate::flux`]).
+//!
 //! Unknown fields are errors; every error names the file and, where it can,
 //! the line.
 

@@ -21,8 +21,8 @@ pub enum RenderError {
     Build {
         /// The kustomization.
         kustomization: String,
-        /// The build error (names file and line).
-        source: rekon_kustomize::Error,
+        /// The build error (names file and line); boxed, as it is large.
+        source: Box<rekon_kustomize::Error>,
     },
     /// A plugin failed to load, refused its settings, or failed a call.
     #[error("{0}")]
@@ -57,7 +57,7 @@ pub enum RenderError {
         /// The kustomization.
         kustomization: String,
         /// What failed (names file and line).
-        error: crate::flux::FluxError,
+        error: Box<crate::flux::FluxError>,
     },
     /// Validators found error-severity violations.
     #[error(
@@ -245,7 +245,7 @@ impl Renderer {
     pub fn render(&self, root: &Path, k: &Kustomization) -> Result<Rendered, RenderError> {
         let build_err = |source| RenderError::Build {
             kustomization: k.name.clone(),
-            source,
+            source: Box::new(source),
         };
         let root = rekon_kustomize::open_root(root).map_err(build_err)?;
         let mut unresolved = Vec::new();
@@ -257,7 +257,7 @@ impl Renderer {
                 let post = crate::flux::post_build(Some(flux), built).map_err(|error| {
                     RenderError::Flux {
                         kustomization: k.name.clone(),
-                        error,
+                        error: Box::new(error),
                     }
                 })?;
                 unresolved = post.unresolved;

@@ -18,6 +18,10 @@ use crate::status::StatusBoard;
 ///   - each [sources.NAME]: fetched into the state dir (skipped with --offline);
 ///   - each plugin: loads, implements the world its uses need, accepts every
 ///     settings it is used with, and passes its own test suite (tests = ...);
+///   - with Flux objects ([flux] or --flux PATH): every object found, with
+///     its file and line (GitRepositories, Kustomizations and their
+///     dependsOn, image objects), and what is not applied (Flux's own
+///     controllers and CRDs);
 ///   - each kustomization: builds and passes its mutators and validators.
 ///
 /// Exit status: 0 all good, 1 a problem was found (each is printed), 2 the
@@ -26,6 +30,7 @@ use crate::status::StatusBoard;
 /// Examples:
 ///   rekon check --config examples/pi-website/rekon.toml
 ///   rekon check --offline        # no network: git sources are not fetched
+///   rekon check --flux clusters/production --offline
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct CheckArgs {

@@ -17,6 +17,12 @@ use crate::render::{self, RenderError, Renderer};
 ///
 /// With --explain, prints instead one line per field a mutator changed:
 ///   PLUGIN: KIND/NAMESPACE/NAME FIELD.PATH: OLD -> NEW
+///
+/// With --flux PATH (or [flux] in the config), the kustomizations are the
+/// Flux Kustomizations found from PATH, built as kustomize-controller
+/// builds them (postBuild variables from the repository's own ConfigMaps
+/// and Secrets; a variable without a value is named on stderr):
+///   rekon render --flux clusters/production flux-system/apps
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct RenderArgs {

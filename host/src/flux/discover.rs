@@ -215,6 +215,15 @@ pub async fn expand(
                 None => Lookup::Repository(&d.repo_objects),
             };
             values::resolve(&mut flux, lookup).await?;
+            if d.kustomizations[index]
+                .0
+                .object
+                .spec
+                .ignore_missing_components
+            {
+                let dir = root.join(&path);
+                flux.overlay.components.retain(|c| dir.join(c).exists());
+            }
             let what = format!("Kustomization {name}");
             let built = build(&root, &path, &flux.overlay, &what)?;
             d.kustomizations[index].1 = Some(flux.clone());
@@ -262,7 +271,7 @@ fn build(
 ) -> Result<Vec<Resource>, FluxError> {
     let wrap = |error| FluxError::Build {
         object: what.to_string(),
-        error,
+        error: Box::new(error),
     };
     let dir = rekon_kustomize::open_root(root).map_err(wrap)?;
     rekon_kustomize::build_with(&dir, Path::new(path), overlay).map_err(wrap)
@@ -571,7 +580,7 @@ impl Discovery<'_> {
         let checkout =
             crate::source::sync(state_dir, &source).map_err(|error| FluxError::Fetch {
                 object: g.describe(),
-                error,
+                error: Box::new(error),
             })?;
         self.roots.insert(key.to_string(), checkout.dir.clone());
         Ok(Some(checkout.dir))

@@ -135,7 +135,7 @@ pub enum FluxError {
         /// What was built (`Kustomization NS/NAME`, `the entry PATH`).
         object: String,
         /// The build error (names file and line).
-        error: rekon_kustomize::Error,
+        error: Box<rekon_kustomize::Error>,
     },
     /// A source could not be fetched.
     #[error("{object}: {error}")]
@@ -143,7 +143,7 @@ pub enum FluxError {
         /// `GitRepository NS/NAME`.
         object: String,
         /// Why.
-        error: crate::source::SourceError,
+        error: Box<crate::source::SourceError>,
     },
     /// Something Flux reads from the cluster could not be read.
     #[error("{object}: {error}")]
@@ -151,7 +151,7 @@ pub enum FluxError {
         /// The object that needs it.
         object: String,
         /// Why.
-        error: crate::apply::ApplyError,
+        error: Box<crate::apply::ApplyError>,
     },
     /// The configuration has no `[flux]`.
     #[error("no [flux] table and no --flux: there are no Flux objects to read")]

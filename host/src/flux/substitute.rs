@@ -286,7 +286,7 @@ fn eval(node: &Node, vars: &BTreeMap<String, String>, unresolved: &mut BTreeSet<
     let value = match vars.get(param) {
         Some(v) => v.clone(),
         None => {
-            if !(is_default && !args.is_empty()) {
+            if !is_default || args.is_empty() {
                 unresolved.insert(param.clone());
             }
             String::new()

@@ -103,7 +103,7 @@ pub(super) async fn resolve(
                 .await
                 .map_err(|error| FluxError::Cluster {
                     object: object.clone(),
-                    error,
+                    error: Box::new(error),
                 })?
                 .map(|d| {
                     d.into_iter()
