@@ -157,7 +157,7 @@ fn secrets(config: &Config) -> Vec<(String, Secret)> {
     }
     let mut git = |what: String, auth: &GitAuth| match auth {
         GitAuth::None => {}
-        GitAuth::Token(t) => out.push((what, t.clone())),
+        GitAuth::Token(t) | GitAuth::Basic { password: t, .. } => out.push((what, t.clone())),
         GitAuth::Ssh { key, .. } => out.push((what, Secret::File(key.clone()))),
     };
     for (name, s) in &config.sources {

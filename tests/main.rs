@@ -8,6 +8,7 @@ mod cli;
 mod cli_errors;
 mod daemon;
 mod docs;
+mod flux;
 mod install;
 mod languages;
 mod lease;

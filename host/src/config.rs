@@ -30,6 +30,10 @@
 //! `[server]` and `[receivers.NAME]` (described in `config/server.rs`),
 //! `[sources.NAME]` and `[run]` (described in `config/sources.rs`).
 //!
+//! With `[flux]` (described in `config/flux.rs`), kustomizations, sources,
+//! images and `[git]` come from the Flux objects of a repository instead
+//! (see [`crate::flux`]).
+//!
 //! Unknown fields are errors; every error names the file and, where it can,
 //! the line.
 
@@ -42,17 +46,19 @@ use toml::Spanned;
 
 use crate::plugin::{oci, Limits};
 
+pub mod flux;
 mod git;
 mod images;
 mod server;
 mod sources;
+pub use flux::FluxSettings;
 pub use git::{AutomationName, GitAuth, GitConfig, DEFAULT_MESSAGE};
 pub use images::{
     default_state_dir, Credentials, DigestReflection, ImageConfig, RegistryConfig, Secret,
     DEFAULT_EXCLUDE,
 };
 pub use server::{Receiver, ReceiverKind, ServerConfig, DEFAULT_LISTEN};
-pub use sources::{RunConfig, SourceConfig};
+pub use sources::{GitReference, RunConfig, SourceConfig};
 
 /// A configuration problem, naming the file and line.
 #[derive(Debug, thiserror::Error)]
@@ -114,6 +120,9 @@ pub struct Config {
     pub sources: BTreeMap<String, SourceConfig>,
     /// `[run]`: how `rekon run` schedules.
     pub run: RunConfig,
+    /// `[flux]` (or `--flux`): kustomizations, sources, images and `[git]`
+    /// come from the Flux objects there ([`crate::flux::expand`] fills them in).
+    pub flux: Option<FluxSettings>,
 }
 
 /// One `[plugins.NAME]` table.
@@ -167,6 +176,18 @@ pub struct Kustomization {
     pub depends_on: Vec<String>,
     /// `suspend`: `rekon run` leaves it alone.
     pub suspend: bool,
+    /// What a Flux Kustomization adds to the build, after it and to the
+    /// apply (`None`: a `[[kustomizations]]` entry).
+    pub flux: Option<Box<crate::flux::FluxKustomization>>,
+}
+
+impl Kustomization {
+    /// The name as the cluster sees it: the ownership label's value and the
+    /// inventory's name (a Flux `namespace/name` becomes `namespace.name`,
+    /// unambiguous since namespaces have no dot).
+    pub fn owner(&self) -> String {
+        self.name.replace('/', ".")
+    }
 }
 
 /// A plugin in a chain, with the settings for this use.
@@ -205,6 +226,8 @@ struct RawConfig {
     sources: BTreeMap<String, Spanned<sources::RawSource>>,
     #[serde(default)]
     run: Option<Spanned<sources::RawRun>>,
+    #[serde(default)]
+    flux: Option<Spanned<flux::RawFlux>>,
 }
 
 #[derive(Deserialize)]
@@ -472,6 +495,7 @@ impl Config {
             };
             depends.push((k.name.clone(), span.clone(), k.depends_on.clone()));
             kustomizations.push(Kustomization {
+                flux: None,
                 source: k.source,
                 interval,
                 depends_on: k.depends_on,
@@ -500,6 +524,21 @@ impl Config {
             line: line_of(span.clone(), needle),
             message,
         })?;
+        let has_flux_items = [
+            (!kustomizations.is_empty(), "[[kustomizations]]"),
+            (!raw.images.is_empty(), "[images]"),
+            (raw.git.is_some(), "[git]"),
+        ];
+        let flux = flux::flux(&cx, raw.flux, &plugins, &sources)?;
+        if let (Some(_), Some((_, table))) = (&flux, has_flux_items.iter().find(|(has, _)| *has)) {
+            return Err(ConfigError::Parse {
+                path: path.to_path_buf(),
+                message: format!(
+                    "{table}: with [flux], kustomizations, images and [git] come from the Flux objects; \
+                     remove {table} (plugins attach by annotation or [flux.kustomizations.\"NS/NAME\"])"
+                ),
+            });
+        }
         let registries = images::registries(&cx, raw.registries)?;
         let images = images::images(&cx, raw.images, &registries, &plugins)?;
         let git = git::git(&cx, raw.git)?;
@@ -525,7 +564,32 @@ impl Config {
             kustomizations,
             sources,
             run,
+            flux,
         })
+    }
+
+    /// The configuration of `rekon ... --flux PATH`: the Flux objects at
+    /// `path` inside `source_root` (`--source`, default the current
+    /// directory), with no plugins and default state and cache directories.
+    pub fn for_flux(source_root: &Path, path: &Path) -> Result<Config, ConfigError> {
+        let mut config = Config::parse("", &source_root.join("rekon.toml"))?;
+        config.file = PathBuf::from(format!("--flux {}", path.display()));
+        config.source_root = source_root.to_path_buf();
+        if !is_inside(path) {
+            return Err(ConfigError::Parse {
+                path: config.file.clone(),
+                message: format!(
+                    "`{}` must be relative to the source ({}), without `..`",
+                    path.display(),
+                    source_root.display()
+                ),
+            });
+        }
+        config.flux = Some(FluxSettings {
+            path: path.to_path_buf(),
+            ..Default::default()
+        });
+        Ok(config)
     }
 
     /// The kustomizations selected by `name` (all when `None`).

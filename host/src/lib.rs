@@ -17,6 +17,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod explain;
+pub mod flux;
 pub mod git;
 pub mod images;
 pub mod plugin;

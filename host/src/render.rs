@@ -21,8 +21,8 @@ pub enum RenderError {
     Build {
         /// The kustomization.
         kustomization: String,
-        /// The build error (names file and line).
-        error: rekon_kustomize::Error,
+        /// The build error (names file and line); boxed, as it is large.
+        error: Box<rekon_kustomize::Error>,
     },
     /// A plugin failed to load, refused its settings, or failed a call.
     #[error(transparent)]
@@ -50,6 +50,14 @@ pub enum RenderError {
         kustomization: String,
         /// The plugin.
         plugin: String,
+    },
+    /// Flux's post-build steps failed (a bad substitution).
+    #[error("kustomization `{kustomization}`: {error}")]
+    Flux {
+        /// The kustomization.
+        kustomization: String,
+        /// What failed (names file and line).
+        error: Box<crate::flux::FluxError>,
     },
     /// Validators found error-severity violations.
     #[error(
@@ -154,6 +162,9 @@ pub struct Rendered {
     pub changes: Vec<Change>,
     /// Validator findings below error severity (errors fail the render).
     pub findings: Vec<Finding>,
+    /// Flux variables used without a value, one line per object (they
+    /// became `""`, as in Flux).
+    pub unresolved: Vec<String>,
 }
 
 /// The plugins of a configuration, loaded and with their settings checked.
@@ -232,12 +243,27 @@ impl Renderer {
     /// Render one kustomization whose source's files are in `root` (see
     /// [`crate::source::Roots`]).
     pub fn render(&self, root: &Path, k: &Kustomization) -> Result<Rendered, RenderError> {
-        let build_err = |source| RenderError::Build {
+        let build_err = |error| RenderError::Build {
             kustomization: k.name.clone(),
-            error: source,
+            error: Box::new(error),
         };
         let root = rekon_kustomize::open_root(root).map_err(build_err)?;
-        let resources = rekon_kustomize::build(&root, &k.path).map_err(build_err)?;
+        let mut unresolved = Vec::new();
+        let resources = match &k.flux {
+            None => rekon_kustomize::build(&root, &k.path).map_err(build_err)?,
+            Some(flux) => {
+                let built = rekon_kustomize::build_with(&root, &k.path, &flux.overlay)
+                    .map_err(build_err)?;
+                let post = crate::flux::post_build(Some(flux), built).map_err(|error| {
+                    RenderError::Flux {
+                        kustomization: k.name.clone(),
+                        error: Box::new(error),
+                    }
+                })?;
+                unresolved = post.unresolved;
+                post.objects
+            }
+        };
         let mut objects: Vec<RenderedObject> = resources
             .into_iter()
             .map(|r| RenderedObject {
@@ -279,6 +305,7 @@ impl Renderer {
             objects,
             changes,
             findings,
+            unresolved,
         })
     }
 

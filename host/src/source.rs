@@ -46,9 +46,9 @@ pub struct Checkout {
 /// URL never mixes histories.
 pub fn checkout_dir(state_dir: &Path, source: &SourceConfig) -> PathBuf {
     let key = hex::encode(&sha2::Sha256::digest(source.git.url.as_bytes())[..6]);
-    state_dir
-        .join("sources")
-        .join(format!("{}-{key}", source.name))
+    // Flux sources are named `namespace/name`.
+    let name = source.name.replace('/', ".");
+    state_dir.join("sources").join(format!("{name}-{key}"))
 }
 
 /// Fetch `source` and reset its checkout to the branch head.
@@ -60,7 +60,16 @@ pub fn sync(state_dir: &Path, source: &SourceConfig) -> Result<Checkout, SourceE
     let dir = checkout_dir(state_dir, source);
     remove_stale_locks(&dir);
     let tree = WorkTree::open(&dir, &source.git).map_err(fail)?;
-    let revision = tree.fetch_and_reset().map_err(fail)?;
+    let revision = tree.fetch_reference(&source.reference).map_err(fail)?;
+    if let Some(patterns) = &source.ignore {
+        crate::flux::remove_ignored(&dir, patterns).map_err(|message| {
+            fail(GitError {
+                remote: crate::git::redact(&source.git.url),
+                what: "checkout of".into(),
+                message,
+            })
+        })?;
+    }
     Ok(Checkout {
         dir,
         revision: revision.to_string(),
@@ -212,9 +221,12 @@ mod tests {
                 message_template_values: Default::default(),
                 automation: Default::default(),
                 auth: GitAuth::None,
+                policies: None,
             },
             interval: std::time::Duration::from_secs(60),
             suspend: true,
+            reference: crate::config::GitReference::Branch,
+            ignore: None,
         };
         assert_eq!(existing(state.path(), &source), None);
         let dir = checkout_dir(state.path(), &source);

@@ -42,6 +42,8 @@ pub(crate) struct Builder<'a> {
     /// The path being loaded, from the built kustomization's directory, as
     /// its entries lead there (the origin annotation's `path`).
     origin_path: PathBuf,
+    /// Fields added to the built kustomization (taken when it is reached).
+    pub overlay: Option<crate::Overlay>,
 }
 
 impl<'a> Builder<'a> {
@@ -52,6 +54,7 @@ impl<'a> Builder<'a> {
             order: Order::default(),
             build_metadata: Vec::new(),
             origin_path: PathBuf::new(),
+            overlay: None,
         }
     }
 
@@ -92,7 +95,17 @@ impl<'a> Builder<'a> {
         self.enter(dir, kustomization.as_deref())?;
         let result = match kustomization {
             Some(file) => self.kustomization(dir, &file),
-            None => self.plain_directory(dir),
+            None => match self.top_overlay() {
+                // Flux generates a kustomization listing the directory's
+                // files and adds the fields to it.
+                Some(overlay) => self.plain_directory(dir).and_then(|built| {
+                    let mut k = Kustomization::default();
+                    k.add_overlay(&overlay)?;
+                    let file = dir.join("kustomization.yaml");
+                    self.accumulate(&k, dir, &file, "", built)
+                }),
+                None => self.plain_directory(dir),
+            },
         };
         self.stack.pop();
         result
@@ -151,9 +164,21 @@ impl<'a> Builder<'a> {
 
     /// Builds the kustomization `file` of `dir`. A Component may be the build
     /// path itself (kustomize allows it): it then starts from nothing.
+    /// The overlay, when the directory being entered is the build path.
+    fn top_overlay(&mut self) -> Option<crate::Overlay> {
+        if self.stack.len() == 1 {
+            self.overlay.take()
+        } else {
+            None
+        }
+    }
+
     fn kustomization(&mut self, dir: &Path, file: &Path) -> Result<Built, Error> {
         let text = fs::read(self.root, file)?;
-        let k = Kustomization::parse(&text, file)?;
+        let mut k = Kustomization::parse(&text, file)?;
+        if let Some(overlay) = self.top_overlay() {
+            k.add_overlay(&overlay)?;
+        }
         // kustomize: a Component cannot be a resource of another build.
         if k.kind() == Kind::Component && self.stack.len() > 1 {
             return Err(Error::InvalidKustomization {

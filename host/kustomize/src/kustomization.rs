@@ -561,6 +561,61 @@ fn field_line(text: &str, path: &str) -> Option<usize> {
     Some(line)
 }
 
+impl Kustomization {
+    /// Adds `overlay`'s fields, as Flux edits the kustomization it builds.
+    pub fn add_overlay(&mut self, overlay: &crate::Overlay) -> Result<(), Error> {
+        let invalid = |message: String| Error::InvalidKustomization {
+            file: overlay.origin.file.clone(),
+            line: Some(overlay.origin.line),
+            message,
+        };
+        if let Some(namespace) = &overlay.namespace {
+            self.namespace = Some(namespace.clone());
+        }
+        if let Some(prefix) = &overlay.name_prefix {
+            self.name_prefix = Some(prefix.clone());
+        }
+        if let Some(suffix) = &overlay.name_suffix {
+            self.name_suffix = Some(suffix.clone());
+        }
+        for (index, value) in overlay.patches.iter().enumerate() {
+            let patch =
+                Patch::deserialize(value).map_err(|e| invalid(format!("patches[{index}]: {e}")))?;
+            if patch.path.is_some() || patch.patch.is_none() {
+                return Err(invalid(format!(
+                    "patches[{index}]: give the patch inline in `patch`"
+                )));
+            }
+            self.patches.push(patch);
+        }
+        for component in &overlay.components {
+            if component.contains("://") || Path::new(component).is_absolute() {
+                return Err(invalid(format!(
+                    "component path '{component}' must be local and relative"
+                )));
+            }
+            self.components.push(component.clone());
+        }
+        for (index, value) in overlay.images.iter().enumerate() {
+            let image =
+                Image::deserialize(value).map_err(|e| invalid(format!("images[{index}]: {e}")))?;
+            match self.images.iter_mut().find(|i| i.name == image.name) {
+                None => self.images.push(image),
+                Some(existing) => {
+                    if image.new_name.is_some() {
+                        existing.new_name = image.new_name;
+                    }
+                    if image.new_tag.is_some() || image.digest.is_some() {
+                        existing.new_tag = image.new_tag;
+                        existing.digest = image.digest;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The line of a top-level key, found by scanning (the parsed value has no
 /// positions).
 pub(crate) fn key_line(text: &str, key: &str) -> Option<usize> {

@@ -324,7 +324,7 @@ pub struct Resource {
 }
 
 /// Where an object was defined.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Origin {
     /// The YAML file, relative to the source root.
     pub file: PathBuf,
@@ -347,9 +347,60 @@ pub fn open_root(path: &Path) -> Result<cap_std::fs::Dir, Error> {
     })
 }
 
+/// Fields added to the kustomization at the build path before it is built,
+/// the way Flux's kustomize-controller edits (or generates) the
+/// `kustomization.yaml` at a Flux Kustomization's `spec.path`: `namespace`,
+/// `namePrefix` and `nameSuffix` replace the file's, `patches` and
+/// `components` are appended, `images` entries merge by `name` with the
+/// file's (`newName` when given; `newTag` and `digest` together). A plain
+/// directory gets them as the kustomization Flux generates for it.
+///
+/// This is an edit of the built kustomization, not an overlay above it: a
+/// prefix replaces the file's own, as with Flux.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Overlay {
+    /// `targetNamespace`.
+    pub namespace: Option<String>,
+    /// `namePrefix`.
+    pub name_prefix: Option<String>,
+    /// `nameSuffix`.
+    pub name_suffix: Option<String>,
+    /// `patches` entries as kustomize reads them (inline `patch`, optional
+    /// `target`; a `path` is refused, as Flux has none).
+    pub patches: Vec<serde_json::Value>,
+    /// `images` entries as kustomize reads them.
+    pub images: Vec<serde_json::Value>,
+    /// `components`, relative to the build path.
+    pub components: Vec<String>,
+    /// Where these fields are written (errors about them name it).
+    pub origin: Origin,
+}
+
+impl Overlay {
+    /// Whether it changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.namespace.is_none()
+            && self.name_prefix.is_none()
+            && self.name_suffix.is_none()
+            && self.patches.is_empty()
+            && self.images.is_empty()
+            && self.components.is_empty()
+    }
+}
+
 /// Builds the kustomization (or plain directory, or YAML file) at `path`,
 /// relative to `root`, and returns its objects in kustomize's legacy order.
 pub fn build(root: &cap_std::fs::Dir, path: &Path) -> Result<Vec<Resource>, Error> {
+    build_with(root, path, &Overlay::default())
+}
+
+/// [`build`] with `overlay`'s fields added to the kustomization at `path`
+/// (a directory).
+pub fn build_with(
+    root: &cap_std::fs::Dir,
+    path: &Path,
+    overlay: &Overlay,
+) -> Result<Vec<Resource>, Error> {
     let requested = path.to_string_lossy();
     let entry = fs::resolve(root, Path::new(""), path, "build path", &requested).map_err(
         |err| match err {
@@ -358,6 +409,19 @@ pub fn build(root: &cap_std::fs::Dir, path: &Path) -> Result<Vec<Resource>, Erro
         },
     )?;
     let mut builder = build::Builder::new(root);
+    if !overlay.is_empty() {
+        if !entry.is_dir {
+            return Err(Error::InvalidKustomization {
+                file: overlay.origin.file.clone(),
+                line: Some(overlay.origin.line),
+                message: format!(
+                    "path '{requested}' is a file; targetNamespace, namePrefix, nameSuffix, \
+                     patches, images and components need a directory"
+                ),
+            });
+        }
+        builder.overlay = Some(overlay.clone());
+    }
     let build::Built { mut items, config } = builder.entry(&entry)?;
     // As kustomize's makeCustomizedResMap: hash suffixes once the whole
     // build is done, then every reference follows every rename.

@@ -19,7 +19,7 @@ pub use crate::retry::Retry;
 pub async fn connect(
     kubeconfig: Option<&Path>,
     context: Option<&str>,
-) -> Result<Client, ApplyError> {
+) -> Result<(Client, Config), ApplyError> {
     let options = KubeConfigOptions {
         context: context.map(str::to_string),
         ..Default::default()
@@ -42,7 +42,8 @@ pub async fn connect(
     // kube retries only 429/503/504, up to 15 times; rekon retries every
     // transient failure itself, with one bounded policy.
     config.default_retry = false;
-    Client::try_from(config).map_err(|e| ApplyError::Config(e.to_string()))
+    let client = Client::try_from(config.clone()).map_err(|e| ApplyError::Config(e.to_string()))?;
+    Ok((client, config))
 }
 
 /// Whether retrying `err` can help.

@@ -60,7 +60,7 @@ impl Cluster {
         objects: &[Value],
     ) -> Result<Vec<ObjectDiff>, ApplyError> {
         let retry = &self.options.retry;
-        let inventory = inventory::read(&self.client, retry, &k.name).await?;
+        let inventory = inventory::read(&self.client, retry, &k.owner()).await?;
         let (resolver, desired) = self.prepare(k, objects, &inventory).await?;
         let namespaces: HashSet<String> = created_namespaces(&desired);
         let mut diffs = Vec::new();
@@ -99,7 +99,7 @@ impl Cluster {
         if k.prune {
             let ids: Vec<ObjectRef> = desired.iter().map(|d| d.id.clone()).collect();
             let stale = prune::stale(&inventory, &ids);
-            for p in self.delete_stale(&k.name, &resolver, &stale, true).await {
+            for p in self.delete_stale(&k.owner(), &resolver, &stale, true).await {
                 if p.outcome == PruneOutcome::WouldDelete {
                     diffs.push(ObjectDiff {
                         object: p.object,

@@ -167,6 +167,9 @@ impl ApplyReport {
 pub struct Cluster {
     client: Client,
     options: Options,
+    /// The configuration the client was made from (to impersonate a
+    /// service account); `None` for a client made elsewhere.
+    config: Option<kube::Config>,
 }
 
 impl Cluster {
@@ -177,7 +180,12 @@ impl Cluster {
         kubeconfig: Option<&Path>,
         context: Option<&str>,
     ) -> Result<Cluster, ApplyError> {
-        Ok(Cluster::new(api::connect(kubeconfig, context).await?))
+        let (client, config) = api::connect(kubeconfig, context).await?;
+        Ok(Cluster {
+            client,
+            options: Options::default(),
+            config: Some(config),
+        })
     }
 
     /// Use an existing client.
@@ -185,6 +193,74 @@ impl Cluster {
         Cluster {
             client,
             options: Options::default(),
+            config: None,
+        }
+    }
+
+    /// The same cluster as `user` (`system:serviceaccount:NS:NAME`), by
+    /// impersonation, as kustomize-controller applies a Kustomization with
+    /// a `serviceAccountName`.
+    pub fn impersonating(&self, user: &str) -> Result<Cluster, ApplyError> {
+        let Some(config) = &self.config else {
+            return Err(ApplyError::Config(format!(
+                "cannot act as {user}: the client was not made from a kubeconfig"
+            )));
+        };
+        let mut config = config.clone();
+        config.auth_info.impersonate = Some(user.to_string());
+        let client =
+            Client::try_from(config.clone()).map_err(|e| ApplyError::Config(e.to_string()))?;
+        Ok(Cluster {
+            client,
+            options: self.options.clone(),
+            config: Some(config),
+        })
+    }
+
+    /// The `data` of ConfigMap or Secret `namespace/name` (a Secret's
+    /// values decoded), or `None` when it does not exist.
+    pub async fn read_data(
+        &self,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<std::collections::BTreeMap<String, Vec<u8>>>, ApplyError> {
+        use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+        let what = format!("{kind} {namespace}/{name}");
+        let failed = |e: kube::Error| ApplyError::Request {
+            action: "reading",
+            object: what.clone(),
+            reason: reason(&e),
+        };
+        let retry = &self.options.retry;
+        match kind {
+            "Secret" => {
+                let api: kube::Api<Secret> = kube::Api::namespaced(self.client.clone(), namespace);
+                let secret = with_retry(retry, &format!("reading {what}"), || api.get_opt(name))
+                    .await
+                    .map_err(failed)?;
+                Ok(secret.map(|s| {
+                    s.data
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(k, v)| (k, v.0))
+                        .collect()
+                }))
+            }
+            _ => {
+                let api: kube::Api<ConfigMap> =
+                    kube::Api::namespaced(self.client.clone(), namespace);
+                let map = with_retry(retry, &format!("reading {what}"), || api.get_opt(name))
+                    .await
+                    .map_err(failed)?;
+                Ok(map.map(|m| {
+                    m.data
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(k, v)| (k, v.into_bytes()))
+                        .collect()
+                }))
+            }
         }
     }
 
@@ -201,8 +277,19 @@ impl Cluster {
         k: &Kustomization,
         objects: &[Value],
     ) -> Result<ApplyReport, ApplyError> {
+        if let Some(user) = k.flux.as_ref().and_then(|f| f.impersonate()) {
+            return Box::pin(self.impersonating(&user)?.apply_as(k, objects)).await;
+        }
+        self.apply_as(k, objects).await
+    }
+
+    async fn apply_as(
+        &self,
+        k: &Kustomization,
+        objects: &[Value],
+    ) -> Result<ApplyReport, ApplyError> {
         let retry = &self.options.retry;
-        let inventory = inventory::read(&self.client, retry, &k.name).await?;
+        let inventory = inventory::read(&self.client, retry, &k.owner()).await?;
         let (mut resolver, mut desired) = self.prepare(k, objects, &inventory).await?;
         let namespaces = created_namespaces(&desired);
 
@@ -265,7 +352,8 @@ impl Cluster {
         let ids: Vec<ObjectRef> = desired.iter().map(|d| d.id.clone()).collect();
         let stale = prune::stale(&inventory, &ids);
         let pruned = if k.prune {
-            self.delete_stale(&k.name, &resolver, &stale, false).await
+            self.delete_stale(&k.owner(), &resolver, &stale, false)
+                .await
         } else {
             Vec::new()
         };
@@ -279,7 +367,7 @@ impl Cluster {
                     .iter()
                     .any(|p| &p.object == s && matches!(p.outcome, PruneOutcome::Failed(_)))
         }));
-        inventory::write(&self.client, retry, &k.name, &entries).await?;
+        inventory::write(&self.client, retry, &k.owner(), &entries).await?;
 
         let health = if k.wait {
             self.wait_healthy(&desired, k.timeout).await
@@ -304,11 +392,13 @@ impl Cluster {
         dry_run: bool,
     ) -> Result<Vec<Pruned>, ApplyError> {
         let retry = &self.options.retry;
-        let inventory = inventory::read(&self.client, retry, &k.name).await?;
+        let inventory = inventory::read(&self.client, retry, &k.owner()).await?;
         let (resolver, desired) = self.prepare(k, objects, &inventory).await?;
         let ids: Vec<ObjectRef> = desired.into_iter().map(|d| d.id).collect();
         let stale = prune::stale(&inventory, &ids);
-        let pruned = self.delete_stale(&k.name, &resolver, &stale, dry_run).await;
+        let pruned = self
+            .delete_stale(&k.owner(), &resolver, &stale, dry_run)
+            .await;
         if !dry_run && !stale.is_empty() {
             let entries: Vec<ObjectRef> = inventory
                 .into_iter()
@@ -318,7 +408,7 @@ impl Cluster {
                         .all(|p| &p.object != e || matches!(p.outcome, PruneOutcome::Failed(_)))
                 })
                 .collect();
-            inventory::write(&self.client, retry, &k.name, &entries).await?;
+            inventory::write(&self.client, retry, &k.owner(), &entries).await?;
         }
         Ok(pruned)
     }
@@ -331,10 +421,15 @@ impl Cluster {
         objects: &[Value],
         inventory: &[ObjectRef],
     ) -> Result<(Resolver, Vec<Desired>), ApplyError> {
-        let ids = plan::identities(&k.name, objects)?;
+        let ids = plan::identities(&k.owner(), objects)?;
         let groups = groups(ids.iter().chain(inventory));
         let resolver = Resolver::run(&self.client, &self.options.retry, &groups).await?;
-        let desired = plan::prepare(&k.name, objects, &resolver, self.client.default_namespace())?;
+        let desired = plan::prepare(
+            &k.owner(),
+            objects,
+            &resolver,
+            self.client.default_namespace(),
+        )?;
         Ok((resolver, desired))
     }
 

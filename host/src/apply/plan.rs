@@ -199,7 +199,16 @@ pub(crate) async fn check(
             return Ok(Checked::Refused(Reason::Conflict(reported)));
         }
         if let Some((field, message)) = immutable_field(&err) {
-            if k.allow_recreate {
+            // Flux's per-object `kustomize.toolkit.fluxcd.io/force: enabled`.
+            let forced = d
+                .object
+                .pointer(&format!(
+                    "/metadata/annotations/{}",
+                    crate::flux::FORCE_ANNOTATION.replace('/', "~1")
+                ))
+                .and_then(Value::as_str)
+                == Some("enabled");
+            if k.allow_recreate || forced {
                 return Ok(Checked::Planned(Planned {
                     verdict: Verdict::Recreate,
                     live,

@@ -36,8 +36,9 @@ pub enum PruneOutcome {
     /// Kept: the live object does not carry this kustomization's ownership
     /// label (the owner it names, if any).
     NotOwned(Option<String>),
-    /// Kept: annotated `rekon.dev/prune: disabled`.
-    OptedOut,
+    /// Kept: annotated `rekon.dev/prune: disabled` or Flux's
+    /// `kustomize.toolkit.fluxcd.io/prune: disabled` (the annotation).
+    OptedOut(&'static str),
     /// The delete failed; the object stays in the inventory for next time.
     Failed(String),
 }
@@ -54,7 +55,7 @@ impl fmt::Display for PruneOutcome {
             PruneOutcome::NotOwned(Some(owner)) => {
                 write!(f, "kept: labelled `{OWNER_LABEL}: {owner}`")
             }
-            PruneOutcome::OptedOut => write!(f, "kept: annotated `{PRUNE_ANNOTATION}: disabled`"),
+            PruneOutcome::OptedOut(key) => write!(f, "kept: annotated `{key}: disabled`"),
             PruneOutcome::Failed(reason) => write!(f, "delete failed: {reason}"),
         }
     }
@@ -120,8 +121,12 @@ impl Cluster {
             Some(owner) if owner == kustomization => {}
             owner => return PruneOutcome::NotOwned(owner.map(str::to_string)),
         }
-        if annotation(&live, PRUNE_ANNOTATION) == Some("disabled") {
-            return PruneOutcome::OptedOut;
+        // Flux's annotation too, so a repository written for Flux keeps its meaning.
+        if let Some(key) = [PRUNE_ANNOTATION, crate::flux::PRUNE_ANNOTATION]
+            .into_iter()
+            .find(|key| annotation(&live, key) == Some("disabled"))
+        {
+            return PruneOutcome::OptedOut(key);
         }
         if dry_run {
             return PruneOutcome::WouldDelete;

@@ -50,9 +50,8 @@ use crate::source::Roots;
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct ApplyArgs {
-    /// The configuration file.
-    #[arg(short, long, default_value = "rekon.toml", env = "REKON_CONFIG")]
-    config: PathBuf,
+    #[command(flatten)]
+    config: super::ConfigArgs,
     #[command(flatten)]
     cluster: ClusterArgs,
     #[command(flatten)]
@@ -115,10 +114,11 @@ impl ClusterArgs {
 /// anything touches the cluster): each with its objects.
 pub fn render(
     cli: &super::Cli,
-    config_path: &std::path::Path,
+    config_args: &super::ConfigArgs,
+    cluster: Option<&ClusterArgs>,
     name: Option<&str>,
 ) -> anyhow::Result<(Config, Vec<Vec<Value>>)> {
-    let (config, roots) = load_with_sources(config_path)?;
+    let (config, roots) = load_with_sources(config_args, cluster)?;
     let selected = config.select(name)?;
     let runtime = cli.runtime(config.cache_dir.clone())?;
     let renderer = Renderer::load(&config, &runtime, &selected)?;
@@ -130,17 +130,39 @@ pub fn render(
         for finding in &r.findings {
             eprintln!("{finding}");
         }
+        for line in &r.unresolved {
+            eprintln!("warning: {line}");
+        }
         rendered.push(r.objects.into_iter().map(|o| o.object).collect());
     }
     Ok((config, rendered))
 }
 
-/// Load `config_path` and fetch its git sources (once each), so one-shot
-/// commands read the same files `rekon run` would. Plugins kept in a source
-/// get absolute paths.
-pub fn load_with_sources(config_path: &std::path::Path) -> anyhow::Result<(Config, Roots)> {
-    let mut config = Config::load(config_path)?;
-    let roots = Roots::fetch(&config)?;
+/// Load the configuration and fetch its git sources (once each), so
+/// one-shot commands read the same files `rekon run` would; with `[flux]`,
+/// read its Flux objects (the Secrets they name from `cluster`; without
+/// one, `substituteFrom` reads the repository's own ConfigMaps and
+/// Secrets). Plugins kept in a source get absolute paths.
+pub fn load_with_sources(
+    config_args: &super::ConfigArgs,
+    cluster: Option<&ClusterArgs>,
+) -> anyhow::Result<(Config, Roots)> {
+    let mut config = config_args.load()?;
+    let mut roots = Roots::fetch(&config)?;
+    if config.flux.is_some() {
+        block_on(async {
+            let cluster = match cluster {
+                Some(c) => Some(c.connect().await?),
+                None => None,
+            };
+            let access = crate::flux::Access {
+                cluster: cluster.as_ref(),
+                fetch: true,
+            };
+            crate::flux::expand(&mut config, &mut roots, access).await?;
+            anyhow::Ok(())
+        })??;
+    }
     roots.locate_plugins(&mut config);
     Ok((config, roots))
 }
@@ -165,7 +187,7 @@ pub fn block_on<F: std::future::Future>(future: F) -> anyhow::Result<F::Output> 
 }
 
 pub fn run(cli: &super::Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
-    let (config, rendered) = render(cli, &args.config, args.name.as_deref())?;
+    let (config, rendered) = render(cli, &args.config, Some(&args.cluster), args.name.as_deref())?;
     let work = selected(&config, args.name.as_deref(), rendered)?;
     block_on(async {
         let cluster = args.cluster.connect().await?;

@@ -1,6 +1,5 @@
 //! `rekon diff`.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -25,9 +24,8 @@ use super::apply::{block_on, render, selected, ClusterArgs};
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct DiffArgs {
-    /// The configuration file.
-    #[arg(short, long, default_value = "rekon.toml", env = "REKON_CONFIG")]
-    config: PathBuf,
+    #[command(flatten)]
+    config: super::ConfigArgs,
     #[command(flatten)]
     cluster: ClusterArgs,
     /// Diff only this kustomization.
@@ -35,7 +33,7 @@ pub struct DiffArgs {
 }
 
 pub fn run(cli: &super::Cli, args: &DiffArgs) -> anyhow::Result<ExitCode> {
-    let (config, rendered) = render(cli, &args.config, args.name.as_deref())?;
+    let (config, rendered) = render(cli, &args.config, Some(&args.cluster), args.name.as_deref())?;
     let work = selected(&config, args.name.as_deref(), rendered)?;
     block_on(async {
         let cluster = args.cluster.connect().await?;

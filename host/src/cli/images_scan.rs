@@ -2,7 +2,6 @@
 //! its policy plugin and report the tag a node would get.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -38,9 +37,8 @@ use crate::plugin::{Plugin, PluginSource, Runtime};
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct ScanArgs {
-    /// The configuration file.
-    #[arg(short, long, default_value = "rekon.toml", env = "REKON_CONFIG")]
-    config: PathBuf,
+    #[command(flatten)]
+    config: super::ConfigArgs,
     /// How many ranked tags to show.
     #[arg(long, default_value_t = 5, value_name = "N")]
     top: usize,
@@ -50,7 +48,7 @@ pub struct ScanArgs {
 }
 
 pub fn run(cli: &super::Cli, args: &ScanArgs) -> anyhow::Result<ExitCode> {
-    let config = Config::load(&args.config)?;
+    let config = super::load_for_images(&args.config)?;
     let images = selected(&config, &args.images)?;
     let state_dir = config
         .state_dir

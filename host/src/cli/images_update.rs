@@ -2,13 +2,11 @@
 //! tree of the [git] remote, commit once and push.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
 
-use crate::config::Config;
 use crate::images::automation::{certain_choice, work_tree};
 use crate::images::commit::{update, Mode};
 use crate::images::message::CommitMessage;
@@ -52,9 +50,8 @@ use crate::retry::Retry;
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct UpdateArgs {
-    /// The configuration file.
-    #[arg(short, long, default_value = "rekon.toml", env = "REKON_CONFIG")]
-    config: PathBuf,
+    #[command(flatten)]
+    config: super::ConfigArgs,
     /// Print what would change and a unified diff; commit nothing.
     #[arg(long)]
     dry_run: bool,
@@ -64,7 +61,7 @@ pub struct UpdateArgs {
 }
 
 pub fn run(cli: &super::Cli, args: &UpdateArgs) -> anyhow::Result<ExitCode> {
-    let config = Config::load(&args.config)?;
+    let config = super::load_for_images(&args.config)?;
     let git = config.git.as_ref().with_context(|| {
         format!(
             "{}: no [git] table: `rekon images update` needs the remote to commit to",
@@ -119,6 +116,10 @@ pub fn run(cli: &super::Cli, args: &UpdateArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     };
+    // An ImageUpdateAutomation's `policySelector`.
+    if let Some(selected) = &git.policies {
+        policies.retain(|name, _| selected.contains(name));
+    }
     if policies.is_empty() {
         eprintln!("no image was scanned with certainty: git left alone");
         return Ok(status);

@@ -127,6 +127,59 @@ fn init_logging(verbose: u8) {
         .try_init();
 }
 
+/// Where the configuration comes from: a `rekon.toml`, or `--flux PATH`.
+#[derive(Debug, clap::Args)]
+pub struct ConfigArgs {
+    /// The configuration file.
+    #[arg(short, long, default_value = "rekon.toml", env = "REKON_CONFIG")]
+    config: PathBuf,
+    /// Run the Flux repository at PATH (e.g. clusters/production) without a
+    /// rekon.toml: kustomizations, sources and image automation come from its
+    /// Flux objects (as `[flux] path = PATH` in a rekon.toml).
+    #[arg(long, value_name = "PATH")]
+    flux: Option<PathBuf>,
+    /// The checkout --flux reads [default: the current directory].
+    #[arg(long, value_name = "DIR", requires = "flux")]
+    source: Option<PathBuf>,
+}
+
+impl ConfigArgs {
+    /// The configuration, before its Flux objects are read.
+    pub fn load(&self) -> Result<crate::config::Config, crate::config::ConfigError> {
+        match &self.flux {
+            Some(path) => crate::config::Config::for_flux(
+                self.source.as_deref().unwrap_or(std::path::Path::new(".")),
+                path,
+            ),
+            None => crate::config::Config::load(&self.config),
+        }
+    }
+}
+
+/// The configuration for `rekon images`: with `[flux]`, its Flux objects
+/// read (the Secrets of ImageRepositories and of the automation's
+/// GitRepository from the cluster the kubeconfig or the in-cluster account
+/// reaches, when one does).
+fn load_for_images(args: &ConfigArgs) -> anyhow::Result<crate::config::Config> {
+    let mut config = args.load()?;
+    if config.flux.is_some() {
+        let mut roots = crate::source::Roots::fetch(&config)?;
+        apply::block_on(async {
+            let cluster = crate::apply::Cluster::connect(None, None).await;
+            if let Err(e) = &cluster {
+                tracing::warn!("no cluster to read the Flux objects' Secrets from: {e}");
+            }
+            let access = crate::flux::Access {
+                cluster: cluster.as_ref().ok(),
+                fetch: false,
+            };
+            crate::flux::expand(&mut config, &mut roots, access).await?;
+            anyhow::Ok(())
+        })??;
+    }
+    Ok(config)
+}
+
 impl Cli {
     /// The runtime, with the cache the flags (or the config) ask for.
     fn runtime(&self, config_cache: Option<PathBuf>) -> anyhow::Result<Runtime> {

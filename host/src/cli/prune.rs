@@ -1,6 +1,5 @@
 //! `rekon prune`.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -28,9 +27,8 @@ use crate::apply::PruneOutcome;
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct PruneArgs {
-    /// The configuration file.
-    #[arg(short, long, default_value = "rekon.toml", env = "REKON_CONFIG")]
-    config: PathBuf,
+    #[command(flatten)]
+    config: super::ConfigArgs,
     #[command(flatten)]
     cluster: ClusterArgs,
     /// Only list what would be deleted (and what is kept, and why).
@@ -41,7 +39,7 @@ pub struct PruneArgs {
 }
 
 pub fn run(cli: &super::Cli, args: &PruneArgs) -> anyhow::Result<ExitCode> {
-    let (config, rendered) = render(cli, &args.config, args.name.as_deref())?;
+    let (config, rendered) = render(cli, &args.config, Some(&args.cluster), args.name.as_deref())?;
     let work = selected(&config, args.name.as_deref(), rendered)?;
     block_on(async {
         let cluster = args.cluster.connect().await?;

@@ -1,6 +1,5 @@
 //! `rekon render`.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -18,12 +17,17 @@ use crate::render::{self, RenderError, Renderer};
 ///
 /// With --explain, prints instead one line per field a mutator changed:
 ///   PLUGIN: KIND/NAMESPACE/NAME FIELD.PATH: OLD -> NEW
+///
+/// With --flux PATH (or [flux] in the config), the kustomizations are the
+/// Flux Kustomizations found from PATH, built as kustomize-controller
+/// builds them (postBuild variables from the repository's own ConfigMaps
+/// and Secrets; a variable without a value is named on stderr):
+///   rekon render --flux clusters/production flux-system/apps
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct RenderArgs {
-    /// The configuration file.
-    #[arg(short, long, default_value = "rekon.toml", env = "REKON_CONFIG")]
-    config: PathBuf,
+    #[command(flatten)]
+    config: super::ConfigArgs,
     /// List which plugin changed which field of which object, instead of the YAML.
     #[arg(long)]
     explain: bool,
@@ -32,7 +36,7 @@ pub struct RenderArgs {
 }
 
 pub fn run(cli: &super::Cli, args: &RenderArgs) -> anyhow::Result<ExitCode> {
-    let (config, roots) = super::apply::load_with_sources(&args.config)?;
+    let (config, roots) = super::apply::load_with_sources(&args.config, None)?;
     let selected = config.select(args.name.as_deref())?;
     let runtime = cli.runtime(config.cache_dir.clone())?;
     let renderer = Renderer::load(&config, &runtime, &selected)?;
@@ -51,6 +55,9 @@ pub fn run(cli: &super::Cli, args: &RenderArgs) -> anyhow::Result<ExitCode> {
     }
     for finding in rendered.iter().flat_map(|r| &r.findings) {
         eprintln!("{finding}");
+    }
+    for line in rendered.iter().flat_map(|r| &r.unresolved) {
+        eprintln!("warning: {line}");
     }
     if args.explain {
         for change in rendered.iter().flat_map(|r| &r.changes) {

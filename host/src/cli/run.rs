@@ -1,6 +1,5 @@
 //! `rekon run`: the daemon.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -8,7 +7,6 @@ use anyhow::Context;
 use clap::Args;
 
 use super::apply::{ClusterArgs, LeaseArgs};
-use crate::config::Config;
 use crate::daemon::{self, DaemonError, Options};
 
 /// Run the reconciler until stopped (SIGTERM or Ctrl-C).
@@ -45,9 +43,8 @@ use crate::daemon::{self, DaemonError, Options};
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct RunArgs {
-    /// The configuration file.
-    #[arg(short, long, default_value = "rekon.toml", env = "REKON_CONFIG")]
-    config: PathBuf,
+    #[command(flatten)]
+    config: super::ConfigArgs,
     #[command(flatten)]
     cluster: ClusterArgs,
     /// Serve on this address instead of [server] listen.
@@ -61,7 +58,7 @@ pub struct RunArgs {
 }
 
 pub fn run(cli: &super::Cli, args: &RunArgs) -> anyhow::Result<ExitCode> {
-    let config = Config::load(&args.config)?;
+    let mut config = args.config.load()?;
     let runtime = cli.runtime(config.cache_dir.clone())?;
     // One thread for the scheduler and the server; renders, git and plugin
     // compiles go to blocking threads. A Pi has four small cores.
@@ -75,6 +72,19 @@ pub fn run(cli: &super::Cli, args: &RunArgs) -> anyhow::Result<ExitCode> {
             format!("cannot listen on {addr} (set [server] listen or --listen)")
         })?;
         let cluster = args.cluster.connect().await?;
+        if config.flux.is_some() {
+            // Discovery fetches what the Flux Kustomizations read; the
+            // daemon then keeps every source fetched on its interval.
+            let mut roots = crate::source::Roots::fetch(&config)?;
+            let access = crate::flux::Access {
+                cluster: Some(&cluster),
+                fetch: true,
+            };
+            let graph = crate::flux::expand(&mut config, &mut roots, access).await?;
+            for note in graph.notes.iter().chain(&graph.problems) {
+                tracing::warn!("{note}");
+            }
+        }
         let options = Options {
             runtime,
             cluster,

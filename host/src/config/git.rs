@@ -61,6 +61,9 @@ pub struct GitConfig {
     pub automation: AutomationName,
     /// How to authenticate to the remote.
     pub auth: GitAuth,
+    /// The image policies (`NS:NAME`) whose choices are written (an
+    /// ImageUpdateAutomation's `policySelector`); `None`: all of them.
+    pub policies: Option<Vec<String>>,
 }
 
 /// The namespace and name of an image update automation (Flux's
@@ -97,6 +100,13 @@ pub enum GitAuth {
     None,
     /// HTTPS with a token as the password (user: the URL's, else `x-access-token`).
     Token(Secret),
+    /// HTTPS with a user name and password (a Flux GitRepository's Secret).
+    Basic {
+        /// The user name.
+        username: String,
+        /// The password.
+        password: Secret,
+    },
     /// SSH with a private key file, and the host keys to trust.
     Ssh {
         /// The private key.
@@ -284,6 +294,7 @@ pub(super) fn git(
         message_template_values: g.message_template_values.unwrap_or_default(),
         automation,
         auth,
+        policies: None,
     }))
 }
 

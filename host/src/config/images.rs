@@ -93,12 +93,33 @@ pub enum Credentials {
 }
 
 /// Where a secret (a password, a token) is read from when it is needed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum Secret {
     /// An environment variable.
     Env(String),
     /// A file (trailing newline removed).
     File(PathBuf),
+    /// A value read from a Kubernetes Secret a Flux object names (never
+    /// from `rekon.toml`); `Debug` does not show it.
+    Value {
+        /// `namespace/name[key]` of the Secret, for messages.
+        from: String,
+        /// The value.
+        value: String,
+    },
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Secret::Env(var) => f.debug_tuple("Env").field(var).finish(),
+            Secret::File(path) => f.debug_tuple("File").field(path).finish(),
+            Secret::Value { from, .. } => f
+                .debug_struct("Value")
+                .field("from", from)
+                .finish_non_exhaustive(),
+        }
+    }
 }
 
 impl Secret {
@@ -111,6 +132,7 @@ impl Secret {
             Secret::File(path) => std::fs::read_to_string(path)
                 .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
                 .map_err(|e| format!("{}: {e}", path.display())),
+            Secret::Value { value, .. } => Ok(value.clone()),
         }
     }
 }

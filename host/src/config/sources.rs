@@ -40,6 +40,28 @@ pub struct SourceConfig {
     pub interval: Duration,
     /// Fetching is suspended: the last checkout stays.
     pub suspend: bool,
+    /// What is checked out (`branch` is `git.branch`).
+    pub reference: GitReference,
+    /// gitignore patterns of files left out of the checkout (a Flux
+    /// GitRepository's `ignore` or Flux's default exclusions, plus its
+    /// `.sourceignore` files); `None`: nothing is left out.
+    pub ignore: Option<String>,
+}
+
+/// The commit a source checks out (a Flux GitRepository's `ref`; a
+/// `[sources.NAME]` always follows its branch).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GitReference {
+    /// The head of `git.branch`.
+    Branch,
+    /// A tag.
+    Tag(String),
+    /// The highest tag matching a semver range.
+    Semver(String),
+    /// A full reference name (`refs/pull/1/head`).
+    Name(String),
+    /// A commit (on `git.branch` when one was given).
+    Commit(String),
 }
 
 /// The `[run]` table.
@@ -131,6 +153,7 @@ pub(super) fn sources(
             message_template_values: Default::default(),
             automation: Default::default(),
             auth,
+            policies: None,
         };
         out.insert(
             name.clone(),
@@ -139,6 +162,8 @@ pub(super) fn sources(
                 git,
                 interval,
                 suspend: s.suspend,
+                reference: GitReference::Branch,
+                ignore: None,
             },
         );
     }

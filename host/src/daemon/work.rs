@@ -81,13 +81,23 @@ pub async fn fetch_source(shared: Arc<Shared>, name: String) -> Outcome {
 
 /// Render kustomization `name` with the current plugins and apply it.
 pub async fn reconcile(shared: Arc<Shared>, name: String) -> Outcome {
-    let k = shared
+    let mut k = shared
         .config
         .kustomizations
         .iter()
         .find(|k| k.name == name)
         .expect("a configured kustomization")
         .clone();
+    // As kustomize-controller: `substituteFrom` is read on every reconcile.
+    if let Some(flux) = k.flux.as_mut() {
+        if flux
+            .post_build
+            .as_ref()
+            .is_some_and(|p| !p.substitute_from.is_empty())
+        {
+            crate::flux::refresh_vars(flux, &shared.cluster).await?;
+        }
+    }
     let (root, revision) = {
         let roots = shared.roots.read().expect("roots lock");
         let Some(root) = roots.dir(k.source.as_deref()) else {
@@ -286,7 +296,11 @@ pub async fn automate(shared: Arc<Shared>) -> Outcome {
             message: "no [git] table: nothing to write".into(),
         });
     };
-    let policies = shared.chosen.lock().expect("chosen lock").clone();
+    let mut policies = shared.chosen.lock().expect("chosen lock").clone();
+    // An ImageUpdateAutomation's `policySelector`.
+    if let Some(selected) = &git.policies {
+        policies.retain(|name, _| selected.contains(name));
+    }
     if policies.is_empty() {
         return Err(NotDone::Waiting("waiting for a certain image scan".into()));
     }

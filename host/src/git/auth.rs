@@ -32,6 +32,10 @@ impl Auth {
                 token: secret.read().map_err(|e| format!("token from {e}"))?,
                 user: url_user(url),
             },
+            GitAuth::Basic { username, password } => Auth::Token {
+                token: password.read().map_err(|e| format!("password from {e}"))?,
+                user: Some(username.clone()),
+            },
             GitAuth::Ssh { key, known_hosts } => {
                 // Fail before connecting, naming the file (never its contents).
                 std::fs::metadata(key).map_err(|e| format!("ssh key {}: {e}", key.display()))?;

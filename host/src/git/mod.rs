@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use git2::{build::CheckoutBuilder, FetchOptions, Oid, PushOptions, Repository, ResetType};
 
-use crate::config::GitConfig;
+use crate::config::{GitConfig, GitReference};
 
 /// A git operation that failed.
 #[derive(Debug, thiserror::Error)]
@@ -159,6 +159,83 @@ impl WorkTree {
         Ok(base)
     }
 
+    /// Fetch and reset the work tree to what `reference` names (a Flux
+    /// GitRepository's `ref`): the branch head, a tag, the highest tag in a
+    /// semver range, a full reference name, or a commit. Returns the commit.
+    pub fn fetch_reference(&self, reference: &GitReference) -> Result<Oid, GitError> {
+        let missing = |message: String| GitError {
+            remote: redact(&self.config.url),
+            what: "fetch from".into(),
+            message,
+        };
+        let peel = |name: &str| {
+            self.repo
+                .revparse_single(name)
+                .and_then(|o| o.peel_to_commit())
+                .map(|c| c.id())
+                .ok()
+        };
+        let commit = match reference {
+            GitReference::Branch => return self.fetch_and_reset(),
+            GitReference::Tag(tag) => {
+                self.fetch(&[format!("+refs/tags/{tag}:refs/tags/{tag}")])?;
+                peel(&format!("refs/tags/{tag}"))
+                    .ok_or_else(|| missing(format!("the remote has no tag `{tag}`")))?
+            }
+            GitReference::Semver(range) => {
+                let req = semver_range(range).map_err(missing)?;
+                self.fetch(&["+refs/tags/*:refs/tags/*".to_string()])?;
+                let tags = self
+                    .repo
+                    .tag_names(None)
+                    .map_err(|e| self.error("fetch from", &e))?;
+                let best = tags
+                    .iter()
+                    .flatten()
+                    .filter_map(|t| {
+                        let version = semver::Version::parse(t.strip_prefix('v').unwrap_or(t));
+                        version.ok().filter(|v| req.matches(v)).map(|v| (v, t))
+                    })
+                    .max_by(|a, b| a.0.cmp(&b.0))
+                    .map(|(_, t)| t.to_string())
+                    .ok_or_else(|| missing(format!("no tag matches semver `{range}`")))?;
+                peel(&format!("refs/tags/{best}")).expect("a tag just listed")
+            }
+            GitReference::Name(name) => {
+                self.fetch(&[format!("+{name}:refs/rekon/ref")])?;
+                peel("refs/rekon/ref")
+                    .ok_or_else(|| missing(format!("the remote has no reference `{name}`")))?
+            }
+            GitReference::Commit(sha) => {
+                self.fetch(&[
+                    format!("+refs/heads/*:{TRACKING}*"),
+                    "+refs/tags/*:refs/tags/*".to_string(),
+                ])?;
+                let oid = Oid::from_str(sha)
+                    .map_err(|_| missing(format!("commit `{sha}` is not a SHA-1")))?;
+                self.repo
+                    .find_commit(oid)
+                    .map_err(|_| missing(format!("commit `{sha}` is not on the remote")))?
+                    .id()
+            }
+        };
+        self.reset_to(commit)?;
+        Ok(commit)
+    }
+
+    fn fetch(&self, refspecs: &[String]) -> Result<(), GitError> {
+        let mut remote = self
+            .repo
+            .remote_anonymous(&self.auth.remote_url(&self.config.url))
+            .map_err(|e| self.error("fetch from", &e))?;
+        let mut options = FetchOptions::new();
+        options.remote_callbacks(self.auth.callbacks(&self.refusal));
+        options.download_tags(git2::AutotagOption::None);
+        remote
+            .fetch(refspecs, Some(&mut options), None)
+            .map_err(|e| self.error("fetch from", &e))
+    }
+
     /// Make the work tree exactly `commit`: HEAD detached there, index and
     /// files reset, untracked files removed.
     pub fn reset_to(&self, commit: Oid) -> Result<(), GitError> {
@@ -258,9 +335,45 @@ impl WorkTree {
     }
 }
 
+/// A semver range as Flux writes it (Masterminds/semver: constraints
+/// separated by spaces or commas, `v` prefixes allowed) for the `semver`
+/// crate (constraints separated by commas). `||` is refused.
+pub fn semver_range(range: &str) -> Result<semver::VersionReq, String> {
+    if range.contains("||") {
+        return Err(format!("semver `{range}`: `||` ranges are not supported"));
+    }
+    // Operators may be written apart from their version (`>= 1.0`).
+    let mut parts: Vec<String> = Vec::new();
+    for word in range.split([' ', ',']).filter(|w| !w.is_empty()) {
+        match parts.last_mut() {
+            Some(last) if last.chars().all(|c| "<>=~^!".contains(c)) => last.push_str(word),
+            _ => parts.push(word.to_string()),
+        }
+    }
+    let parts: Vec<String> = parts
+        .into_iter()
+        .map(|p| {
+            let op_end = p.find(|c: char| !"<>=~^".contains(c)).unwrap_or(p.len());
+            let (op, version) = p.split_at(op_end);
+            format!("{op}{}", version.strip_prefix('v').unwrap_or(version))
+        })
+        .collect();
+    semver::VersionReq::parse(&parts.join(", ")).map_err(|e| format!("semver `{range}`: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::redact;
+
+    #[test]
+    fn flux_semver_ranges() {
+        let r = super::semver_range(">=1.0.0 <2.0.0").unwrap();
+        assert!(r.matches(&semver::Version::new(1, 4, 0)));
+        assert!(!r.matches(&semver::Version::new(2, 0, 0)));
+        let r = super::semver_range(">= v1.2, < 1.3").unwrap();
+        assert!(r.matches(&semver::Version::new(1, 2, 9)));
+        assert!(super::semver_range("1.x || 2.x").is_err());
+    }
 
     #[test]
     fn redact_drops_the_user_part_only() {

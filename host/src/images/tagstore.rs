@@ -106,7 +106,7 @@ impl TagStore {
                 .filter(|(t, _)| *t == tag)
                 .map(|(_, digest)| digest.to_string())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(TagStoreError { path, source }),
+            Err(error) => Err(TagStoreError { path, error }),
         }
     }
 
@@ -117,13 +117,13 @@ impl TagStore {
         tag: &str,
         digest: &str,
     ) -> Result<(), TagStoreError> {
-        std::fs::create_dir_all(&self.dir).map_err(|source| TagStoreError {
+        std::fs::create_dir_all(&self.dir).map_err(|error| TagStoreError {
             path: self.dir.clone(),
-            source,
+            error,
         })?;
         let path = self.digest_file(repository);
         crate::atomic::write(&path, format!("{tag} {digest}\n").as_bytes())
-            .map_err(|source| TagStoreError { path, source })
+            .map_err(|error| TagStoreError { path, error })
     }
 
     /// Replace the stored list of `repository`, atomically.

@@ -37,6 +37,8 @@ pub struct RequestRecord {
     pub status: u16,
     /// A fault rule decided the answer.
     pub fault: bool,
+    /// The `Impersonate-User` header (the double does not check it).
+    pub impersonate: Option<String>,
 }
 
 impl RequestRecord {
@@ -140,6 +142,11 @@ async fn handle(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
+    let impersonate = req
+        .headers()
+        .get("impersonate-user")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let body = req
         .into_body()
         .collect()
@@ -163,6 +170,7 @@ async fn handle(
         force: call.param("force") == Some("true"),
         status: 0,
         fault: false,
+        impersonate,
     };
     let fault = {
         let mut shared = lock(&state);

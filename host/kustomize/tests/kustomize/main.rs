@@ -11,4 +11,5 @@ mod golden;
 mod misc;
 mod nameref;
 mod oracle;
+mod overlay;
 mod support;

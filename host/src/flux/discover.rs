@@ -1,0 +1,1374 @@
+//! Discovery: from the entry path to every Flux object, as Flux's
+//! controllers would reach them, then the objects turned into rekon's
+//! configuration.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use base64::Engine;
+use rekon_kustomize::{Origin, Overlay, Resource};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::objects::{self, CrossRef, GitRepositorySpec, KustomizationSpec, Object};
+use super::values::{self, Lookup, RepoObjects};
+use super::{post_build, FluxError, FluxKustomization, DEFAULT_IGNORE};
+use crate::apply::Cluster;
+use crate::config::flux::chain;
+use crate::config::{
+    AutomationName, Config, Credentials, DigestReflection, GitAuth, GitConfig, GitReference,
+    ImageConfig, Kustomization, RegistryConfig, Secret, SourceConfig, DEFAULT_EXCLUDE,
+    DEFAULT_MESSAGE,
+};
+use crate::source::Roots;
+
+/// What discovery may reach.
+pub struct Access<'a> {
+    /// The cluster, for the Secrets Flux objects name (credentials) and
+    /// `substituteFrom`; `None`: `substituteFrom` reads the repository's
+    /// own ConfigMaps and Secrets, and a `secretRef` is an error.
+    pub cluster: Option<&'a Cluster>,
+    /// Fetch the GitRepositories other than the entry's (`false`: `rekon
+    /// check --offline`; what they hold is skipped and said so).
+    pub fetch: bool,
+}
+
+/// One discovered object, for `rekon check`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphItem {
+    /// Its kind.
+    pub kind: String,
+    /// `namespace/name`.
+    pub name: String,
+    /// Where it is defined (`GitRepository NS/NAME:` prefixed for other
+    /// repositories than the entry's).
+    pub file: PathBuf,
+    /// The line.
+    pub line: usize,
+    /// What rekon makes of it (`depends on ...`, `url@ref`).
+    pub detail: String,
+}
+
+/// What discovery found.
+#[derive(Debug, Clone, Default)]
+pub struct Graph {
+    /// Every Flux object, in discovery order.
+    pub items: Vec<GraphItem>,
+    /// What is not applied or not done, and why (Flux's own components,
+    /// GitRepositories not fetched, receivers, ...).
+    pub notes: Vec<String>,
+    /// Problems that do not stop rendering and applying (an ImagePolicy
+    /// whose plugin is not declared): `rekon check` fails on them.
+    pub problems: Vec<String>,
+}
+
+/// A parsed Flux object with where it came from.
+struct Parsed<S> {
+    object: Object<S>,
+    namespace: String,
+    file: PathBuf,
+    line: usize,
+    /// The GitRepository whose checkout holds it (`None`: the entry's).
+    repo: Option<String>,
+}
+
+impl<S> Parsed<S> {
+    fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.object.metadata.name)
+    }
+
+    fn describe(&self) -> String {
+        format!("{} {}", self.object.kind, self.key())
+    }
+
+    fn error(&self, message: impl Into<String>) -> FluxError {
+        FluxError::Object {
+            file: self.file.clone(),
+            line: self.line,
+            object: self.describe(),
+            message: message.into(),
+        }
+    }
+}
+
+struct Discovery<'a> {
+    access: Access<'a>,
+    state_dir: Option<PathBuf>,
+    /// Checkout roots of the GitRepositories fetched so far.
+    roots: BTreeMap<String, PathBuf>,
+    entry_root: PathBuf,
+    repo_objects: RepoObjects,
+    /// Kind, namespace, name → file and line (duplicates are errors).
+    seen: BTreeMap<(String, String, String), (PathBuf, usize)>,
+    git: BTreeMap<String, Parsed<GitRepositorySpec>>,
+    kustomizations: Vec<(Parsed<KustomizationSpec>, Option<FluxKustomization>)>,
+    image_repositories: BTreeMap<String, Parsed<objects::ImageRepositorySpec>>,
+    policies: Vec<Parsed<objects::ImagePolicySpec>>,
+    automations: Vec<Parsed<objects::ImageUpdateAutomationSpec>>,
+    graph: Graph,
+}
+
+/// Read the Flux objects of `config.flux` and fill in `config`'s
+/// kustomizations, sources, images and `[git]` (fetching, into `roots`,
+/// the GitRepositories their Kustomizations read).
+pub async fn expand(
+    config: &mut Config,
+    roots: &mut Roots,
+    access: Access<'_>,
+) -> Result<Graph, FluxError> {
+    let settings = config.flux.clone().ok_or(FluxError::NotFlux)?;
+    let entry_root = roots
+        .dir(settings.source.as_deref())
+        .map(Path::to_path_buf)
+        .ok_or_else(|| FluxError::Object {
+            file: config.file.clone(),
+            line: 1,
+            object: "[flux]".into(),
+            message: format!(
+                "source `{}` has not been fetched",
+                settings.source.as_deref().unwrap_or_default()
+            ),
+        })?;
+    let mut d = Discovery {
+        access,
+        state_dir: config.state_dir.clone(),
+        roots: BTreeMap::new(),
+        entry_root: entry_root.clone(),
+        repo_objects: RepoObjects::default(),
+        seen: BTreeMap::new(),
+        git: BTreeMap::new(),
+        kustomizations: Vec::new(),
+        image_repositories: BTreeMap::new(),
+        policies: Vec::new(),
+        automations: Vec::new(),
+        graph: Graph::default(),
+    };
+    let entry_path = normalize(&settings.path.to_string_lossy());
+    let entry = format!("the entry {}", settings.path.display());
+    let built = build(&entry_root, &entry_path, &Overlay::default(), &entry)?;
+    d.add_build(None, None, built)?;
+
+    // The GitRepository rekon already has: the one a Kustomization at the
+    // entry's path reads (`flux-system` after `flux bootstrap`).
+    let entry_repo = d
+        .kustomizations
+        .iter()
+        .filter(|(k, _)| k.repo.is_none())
+        .find(|(k, _)| normalize(k.object.spec.path.as_deref().unwrap_or("")) == entry_path)
+        .and_then(|(k, _)| {
+            k.object
+                .spec
+                .source_ref
+                .as_ref()
+                .map(|s| cross_key(s, &k.namespace))
+        });
+
+    // Build each Kustomization once its GitRepository is known, as
+    // kustomize-controller reconciles what the previous ones applied.
+    let mut done = BTreeSet::new();
+    loop {
+        let mut progress = false;
+        for index in 0..d.kustomizations.len() {
+            if done.contains(&index) {
+                continue;
+            }
+            let k = &d.kustomizations[index].0;
+            let Some(source) = &k.object.spec.source_ref else {
+                return Err(k.error("spec.sourceRef is required"));
+            };
+            let kind = source.kind.as_deref().unwrap_or("");
+            if kind != "GitRepository" {
+                return Err(k.error(match kind {
+                    "OCIRepository" => {
+                        "sourceRef: OCIRepository sources are not built yet (only GitRepository)"
+                            .to_string()
+                    }
+                    "Bucket" => {
+                        "sourceRef: Bucket sources are not built in rekon (only GitRepository)"
+                            .to_string()
+                    }
+                    other => format!("sourceRef.kind `{other}`: only GitRepository is built"),
+                }));
+            }
+            let key = cross_key(source, &k.namespace);
+            if !d.git.contains_key(&key) {
+                continue;
+            }
+            done.insert(index);
+            progress = true;
+            let repo = (Some(&key) != entry_repo.as_ref()).then(|| key.clone());
+            let mut flux = flux_kustomization(k, &key)?;
+            let name = k.key();
+            let path = normalize(k.object.spec.path.as_deref().unwrap_or(""));
+            let root = match &repo {
+                None => Some(d.entry_root.clone()),
+                Some(key) => d.checkout(key).await?,
+            };
+            let Some(root) = root else {
+                d.graph.notes.push(format!(
+                    "Kustomization {name} not built: GitRepository {key} was not fetched (--offline)"
+                ));
+                continue;
+            };
+            let lookup = match d.access.cluster {
+                Some(cluster) => Lookup::Both(cluster, &d.repo_objects),
+                None => Lookup::Repository(&d.repo_objects),
+            };
+            values::resolve(&mut flux, lookup).await?;
+            if d.kustomizations[index]
+                .0
+                .object
+                .spec
+                .ignore_missing_components
+            {
+                let dir = root.join(&path);
+                flux.overlay.components.retain(|c| dir.join(c).exists());
+            }
+            let what = format!("Kustomization {name}");
+            let built = build(&root, &path, &flux.overlay, &what)?;
+            d.kustomizations[index].1 = Some(flux.clone());
+            d.add_build(repo.as_deref(), Some(&flux), built)?;
+        }
+        if !progress {
+            break;
+        }
+    }
+    for (index, (k, _)) in d.kustomizations.iter().enumerate() {
+        if !done.contains(&index) {
+            let source = k.object.spec.source_ref.as_ref().expect("checked above");
+            return Err(k.error(format!(
+                "sourceRef: GitRepository {} is not defined in the repository",
+                cross_key(source, &k.namespace)
+            )));
+        }
+    }
+    d.into_config(config, roots, &settings, entry_repo.as_deref())
+        .await
+}
+
+/// `./apps/` → `apps`; the root is `.`.
+fn normalize(path: &str) -> String {
+    let parts: Vec<&str> = path
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    if parts.is_empty() {
+        ".".into()
+    } else {
+        parts.join("/")
+    }
+}
+
+fn cross_key(r: &CrossRef, namespace: &str) -> String {
+    format!("{}/{}", r.namespace.as_deref().unwrap_or(namespace), r.name)
+}
+
+fn build(
+    root: &Path,
+    path: &str,
+    overlay: &Overlay,
+    what: &str,
+) -> Result<Vec<Resource>, FluxError> {
+    let wrap = |error| FluxError::Build {
+        object: what.to_string(),
+        error: Box::new(error),
+    };
+    let dir = rekon_kustomize::open_root(root).map_err(wrap)?;
+    rekon_kustomize::build_with(&dir, Path::new(path), overlay).map_err(wrap)
+}
+
+fn duration(field: &str, text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|e| format!("{field} `{text}`: {e}"))
+}
+
+/// The line of `field` (the last part of a serde path) in the object's
+/// document, or the document's first line.
+fn field_line(root: &Path, origin: &Origin, path: &str) -> usize {
+    let key = path
+        .rsplit('.')
+        .find(|p| !p.starts_with('['))
+        .unwrap_or("")
+        .split('[')
+        .next()
+        .unwrap_or("");
+    let Ok(text) = std::fs::read_to_string(root.join(&origin.file)) else {
+        return origin.line;
+    };
+    text.lines()
+        .enumerate()
+        .skip(origin.line.saturating_sub(1))
+        .take_while(|(i, l)| *i + 1 == origin.line || !l.starts_with("---"))
+        .find(|(_, l)| {
+            let t = l.trim_start().trim_start_matches("- ");
+            !key.is_empty()
+                && t.strip_prefix(key)
+                    .is_some_and(|r| r.trim_start().starts_with(':'))
+        })
+        .map_or(origin.line, |(i, _)| i + 1)
+}
+
+impl Discovery<'_> {
+    fn display_file(&self, repo: Option<&str>, file: &Path) -> PathBuf {
+        match repo {
+            None => file.to_path_buf(),
+            Some(repo) => PathBuf::from(format!("GitRepository {repo}: {}", file.display())),
+        }
+    }
+
+    fn root_of(&self, repo: Option<&str>) -> PathBuf {
+        match repo {
+            None => self.entry_root.clone(),
+            Some(r) => self.roots.get(r).cloned().unwrap_or_default(),
+        }
+    }
+
+    /// Sort a build's objects: Flux objects are read, ConfigMaps and
+    /// Secrets remembered, Flux's own components noted.
+    fn add_build(
+        &mut self,
+        repo: Option<&str>,
+        k: Option<&FluxKustomization>,
+        built: Vec<Resource>,
+    ) -> Result<(), FluxError> {
+        self.repo_objects.collect(built.iter().map(|r| &r.object));
+        // Variables without a value are named when the kustomization is rendered.
+        let sorted = post_build(k, built)?;
+        let mut files: BTreeMap<PathBuf, usize> = BTreeMap::new();
+        for r in &sorted.left_out {
+            *files
+                .entry(self.display_file(repo, &r.origin.file))
+                .or_default() += 1;
+        }
+        for (file, count) in files {
+            let note = format!(
+                "{}: {count} object(s) of Flux itself (controllers, CRDs) not applied: rekon does their job",
+                file.display()
+            );
+            // The entry and the Kustomization at its path build the same files.
+            if !self.graph.notes.contains(&note) {
+                self.graph.notes.push(note);
+            }
+        }
+        for r in sorted.flux {
+            self.add_object(repo, r)?;
+        }
+        Ok(())
+    }
+
+    fn parse<S: DeserializeOwned>(
+        &self,
+        repo: Option<&str>,
+        r: &Resource,
+    ) -> Result<Parsed<S>, FluxError> {
+        let file = self.display_file(repo, &r.origin.file);
+        let describe = format!(
+            "{} {}/{}",
+            r.object["kind"].as_str().unwrap_or(""),
+            r.object
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("default"),
+            r.object
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+        );
+        let object: Object<S> = serde_path_to_error::deserialize(&r.object).map_err(|e| {
+            let path = e.path().to_string();
+            FluxError::Object {
+                line: field_line(&self.root_of(repo), &r.origin, &path),
+                file: file.clone(),
+                object: describe.clone(),
+                message: format!("{path}: {}", e.into_inner()),
+            }
+        })?;
+        Ok(Parsed {
+            namespace: object
+                .metadata
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "default".into()),
+            object,
+            file,
+            line: r.origin.line,
+            repo: repo.map(str::to_string),
+        })
+    }
+
+    fn add_object(&mut self, repo: Option<&str>, r: Resource) -> Result<(), FluxError> {
+        let api_version = r.object["apiVersion"].as_str().unwrap_or("").to_string();
+        let kind = r.object["kind"].as_str().unwrap_or("").to_string();
+        let ns = r
+            .object
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("default")
+            .to_string();
+        let name = r
+            .object
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let file = self.display_file(repo, &r.origin.file);
+        let line = r.origin.line;
+        let refuse = |message: String| FluxError::Object {
+            file: file.clone(),
+            line,
+            object: format!("{kind} {ns}/{name}"),
+            message,
+        };
+        let id = (kind.clone(), ns.clone(), name.clone());
+        if let Some((first_file, first_line)) = self.seen.get(&id) {
+            // The same object reached twice (the entry and the Kustomization
+            // at the entry's path build the same files): read once.
+            if *first_file == file && *first_line == line {
+                return Ok(());
+            }
+            return Err(refuse(format!(
+                "defined twice (also at {}:{first_line})",
+                first_file.display()
+            )));
+        }
+        self.seen.insert(id, (file.clone(), line));
+        let group = api_version.split('/').next().unwrap_or("");
+        let version = api_version.split('/').nth(1).unwrap_or("");
+        let supported = |versions: &[&str]| -> Result<(), FluxError> {
+            if versions.contains(&version) {
+                Ok(())
+            } else {
+                Err(refuse(format!(
+                    "apiVersion {api_version}: rekon reads {}",
+                    versions
+                        .iter()
+                        .map(|v| format!("{group}/{v}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )))
+            }
+        };
+        match (group, kind.as_str()) {
+            ("source.toolkit.fluxcd.io", "GitRepository") => {
+                supported(&["v1"])?;
+                let g: Parsed<GitRepositorySpec> = self.parse(repo, &r)?;
+                check_git(&g)?;
+                let reference = describe_ref(&g.object.spec);
+                self.item(
+                    &g,
+                    format!("{}@{reference}", crate::git::redact(&g.object.spec.url)),
+                );
+                self.git.insert(g.key(), g);
+            }
+            ("kustomize.toolkit.fluxcd.io", "Kustomization") => {
+                supported(&["v1"])?;
+                let k: Parsed<KustomizationSpec> = self.parse(repo, &r)?;
+                let spec = &k.object.spec;
+                let mut detail = format!(
+                    "path {} from {}",
+                    normalize(spec.path.as_deref().unwrap_or("")),
+                    spec.source_ref
+                        .as_ref()
+                        .map(|s| format!(
+                            "{} {}",
+                            s.kind.as_deref().unwrap_or("?"),
+                            cross_key(s, &k.namespace)
+                        ))
+                        .unwrap_or_else(|| "(no sourceRef)".into())
+                );
+                if !spec.depends_on.is_empty() {
+                    detail += &format!(
+                        ", depends on {}",
+                        spec.depends_on
+                            .iter()
+                            .map(|d| cross_key(d, &k.namespace))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                }
+                self.item(&k, detail);
+                self.kustomizations.push((k, None));
+            }
+            ("image.toolkit.fluxcd.io", "ImageRepository") => {
+                supported(&["v1beta2", "v1"])?;
+                let i: Parsed<objects::ImageRepositorySpec> = self.parse(repo, &r)?;
+                self.item(&i, i.object.spec.image.clone());
+                self.image_repositories.insert(i.key(), i);
+            }
+            ("image.toolkit.fluxcd.io", "ImagePolicy") => {
+                supported(&["v1beta2", "v1"])?;
+                let p: Parsed<objects::ImagePolicySpec> = self.parse(repo, &r)?;
+                self.item(
+                    &p,
+                    format!(
+                        "image repository {}",
+                        cross_key(&p.object.spec.image_repository_ref, &p.namespace)
+                    ),
+                );
+                self.policies.push(p);
+            }
+            ("image.toolkit.fluxcd.io", "ImageUpdateAutomation") => {
+                supported(&["v1beta2", "v1"])?;
+                let a: Parsed<objects::ImageUpdateAutomationSpec> = self.parse(repo, &r)?;
+                self.item(
+                    &a,
+                    format!(
+                        "writes to {}",
+                        cross_key(&a.object.spec.source_ref, &a.namespace)
+                    ),
+                );
+                self.automations.push(a);
+            }
+            ("notification.toolkit.fluxcd.io", "Receiver") => {
+                self.graph.items.push(GraphItem {
+                    kind,
+                    name: format!("{ns}/{name}"),
+                    file,
+                    line,
+                    detail: "not served: rekon's webhooks are [receivers.NAME] in rekon.toml"
+                        .into(),
+                });
+                self.graph.notes.push(format!(
+                    "Receiver {ns}/{name}: not served (declare the webhook under [receivers] in rekon.toml)"
+                ));
+            }
+            ("helm.toolkit.fluxcd.io", _)
+            | ("source.toolkit.fluxcd.io", "HelmRepository" | "HelmChart") => {
+                return Err(refuse(
+                    "Helm support is not built yet in rekon (HelmRelease, HelmRepository, HelmChart)".into(),
+                ));
+            }
+            ("source.toolkit.fluxcd.io", "OCIRepository") => {
+                return Err(refuse(
+                    "OCIRepository sources are not built yet in rekon (only GitRepository)".into(),
+                ));
+            }
+            _ => {
+                return Err(refuse(format!(
+                    "{api_version} {kind} is not built in rekon (it reads GitRepository, Kustomization, \
+                     ImageRepository, ImagePolicy, ImageUpdateAutomation)"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn item<S>(&mut self, p: &Parsed<S>, detail: String) {
+        self.graph.items.push(GraphItem {
+            kind: p.object.kind.clone(),
+            name: p.key(),
+            file: p.file.clone(),
+            line: p.line,
+            detail,
+        });
+    }
+
+    /// The checkout of GitRepository `key`, fetched once (`None` when not fetching).
+    async fn checkout(&mut self, key: &str) -> Result<Option<PathBuf>, FluxError> {
+        if let Some(root) = self.roots.get(key) {
+            return Ok(Some(root.clone()));
+        }
+        if !self.access.fetch {
+            return Ok(None);
+        }
+        let g = &self.git[key];
+        let source = source_config(g, self.access.cluster, self.state_dir.as_deref()).await?;
+        let Some(state_dir) = &self.state_dir else {
+            return Err(
+                g.error("no state directory to fetch it into (set state-dir or $REKON_STATE_DIR)")
+            );
+        };
+        let checkout =
+            crate::source::sync(state_dir, &source).map_err(|error| FluxError::Fetch {
+                object: g.describe(),
+                error: Box::new(error),
+            })?;
+        self.roots.insert(key.to_string(), checkout.dir.clone());
+        Ok(Some(checkout.dir))
+    }
+
+    async fn into_config(
+        mut self,
+        config: &mut Config,
+        roots: &mut Roots,
+        settings: &crate::config::FluxSettings,
+        entry_repo: Option<&str>,
+    ) -> Result<Graph, FluxError> {
+        let cluster = self.access.cluster;
+        let state_dir = self.state_dir.clone();
+        // Sources: every GitRepository but the entry's, which rekon has.
+        for (key, g) in &self.git {
+            let ignore = Some(
+                g.object
+                    .spec
+                    .ignore
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_IGNORE.into()),
+            );
+            if Some(key.as_str()) == entry_repo {
+                if let Some(source) = settings
+                    .source
+                    .as_ref()
+                    .and_then(|s| config.sources.get_mut(s))
+                {
+                    source.ignore = ignore;
+                }
+                continue;
+            }
+            if !self.access.fetch {
+                self.graph
+                    .notes
+                    .push(format!("GitRepository {key}: not fetched (--offline)"));
+                continue;
+            }
+            let source = source_config(g, cluster, state_dir.as_deref()).await?;
+            if let Some(dir) = self.roots.get(key) {
+                let revision = git2::Repository::open(dir)
+                    .ok()
+                    .and_then(|r| {
+                        r.head()
+                            .ok()?
+                            .peel_to_commit()
+                            .ok()
+                            .map(|c| c.id().to_string())
+                    })
+                    .unwrap_or_default();
+                roots.set(
+                    key,
+                    crate::source::Checkout {
+                        dir: dir.clone(),
+                        revision,
+                    },
+                );
+            }
+            config.sources.insert(key.clone(), source);
+        }
+        if entry_repo.is_none() {
+            self.graph.notes.push(
+                "no Kustomization reads the entry's path: every GitRepository is fetched, the entry's own repository too".into(),
+            );
+        }
+
+        // Kustomizations.
+        let names: BTreeSet<String> = self.kustomizations.iter().map(|(k, _)| k.key()).collect();
+        let mut depends: Vec<(String, Vec<String>)> = Vec::new();
+        for (k, flux) in &self.kustomizations {
+            let Some(flux) = flux else { continue };
+            let spec = &k.object.spec;
+            let deps: Vec<String> = spec
+                .depends_on
+                .iter()
+                .map(|d| cross_key(d, &k.namespace))
+                .collect();
+            for dep in &deps {
+                if *dep == k.key() {
+                    return Err(k.error("spec.dependsOn names the Kustomization itself"));
+                }
+                if !names.contains(dep) {
+                    return Err(k.error(format!(
+                        "spec.dependsOn: Kustomization {dep} is not defined in the repository"
+                    )));
+                }
+            }
+            depends.push((k.key(), deps.clone()));
+            let key = k.key();
+            let (mutators, validators) = match settings.kustomizations.get(&key) {
+                Some(c) => (c.mutators.clone(), c.validators.clone()),
+                None => {
+                    let list = |annotation: &str| -> Vec<String> {
+                        k.object
+                            .metadata
+                            .annotations
+                            .get(annotation)
+                            .map_or(Vec::new(), |v| {
+                                v.split(',')
+                                    .map(str::trim)
+                                    .filter(|s| !s.is_empty())
+                                    .map(str::to_string)
+                                    .collect()
+                            })
+                    };
+                    let m =
+                        chain(&list(super::MUTATORS_ANNOTATION), &config.plugins).map_err(|e| {
+                            k.error(format!("annotation {}: {e}", super::MUTATORS_ANNOTATION))
+                        })?;
+                    let v = chain(&list(super::VALIDATORS_ANNOTATION), &config.plugins).map_err(
+                        |e| k.error(format!("annotation {}: {e}", super::VALIDATORS_ANNOTATION)),
+                    )?;
+                    (m, v)
+                }
+            };
+            let interval =
+                duration("interval", &spec.interval).map_err(|e| k.error(format!("spec.{e}")))?;
+            let timeout = match &spec.timeout {
+                Some(t) => duration("timeout", t).map_err(|e| k.error(format!("spec.{e}")))?,
+                None => interval,
+            };
+            let source = if Some(flux.source.as_str()) == entry_repo {
+                settings.source.clone()
+            } else {
+                Some(flux.source.clone())
+            };
+            config.kustomizations.push(Kustomization {
+                name: key,
+                path: PathBuf::from(normalize(spec.path.as_deref().unwrap_or(""))),
+                mutators,
+                validators,
+                prune: spec.prune,
+                // Flux waits for `healthChecks` even without `wait`.
+                wait: spec.wait || !spec.health_checks.is_empty(),
+                timeout,
+                allow_recreate: spec.force,
+                source,
+                interval,
+                depends_on: deps,
+                suspend: spec.suspend,
+                flux: Some(Box::new(flux.clone())),
+            });
+        }
+        if let Some(cycle) = find_cycle(&depends) {
+            let (first, _) = self
+                .kustomizations
+                .iter()
+                .find(|(k, _)| k.key() == cycle[0])
+                .expect("a kustomization of the cycle");
+            return Err(first.error(format!(
+                "spec.dependsOn forms a cycle: {}",
+                cycle.join(" -> ")
+            )));
+        }
+
+        // Images: an ImagePolicy and its ImageRepository.
+        for p in &self.policies {
+            let repo_key = cross_key(&p.object.spec.image_repository_ref, &p.namespace);
+            let Some(repo) = self.image_repositories.get(&repo_key) else {
+                return Err(p.error(format!(
+                    "spec.imageRepositoryRef: ImageRepository {repo_key} is not defined in the repository"
+                )));
+            };
+            let key = p.key();
+            let overrides = settings.policies.get(&key).cloned().unwrap_or_default();
+            let annotations = &p.object.metadata.annotations;
+            let plugin = overrides
+                .plugin
+                .or_else(|| annotations.get(super::POLICY_PLUGIN_ANNOTATION).cloned())
+                .unwrap_or_else(|| "flux-policy".into());
+            if !config.plugins.contains_key(&plugin) {
+                self.graph.problems.push(format!(
+                    "{}:{}: {}: not scanned: policy plugin `{plugin}` is not declared under [plugins]",
+                    p.file.display(),
+                    p.line,
+                    p.describe()
+                ));
+                continue;
+            }
+            let platform = overrides
+                .platform
+                .or_else(|| annotations.get(super::PLATFORM_ANNOTATION).cloned())
+                .map(|s| s.parse().map_err(|e| p.error(format!("platform: {e}"))))
+                .transpose()?;
+            let image = image_config(
+                p,
+                repo,
+                plugin,
+                platform,
+                cluster,
+                &config.registries,
+                state_dir.as_deref(),
+            )
+            .await?;
+            config.images.insert(image.policy_name.clone(), image);
+        }
+
+        // [git]: the one ImageUpdateAutomation.
+        if let [first, second, ..] = &self.automations[..] {
+            return Err(second.error(format!(
+                "rekon runs one ImageUpdateAutomation (also {} at {}:{})",
+                first.key(),
+                first.file.display(),
+                first.line
+            )));
+        }
+        if let Some(a) = self.automations.first() {
+            let key = cross_key(&a.object.spec.source_ref, &a.namespace);
+            let Some(g) = self.git.get(&key) else {
+                return Err(a.error(format!(
+                    "spec.sourceRef: GitRepository {key} is not defined in the repository"
+                )));
+            };
+            let remote = if self.access.fetch || cluster.is_some() {
+                source_config(g, cluster, state_dir.as_deref()).await?.git
+            } else {
+                GitConfig {
+                    url: g.object.spec.url.clone(),
+                    branch: "master".into(),
+                    push_branch: "master".into(),
+                    path: ".".into(),
+                    author_name: String::new(),
+                    author_email: String::new(),
+                    message: String::new(),
+                    auth: GitAuth::None,
+                    message_template: None,
+                    message_template_values: Default::default(),
+                    automation: Default::default(),
+                    policies: None,
+                }
+            };
+            config.git = Some(automation(a, remote, &self.policies, &config.images)?);
+        }
+        Ok(self.graph)
+    }
+}
+
+/// Refuse what a GitRepository asks and rekon does not do.
+fn check_git(g: &Parsed<GitRepositorySpec>) -> Result<(), FluxError> {
+    let spec = &g.object.spec;
+    let unsupported = [
+        (
+            spec.verify.is_some(),
+            "spec.verify: commit signature verification is not supported yet",
+        ),
+        (
+            spec.proxy_secret_ref.is_some(),
+            "spec.proxySecretRef: proxies are not supported yet",
+        ),
+        (
+            spec.recurse_submodules,
+            "spec.recurseSubmodules: submodules are not supported yet",
+        ),
+        (
+            spec.include.is_some(),
+            "spec.include: including other GitRepositories is not supported yet",
+        ),
+        (
+            spec.sparse_checkout.is_some(),
+            "spec.sparseCheckout is not supported yet",
+        ),
+        (
+            spec.provider.as_deref().is_some_and(|p| p != "generic"),
+            "spec.provider: only `generic` is supported",
+        ),
+    ];
+    if let Some((_, message)) = unsupported.iter().find(|(bad, _)| *bad) {
+        return Err(g.error(*message));
+    }
+    duration("interval", &spec.interval).map_err(|e| g.error(format!("spec.{e}")))?;
+    git_reference(g)?;
+    Ok(())
+}
+
+/// The branch and reference a GitRepository checks out, with Flux's
+/// precedence: commit > name > semver > tag > branch (default `master`).
+fn git_reference(g: &Parsed<GitRepositorySpec>) -> Result<(String, GitReference), FluxError> {
+    let r = g.object.spec.reference.clone().unwrap_or_default();
+    let branch = r.branch.clone().unwrap_or_else(|| "master".into());
+    let reference = if let Some(commit) = r.commit {
+        if commit.len() != 40 || !commit.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(g.error(format!("spec.ref.commit `{commit}` is not a full SHA-1")));
+        }
+        GitReference::Commit(commit)
+    } else if let Some(name) = r.name {
+        if !name.starts_with("refs/") {
+            return Err(g.error(format!(
+                "spec.ref.name `{name}` must be a full reference (refs/...)"
+            )));
+        }
+        GitReference::Name(name)
+    } else if let Some(range) = r.semver {
+        crate::git::semver_range(&range).map_err(|e| g.error(format!("spec.ref.{e}")))?;
+        GitReference::Semver(range)
+    } else if let Some(tag) = r.tag {
+        GitReference::Tag(tag)
+    } else {
+        GitReference::Branch
+    };
+    Ok((branch, reference))
+}
+
+fn describe_ref(spec: &GitRepositorySpec) -> String {
+    let r = spec.reference.clone().unwrap_or_default();
+    match (r.commit, r.name, r.semver, r.tag, r.branch) {
+        (Some(c), ..) => format!("commit {c}"),
+        (None, Some(n), ..) => n,
+        (None, None, Some(s), ..) => format!("semver {s}"),
+        (None, None, None, Some(t), _) => format!("tag {t}"),
+        (None, None, None, None, b) => b.unwrap_or_else(|| "master".into()),
+    }
+}
+
+/// The Kustomization's build and apply settings (`vars` still to resolve).
+fn flux_kustomization(
+    k: &Parsed<KustomizationSpec>,
+    source: &str,
+) -> Result<FluxKustomization, FluxError> {
+    let spec = &k.object.spec;
+    let unsupported = [
+        (
+            spec.decryption.is_some(),
+            "spec.decryption: SOPS decryption is not supported yet",
+        ),
+        (
+            spec.kube_config.is_some(),
+            "spec.kubeConfig: remote clusters are not supported",
+        ),
+        (
+            spec.health_check_exprs.is_some(),
+            "spec.healthCheckExprs are not supported yet",
+        ),
+        (
+            spec.deletion_policy.is_some(),
+            "spec.deletionPolicy is not supported yet",
+        ),
+    ];
+    if let Some((_, message)) = unsupported.iter().find(|(bad, _)| *bad) {
+        return Err(k.error(*message));
+    }
+    let interval =
+        duration("interval", &spec.interval).map_err(|e| k.error(format!("spec.{e}")))?;
+    let retry_interval = match &spec.retry_interval {
+        Some(t) => duration("retryInterval", t).map_err(|e| k.error(format!("spec.{e}")))?,
+        None => interval,
+    };
+    let origin = Origin {
+        file: k.file.clone(),
+        line: k.line,
+    };
+    Ok(FluxKustomization {
+        namespace: k.namespace.clone(),
+        name: k.object.metadata.name.clone(),
+        origin: origin.clone(),
+        overlay: Overlay {
+            namespace: spec.target_namespace.clone(),
+            name_prefix: spec.name_prefix.clone(),
+            name_suffix: spec.name_suffix.clone(),
+            patches: spec.patches.clone(),
+            images: spec.images.clone(),
+            components: spec.components.clone(),
+            origin,
+        },
+        post_build: spec.post_build.clone(),
+        vars: BTreeMap::new(),
+        unread: Vec::new(),
+        common_metadata: spec.common_metadata.clone().unwrap_or_default(),
+        service_account: spec.service_account_name.clone(),
+        retry_interval,
+        health_checks: spec
+            .health_checks
+            .iter()
+            .map(|h| {
+                format!(
+                    "{}/{}",
+                    h.kind.as_deref().unwrap_or(""),
+                    cross_key(h, &k.namespace)
+                )
+            })
+            .collect(),
+        source: source.to_string(),
+    })
+}
+
+/// Secret `namespace/name` from the cluster, for `object`.
+async fn read_secret(
+    cluster: Option<&Cluster>,
+    object: &str,
+    namespace: &str,
+    name: &str,
+) -> Result<BTreeMap<String, Vec<u8>>, String> {
+    let Some(cluster) = cluster else {
+        return Err(format!(
+            "Secret {namespace}/{name} is read from the cluster, and there is none (give a kubeconfig)"
+        ));
+    };
+    match cluster.read_data("Secret", namespace, name).await {
+        Ok(Some(data)) => Ok(data),
+        Ok(None) => Err(format!("Secret {namespace}/{name} does not exist")),
+        Err(e) => Err(format!("{object}: {e}")),
+    }
+}
+
+/// Write a secret value rekon must hand to a library as a file (an ssh key,
+/// a CA), readable by rekon only, under the state directory.
+fn secret_file(
+    state_dir: Option<&Path>,
+    secret: &str,
+    key: &str,
+    value: &[u8],
+) -> Result<PathBuf, String> {
+    let dir = state_dir
+        .ok_or("no state directory to keep it in (set state-dir or $REKON_STATE_DIR)")?
+        .join("flux-secrets")
+        .join(secret.replace('/', "."));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = dir.join(key);
+    crate::atomic::write(&path, value).map_err(|e| format!("{}: {e}", path.display()))?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(path)
+}
+
+/// A GitRepository as a source: remote, reference, credentials from its Secret.
+async fn source_config(
+    g: &Parsed<GitRepositorySpec>,
+    cluster: Option<&Cluster>,
+    state_dir: Option<&Path>,
+) -> Result<SourceConfig, FluxError> {
+    let spec = &g.object.spec;
+    let (branch, reference) = git_reference(g)?;
+    let auth = match &spec.secret_ref {
+        None => GitAuth::None,
+        Some(secret) => {
+            let data = read_secret(cluster, &g.describe(), &g.namespace, &secret.name)
+                .await
+                .map_err(|m| g.error(format!("spec.secretRef: {m}")))?;
+            let text = |key: &str| {
+                data.get(key)
+                    .map(|v| String::from_utf8_lossy(v).into_owned())
+            };
+            let from = |key: &str| format!("{}/{}[{key}]", g.namespace, secret.name);
+            let name = format!("{}/{}", g.namespace, secret.name);
+            if let Some(identity) = data.get("identity") {
+                let file = |key: &str, value: &[u8]| {
+                    secret_file(state_dir, &name, key, value)
+                        .map_err(|m| g.error(format!("spec.secretRef: {m}")))
+                };
+                GitAuth::Ssh {
+                    key: file("identity", identity)?,
+                    known_hosts: data
+                        .get("known_hosts")
+                        .map(|k| file("known_hosts", k))
+                        .transpose()?,
+                }
+            } else if let (Some(username), Some(password)) = (text("username"), text("password")) {
+                GitAuth::Basic {
+                    username,
+                    password: Secret::Value {
+                        from: from("password"),
+                        value: password,
+                    },
+                }
+            } else if let Some(token) = text("bearerToken") {
+                GitAuth::Token(Secret::Value {
+                    from: from("bearerToken"),
+                    value: token,
+                })
+            } else {
+                return Err(g.error(format!(
+                    "spec.secretRef: Secret {name} has none of identity, username and password, bearerToken"
+                )));
+            }
+        }
+    };
+    let interval =
+        duration("interval", &spec.interval).map_err(|e| g.error(format!("spec.{e}")))?;
+    Ok(SourceConfig {
+        name: g.key(),
+        git: GitConfig {
+            url: spec.url.clone(),
+            push_branch: branch.clone(),
+            branch,
+            path: ".".into(),
+            author_name: String::new(),
+            author_email: String::new(),
+            message: String::new(),
+            auth,
+            message_template: None,
+            message_template_values: Default::default(),
+            automation: Default::default(),
+            policies: None,
+        },
+        interval,
+        suspend: spec.suspend,
+        reference,
+        ignore: Some(spec.ignore.clone().unwrap_or_else(|| DEFAULT_IGNORE.into())),
+    })
+}
+
+/// `nginx` → `docker.io/library/nginx`, `org/app` → `docker.io/org/app`,
+/// as Flux (go-containerregistry) reads an image without a registry host.
+fn normalize_image(image: &str) -> String {
+    let first = image.split('/').next().unwrap_or("");
+    let has_host = image.contains('/') && (first.contains(['.', ':']) || first == "localhost");
+    match (has_host, image.contains('/')) {
+        (true, _) => image.to_string(),
+        (false, true) => format!("docker.io/{image}"),
+        (false, false) => format!("docker.io/library/{image}"),
+    }
+}
+
+async fn image_config(
+    p: &Parsed<objects::ImagePolicySpec>,
+    repo: &Parsed<objects::ImageRepositorySpec>,
+    plugin: String,
+    platform: Option<crate::images::platform::Platform>,
+    cluster: Option<&Cluster>,
+    registries: &BTreeMap<String, RegistryConfig>,
+    state_dir: Option<&Path>,
+) -> Result<ImageConfig, FluxError> {
+    let spec = &repo.object.spec;
+    let unsupported = [
+        (
+            spec.service_account_name.is_some(),
+            "spec.serviceAccountName: image pull secrets of service accounts are not supported yet",
+        ),
+        (
+            spec.proxy_secret_ref.is_some(),
+            "spec.proxySecretRef: proxies are not supported yet",
+        ),
+        (
+            spec.provider.as_deref().is_some_and(|p| p != "generic"),
+            "spec.provider: only `generic` is supported",
+        ),
+    ];
+    if let Some((_, message)) = unsupported.iter().find(|(bad, _)| *bad) {
+        return Err(repo.error(*message));
+    }
+    let repository = normalize_image(&spec.image);
+    let (host, _) = repository.split_once('/').expect("normalized");
+    let mut registry = registries
+        .values()
+        .find(|r| r.url == host)
+        .cloned()
+        .unwrap_or_else(|| RegistryConfig::anonymous(host));
+    registry.insecure |= spec.insecure;
+    if let Some(t) = &spec.timeout {
+        registry.timeout = duration("timeout", t).map_err(|e| repo.error(format!("spec.{e}")))?;
+    }
+    if let Some(secret) = &spec.secret_ref {
+        let data = read_secret(cluster, &repo.describe(), &repo.namespace, &secret.name)
+            .await
+            .map_err(|m| repo.error(format!("spec.secretRef: {m}")))?;
+        registry.credentials =
+            docker_credentials(&data, host, &format!("{}/{}", repo.namespace, secret.name))
+                .map_err(|m| repo.error(format!("spec.secretRef: {m}")))?;
+    }
+    if let Some(secret) = &spec.cert_secret_ref {
+        let name = format!("{}/{}", repo.namespace, secret.name);
+        let data = read_secret(cluster, &repo.describe(), &repo.namespace, &secret.name)
+            .await
+            .map_err(|m| repo.error(format!("spec.certSecretRef: {m}")))?;
+        if data.contains_key("tls.crt") || data.contains_key("certFile") {
+            return Err(repo.error(
+                "spec.certSecretRef: client certificates are not supported yet (only ca.crt)",
+            ));
+        }
+        let ca = data
+            .get("ca.crt")
+            .or_else(|| data.get("caFile"))
+            .ok_or_else(|| {
+                repo.error(format!("spec.certSecretRef: Secret {name} has no ca.crt"))
+            })?;
+        registry.ca_file = Some(
+            secret_file(state_dir, &name, "ca.crt", ca)
+                .map_err(|m| repo.error(format!("spec.certSecretRef: {m}")))?,
+        );
+    }
+    let exclude = spec
+        .exclusion_list
+        .clone()
+        .unwrap_or_else(|| vec![DEFAULT_EXCLUDE.to_string()])
+        .iter()
+        .map(|e| {
+            regex::Regex::new(e)
+                .map_err(|err| repo.error(format!("spec.exclusionList `{e}`: {err}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut settings = serde_json::Map::new();
+    if let Some(filter) = &p.object.spec.filter_tags {
+        settings.insert("filterTags".into(), filter.clone());
+    }
+    settings.insert("policy".into(), p.object.spec.policy.clone());
+    let digest_reflection = match p.object.spec.digest_reflection_policy.as_deref() {
+        None | Some("Never") => DigestReflection::Never,
+        Some("IfNotPresent") => DigestReflection::IfNotPresent,
+        Some("Always") => DigestReflection::Always,
+        Some(other) => {
+            return Err(p.error(format!(
+                "spec.digestReflectionPolicy `{other}`: write Never, IfNotPresent or Always"
+            )))
+        }
+    };
+    Ok(ImageConfig {
+        policy_name: format!("{}:{}", p.namespace, p.object.metadata.name),
+        repository,
+        registry,
+        policy: plugin,
+        settings: Value::Object(settings),
+        platform,
+        exclude,
+        interval: duration("interval", &spec.interval)
+            .map_err(|e| repo.error(format!("spec.{e}")))?,
+        suspend: spec.suspend,
+        digest_reflection,
+    })
+}
+
+/// The credentials for `host` in a `kubernetes.io/dockerconfigjson` Secret.
+fn docker_credentials(
+    data: &BTreeMap<String, Vec<u8>>,
+    host: &str,
+    secret: &str,
+) -> Result<Credentials, String> {
+    let json = data
+        .get(".dockerconfigjson")
+        .ok_or_else(|| format!("Secret {secret} has no .dockerconfigjson"))?;
+    let config: Value = serde_json::from_slice(json)
+        .map_err(|e| format!("Secret {secret}: .dockerconfigjson: {e}"))?;
+    let auths = config["auths"].as_object().cloned().unwrap_or_default();
+    let entry = auths
+        .iter()
+        .find(|(key, _)| {
+            let key = key
+                .trim_start_matches("https://")
+                .trim_start_matches("http://");
+            let key = key.split('/').next().unwrap_or("");
+            key == host || (host == "docker.io" && key == "index.docker.io")
+        })
+        .map(|(_, v)| v)
+        .ok_or_else(|| format!("Secret {secret} has no credentials for {host}"))?;
+    let (username, password) = match (entry["username"].as_str(), entry["password"].as_str()) {
+        (Some(u), Some(p)) => (u.to_string(), p.to_string()),
+        _ => {
+            let auth = entry["auth"].as_str().unwrap_or_default();
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(auth)
+                .map_err(|e| format!("Secret {secret}: auth of {host}: {e}"))?;
+            let decoded = String::from_utf8_lossy(&decoded).into_owned();
+            let (u, p) = decoded
+                .split_once(':')
+                .ok_or_else(|| format!("Secret {secret}: auth of {host} is not user:password"))?;
+            (u.to_string(), p.to_string())
+        }
+    };
+    Ok(Credentials::Basic {
+        username,
+        password: Secret::Value {
+            from: format!("{secret}[.dockerconfigjson]"),
+            value: password,
+        },
+    })
+}
+
+/// An ImageUpdateAutomation as `[git]`.
+fn automation(
+    a: &Parsed<objects::ImageUpdateAutomationSpec>,
+    remote: GitConfig,
+    policies: &[Parsed<objects::ImagePolicySpec>],
+    images: &BTreeMap<String, ImageConfig>,
+) -> Result<GitConfig, FluxError> {
+    let spec = &a.object.spec;
+    let git = spec.git.clone().unwrap_or_default();
+    let Some(commit) = git.commit else {
+        return Err(a.error("spec.git.commit is required (author name and email)"));
+    };
+    if commit.signing_key.is_some() {
+        return Err(a.error("spec.git.commit.signingKey: signed commits are not supported yet"));
+    }
+    if git.push.as_ref().is_some_and(|p| p.options.is_some()) {
+        return Err(a.error("spec.git.push.options are not supported yet"));
+    }
+    if let Some(strategy) = spec.update.as_ref().and_then(|u| u.strategy.as_deref()) {
+        if strategy != "Setters" {
+            return Err(a.error(format!(
+                "spec.update.strategy `{strategy}`: only Setters exists"
+            )));
+        }
+    }
+    let branch = match git.checkout.map(|c| c.reference) {
+        Some(r)
+            if r.tag.is_some() || r.semver.is_some() || r.commit.is_some() || r.name.is_some() =>
+        {
+            return Err(a.error("spec.git.checkout.ref: only a branch is supported"))
+        }
+        Some(r) => r.branch.unwrap_or_else(|| remote.branch.clone()),
+        None => remote.branch.clone(),
+    };
+    let push_branch = match git.push {
+        Some(p) => match (p.branch, p.refspec) {
+            (Some(b), None) => b,
+            (None, Some(refspec)) => {
+                let dst = refspec.split_once(':').map(|(_, d)| d).unwrap_or(&refspec);
+                dst.strip_prefix("refs/heads/").map(str::to_string).ok_or_else(|| {
+                    a.error(format!("spec.git.push.refspec `{refspec}`: only refs/heads/... destinations are supported"))
+                })?
+            }
+            (Some(_), Some(_)) => {
+                return Err(a.error("spec.git.push: give branch or refspec, not both"))
+            }
+            (None, None) => branch.clone(),
+        },
+        None => branch.clone(),
+    };
+    let path = spec
+        .update
+        .as_ref()
+        .and_then(|u| u.path.as_deref())
+        .map(normalize)
+        .unwrap_or_else(|| ".".into());
+    let selected = spec.policy_selector.as_ref().map(|selector| {
+        policies
+            .iter()
+            .filter(|p| p.namespace == a.namespace && selector.matches(&p.object.metadata.labels))
+            .map(|p| format!("{}:{}", p.namespace, p.object.metadata.name))
+            .filter(|key| images.contains_key(key))
+            .collect::<Vec<_>>()
+    });
+    let message_template = match commit.message_template {
+        None => None,
+        Some(template) => {
+            crate::images::gotemplate::Template::parse(&template)
+                .map_err(|e| a.error(format!("spec.git.commit.messageTemplate: template {e}")))?;
+            Some(template)
+        }
+    };
+    Ok(GitConfig {
+        branch,
+        push_branch,
+        path: PathBuf::from(path),
+        author_name: commit.author.name,
+        author_email: commit.author.email,
+        message: DEFAULT_MESSAGE.into(),
+        message_template,
+        message_template_values: commit.message_template_values.unwrap_or_default(),
+        automation: AutomationName {
+            namespace: a.namespace.clone(),
+            name: a.object.metadata.name.clone(),
+        },
+        policies: selected,
+        ..remote
+    })
+}
+
+fn find_cycle(depends: &[(String, Vec<String>)]) -> Option<Vec<String>> {
+    fn visit(
+        name: &str,
+        edges: &BTreeMap<&str, &[String]>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(i) = path.iter().position(|n| n == name) {
+            let mut cycle = path[i..].to_vec();
+            cycle.push(name.to_string());
+            return Some(cycle);
+        }
+        if !done.insert(name.to_string()) {
+            return None;
+        }
+        path.push(name.to_string());
+        for dep in edges.get(name).copied().unwrap_or(&[]) {
+            if let Some(c) = visit(dep, edges, path, done) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        None
+    }
+    let edges: BTreeMap<&str, &[String]> = depends
+        .iter()
+        .map(|(n, d)| (n.as_str(), d.as_slice()))
+        .collect();
+    let mut done = BTreeSet::new();
+    depends
+        .iter()
+        .find_map(|(n, _)| visit(n, &edges, &mut Vec::new(), &mut done))
+}

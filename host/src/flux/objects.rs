@@ -1,0 +1,457 @@
+//! Flux's objects as they are written in a repository: the fields of the
+//! Flux APIs rekon reads (source v1 GitRepository, kustomize v1
+//! Kustomization, image v1beta2 and v1 ImageRepository, ImagePolicy and
+//! ImageUpdateAutomation). Every struct refuses unknown fields, so a typo
+//! or a field rekon does not implement is an error naming the file, line
+//! and field, never ignored. Fields Flux has and rekon does not support
+//! yet are read and refused by name in [`super::discover`].
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// `metadata` (only what rekon uses; the rest of Kubernetes' metadata is
+/// allowed, as the API server would).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Meta {
+    /// `metadata.name`.
+    pub name: String,
+    /// `metadata.namespace` (Flux objects are namespaced; empty is
+    /// `default`, as `kubectl apply` would make it).
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// `metadata.labels`.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// `metadata.annotations`.
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// An object: `apiVersion`, `kind`, `metadata`, `spec` (and a `status`,
+/// which rekon ignores as the API server does on apply).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Object<S> {
+    /// `apiVersion`.
+    pub api_version: String,
+    /// `kind`.
+    pub kind: String,
+    /// `metadata`.
+    pub metadata: Meta,
+    /// `spec`.
+    pub spec: S,
+    /// `status` (ignored).
+    #[serde(default, rename = "status")]
+    _status: Option<serde::de::IgnoredAny>,
+}
+
+/// A reference by name (`secretRef`, `certSecretRef`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalRef {
+    /// The name, in the object's namespace.
+    pub name: String,
+}
+
+/// A reference to an object, possibly in another namespace.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CrossRef {
+    /// `apiVersion` (optional).
+    #[serde(default)]
+    pub api_version: Option<String>,
+    /// `kind` (where the API asks for one).
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// `name`.
+    pub name: String,
+    /// `namespace` (default: the referring object's).
+    #[serde(default)]
+    pub namespace: Option<String>,
+}
+
+/// `GitRepository.spec` (source.toolkit.fluxcd.io/v1).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GitRepositorySpec {
+    /// `url`: https, http, ssh.
+    pub url: String,
+    /// `secretRef`: credentials in a Secret of the object's namespace.
+    #[serde(default)]
+    pub secret_ref: Option<LocalRef>,
+    /// `interval` (required by Flux).
+    pub interval: String,
+    /// `timeout` (default 60s).
+    #[serde(default)]
+    pub timeout: Option<String>,
+    /// `ref` (default branch `master`).
+    #[serde(default, rename = "ref")]
+    pub reference: Option<GitRef>,
+    /// `ignore`: gitignore patterns replacing the default exclusions.
+    #[serde(default)]
+    pub ignore: Option<String>,
+    /// `suspend`.
+    #[serde(default)]
+    pub suspend: bool,
+    /// `provider` (only `generic` is built).
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// Not built: refused by name.
+    #[serde(default)]
+    pub verify: Option<Value>,
+    /// Not built: refused by name.
+    #[serde(default)]
+    pub proxy_secret_ref: Option<Value>,
+    /// Not built: refused by name when true.
+    #[serde(default)]
+    pub recurse_submodules: bool,
+    /// Not built: refused by name.
+    #[serde(default)]
+    pub include: Option<Value>,
+    /// Not built: refused by name.
+    #[serde(default)]
+    pub sparse_checkout: Option<Value>,
+}
+
+/// `GitRepository.spec.ref`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitRef {
+    /// `branch`.
+    #[serde(default)]
+    pub branch: Option<String>,
+    /// `tag`.
+    #[serde(default)]
+    pub tag: Option<String>,
+    /// `semver`: a range over the tags.
+    #[serde(default)]
+    pub semver: Option<String>,
+    /// `name`: a full reference (`refs/heads/main`, `refs/pull/1/head`).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `commit`: a SHA-1.
+    #[serde(default)]
+    pub commit: Option<String>,
+}
+
+/// `Kustomization.spec` (kustomize.toolkit.fluxcd.io/v1).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KustomizationSpec {
+    /// `sourceRef` (required).
+    pub source_ref: Option<CrossRef>,
+    /// `path` (default the source's root).
+    #[serde(default)]
+    pub path: Option<String>,
+    /// `interval` (required).
+    pub interval: String,
+    /// `retryInterval` (default: interval).
+    #[serde(default)]
+    pub retry_interval: Option<String>,
+    /// `timeout` (default: interval).
+    #[serde(default)]
+    pub timeout: Option<String>,
+    /// `prune` (required).
+    pub prune: bool,
+    /// `wait`.
+    #[serde(default)]
+    pub wait: bool,
+    /// `healthChecks`.
+    #[serde(default)]
+    pub health_checks: Vec<CrossRef>,
+    /// `dependsOn`.
+    #[serde(default)]
+    pub depends_on: Vec<CrossRef>,
+    /// `suspend`.
+    #[serde(default)]
+    pub suspend: bool,
+    /// `targetNamespace`.
+    #[serde(default)]
+    pub target_namespace: Option<String>,
+    /// `namePrefix`.
+    #[serde(default)]
+    pub name_prefix: Option<String>,
+    /// `nameSuffix`.
+    #[serde(default)]
+    pub name_suffix: Option<String>,
+    /// `commonMetadata`.
+    #[serde(default)]
+    pub common_metadata: Option<CommonMetadata>,
+    /// `patches` (kustomize's shape, checked by the build).
+    #[serde(default)]
+    pub patches: Vec<Value>,
+    /// `images` (kustomize's shape, checked by the build).
+    #[serde(default)]
+    pub images: Vec<Value>,
+    /// `components`.
+    #[serde(default)]
+    pub components: Vec<String>,
+    /// `ignoreMissingComponents`.
+    #[serde(default)]
+    pub ignore_missing_components: bool,
+    /// `force`: recreate objects whose immutable fields changed.
+    #[serde(default)]
+    pub force: bool,
+    /// `serviceAccountName`: apply as this account.
+    #[serde(default)]
+    pub service_account_name: Option<String>,
+    /// `postBuild`.
+    #[serde(default)]
+    pub post_build: Option<PostBuild>,
+    /// Not built: refused by name.
+    #[serde(default)]
+    pub decryption: Option<Value>,
+    /// Not built: refused by name.
+    #[serde(default)]
+    pub kube_config: Option<Value>,
+    /// Not built: refused by name.
+    #[serde(default)]
+    pub health_check_exprs: Option<Value>,
+    /// Not built: refused by name.
+    #[serde(default)]
+    pub deletion_policy: Option<Value>,
+}
+
+/// `commonMetadata`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommonMetadata {
+    /// `labels`.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// `annotations`.
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// `postBuild`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PostBuild {
+    /// `substitute`.
+    #[serde(default)]
+    pub substitute: BTreeMap<String, String>,
+    /// `substituteFrom`.
+    #[serde(default)]
+    pub substitute_from: Vec<SubstituteFrom>,
+}
+
+/// A `substituteFrom` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubstituteFrom {
+    /// `ConfigMap` or `Secret`.
+    pub kind: String,
+    /// Its name, in the Kustomization's namespace.
+    pub name: String,
+    /// A missing object is skipped.
+    #[serde(default)]
+    pub optional: bool,
+}
+
+/// `ImageRepository.spec`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ImageRepositorySpec {
+    /// `image`: `host/path` (Docker Hub when there is no host).
+    pub image: String,
+    /// `interval`.
+    pub interval: String,
+    /// `timeout`.
+    #[serde(default)]
+    pub timeout: Option<String>,
+    /// `secretRef`: a `kubernetes.io/dockerconfigjson` Secret.
+    #[serde(default)]
+    pub secret_ref: Option<LocalRef>,
+    /// `certSecretRef`: a Secret with `ca.crt`.
+    #[serde(default)]
+    pub cert_secret_ref: Option<LocalRef>,
+    /// `insecure`: plain HTTP.
+    #[serde(default)]
+    pub insecure: bool,
+    /// `exclusionList` (default `^.*\.sig$`).
+    #[serde(default)]
+    pub exclusion_list: Option<Vec<String>>,
+    /// `suspend`.
+    #[serde(default)]
+    pub suspend: bool,
+    /// `provider` (only `generic` is built).
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// Not built: refused by name.
+    #[serde(default)]
+    pub service_account_name: Option<Value>,
+    /// Not built: refused by name.
+    #[serde(default)]
+    pub proxy_secret_ref: Option<Value>,
+    /// Accepted: Flux's cross-namespace policy reference allow-list; rekon
+    /// reads the whole repository.
+    #[serde(default)]
+    pub access_from: Option<Value>,
+}
+
+/// `ImagePolicy.spec`: `imageRepositoryRef` plus the flux-policy plugin's
+/// settings (`filterTags`, `policy`), which keep their JSON shape.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ImagePolicySpec {
+    /// `imageRepositoryRef`.
+    pub image_repository_ref: CrossRef,
+    /// `filterTags` (`pattern`, `extract`).
+    #[serde(default)]
+    pub filter_tags: Option<Value>,
+    /// `policy` (`semver`, `alphabetical` or `numerical`).
+    pub policy: Value,
+    /// `digestReflectionPolicy`: `Never` (default), `IfNotPresent`, `Always`.
+    #[serde(default)]
+    pub digest_reflection_policy: Option<String>,
+    /// `interval` (with `digestReflectionPolicy: Always`).
+    #[serde(default)]
+    pub interval: Option<String>,
+}
+
+/// `ImageUpdateAutomation.spec`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ImageUpdateAutomationSpec {
+    /// `sourceRef`: a GitRepository.
+    pub source_ref: CrossRef,
+    /// `git`.
+    #[serde(default)]
+    pub git: Option<AutomationGit>,
+    /// `interval`.
+    pub interval: String,
+    /// `update`.
+    #[serde(default)]
+    pub update: Option<AutomationUpdate>,
+    /// `policySelector`.
+    #[serde(default)]
+    pub policy_selector: Option<LabelSelector>,
+    /// `suspend`.
+    #[serde(default)]
+    pub suspend: bool,
+}
+
+/// `ImageUpdateAutomation.spec.git`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutomationGit {
+    /// `checkout.ref`.
+    #[serde(default)]
+    pub checkout: Option<Checkout>,
+    /// `commit`.
+    #[serde(default)]
+    pub commit: Option<Commit>,
+    /// `push`.
+    #[serde(default)]
+    pub push: Option<Push>,
+}
+
+/// `git.checkout`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Checkout {
+    /// `ref`.
+    #[serde(rename = "ref")]
+    pub reference: GitRef,
+}
+
+/// `git.commit`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Commit {
+    /// `author` (`name`, `email`).
+    pub author: Author,
+    /// `messageTemplate`: a Go text/template.
+    #[serde(default)]
+    pub message_template: Option<String>,
+    /// Values the template may use as `.Values`.
+    #[serde(default)]
+    pub message_template_values: Option<BTreeMap<String, String>>,
+    /// Not built: refused by name.
+    #[serde(default)]
+    pub signing_key: Option<Value>,
+}
+
+/// `git.commit.author`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Author {
+    /// `name`.
+    pub name: String,
+    /// `email`.
+    pub email: String,
+}
+
+/// `git.push`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Push {
+    /// `branch`.
+    #[serde(default)]
+    pub branch: Option<String>,
+    /// `refspec` (only `refs/heads/A:refs/heads/B` forms are built).
+    #[serde(default)]
+    pub refspec: Option<String>,
+    /// Not built: refused by name.
+    #[serde(default)]
+    pub options: Option<Value>,
+}
+
+/// `update`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutomationUpdate {
+    /// `path` (default the repository root).
+    #[serde(default)]
+    pub path: Option<String>,
+    /// `strategy` (only `Setters`).
+    #[serde(default)]
+    pub strategy: Option<String>,
+}
+
+/// A label selector (`matchLabels`, `matchExpressions`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LabelSelector {
+    /// `matchLabels`.
+    #[serde(default)]
+    pub match_labels: BTreeMap<String, String>,
+    /// `matchExpressions`.
+    #[serde(default)]
+    pub match_expressions: Vec<Requirement>,
+}
+
+/// A `matchExpressions` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Requirement {
+    /// `key`.
+    pub key: String,
+    /// `In`, `NotIn`, `Exists`, `DoesNotExist`.
+    pub operator: String,
+    /// `values`.
+    #[serde(default)]
+    pub values: Vec<String>,
+}
+
+impl LabelSelector {
+    /// Whether `labels` are selected (an empty selector selects all).
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.match_labels
+            .iter()
+            .all(|(k, v)| labels.get(k) == Some(v))
+            && self.match_expressions.iter().all(|r| {
+                let value = labels.get(&r.key);
+                match r.operator.as_str() {
+                    "In" => value.is_some_and(|v| r.values.contains(v)),
+                    "NotIn" => value.is_none_or(|v| !r.values.contains(v)),
+                    "Exists" => value.is_some(),
+                    "DoesNotExist" => value.is_none(),
+                    _ => false,
+                }
+            })
+    }
+}
