@@ -29,8 +29,8 @@
 //!   rekon's own kustomizations lack: the build overlay, post-build
 //!   substitution, `commonMetadata`, the service account).
 //! - **ImageRepository + ImagePolicy** → `[images."NS:NAME"]` and a
-//!   registry; **ImageUpdateAutomation** → `[git]`; **Receiver** →
-//!   `[receivers.NAME]` at Flux's webhook path.
+//!   registry; **ImageUpdateAutomation** → `[git]` (one per repository).
+//!   Receivers are listed by `rekon check` but not served yet.
 //!
 //! Flux objects are never applied (the cluster has no Flux CRDs), nor are
 //! Flux's own controllers and CRDs (`gotk-components.yaml`); every other
