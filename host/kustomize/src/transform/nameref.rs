@@ -13,10 +13,13 @@
 //! `{name, namespace}` mapping, sets its namespace); several distinct ones
 //! are an error naming them all.
 
+use std::collections::HashMap;
+
 use serde_json::Value;
 
 use super::config::TransformerConfig;
 use super::fieldspec::{visit, Create, FieldSpec};
+
 use crate::object::{Item, ResId};
 use crate::Error;
 
@@ -86,6 +89,21 @@ pub(crate) fn fix_back_references(
     config: &TransformerConfig,
 ) -> Result<(), Error> {
     let targets: Vec<Target> = items.iter().map(Target::of).collect();
+    // Each object under every name it has had: a reference looks at those
+    // alone, so the pass stays linear in the number of objects.
+    let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (index, target) in targets.iter().enumerate() {
+        for id in &target.previous {
+            let entry = by_name.entry(id.name.as_str()).or_default();
+            if entry.last() != Some(&index) {
+                entry.push(index);
+            }
+        }
+    }
+    let lookup = Index {
+        targets: &targets,
+        by_name: &by_name,
+    };
     // (field spec, referral) pairs for each referrer, chosen by its
     // original group, version and kind.
     let mut filters: Vec<Vec<(&FieldSpec, Referral<'_>)>> =
@@ -120,14 +138,13 @@ pub(crate) fn fix_back_references(
             file: &item.origin.file,
             line: item.origin.line,
         };
-        let candidates = referable(&referrer, &item.object, &targets)?;
+        let scope = referable(&referrer, &item.object)?;
         for (spec, referral) in filters {
             let mut failure = None;
             let segments = spec.segments();
             visit(&mut item.object, &segments, Create::Never, &mut |value| {
                 if failure.is_none() {
-                    failure =
-                        update(value, &referrer, spec, &referral, &candidates, &targets).err();
+                    failure = update(value, &referrer, spec, &referral, &scope, &lookup).err();
                 }
             });
             if let Some(err) = failure {
@@ -151,15 +168,15 @@ fn role_ref(object: &Value) -> Option<(String, String)> {
 /// `SubsetThatCouldBeReferencedByResource`): everything for a cluster-scoped
 /// referrer, else cluster-scoped objects, those in its namespace, and for a
 /// RoleBinding those in the namespaces of its ServiceAccount subjects.
-fn referable(
-    referrer: &Referrer<'_>,
-    object: &Value,
-    targets: &[Target],
-) -> Result<Vec<usize>, Error> {
+fn referable(referrer: &Referrer<'_>, object: &Value) -> Result<Scope, Error> {
     if referrer.id.is_cluster_scoped() {
-        return Ok((0..targets.len()).collect());
+        return Ok(Scope {
+            all: true,
+            namespace: String::new(),
+            subjects: Vec::new(),
+        });
     }
-    let mut subject_namespaces = Vec::new();
+    let mut subjects = Vec::new();
     if referrer.id.kind == "RoleBinding" {
         for subject in object["subjects"].as_array().into_iter().flatten() {
             if let (Some(namespace), Some("ServiceAccount")) =
@@ -177,18 +194,55 @@ fn referable(
                         ),
                     });
                 };
-                subject_namespaces.push(namespace);
+                subjects.push(namespace.to_string());
             }
         }
     }
-    Ok((0..targets.len())
-        .filter(|&i| {
-            let id = &targets[i].id;
-            id.is_cluster_scoped()
-                || id.effective_namespace() == referrer.id.effective_namespace()
-                || subject_namespaces.contains(&id.namespace.as_str())
-        })
-        .collect())
+    Ok(Scope {
+        all: false,
+        namespace: referrer.id.effective_namespace().to_string(),
+        subjects,
+    })
+}
+
+/// The objects a referrer could refer to, as a test (listing them for
+/// every referrer would make the pass quadratic).
+struct Scope {
+    /// A cluster-scoped referrer may refer to anything.
+    all: bool,
+    /// The referrer's effective namespace.
+    namespace: String,
+    /// A RoleBinding's ServiceAccount subjects' namespaces.
+    subjects: Vec<String>,
+}
+
+impl Scope {
+    fn contains(&self, target: &Target) -> bool {
+        let id = &target.id;
+        self.all
+            || id.is_cluster_scoped()
+            || id.effective_namespace() == self.namespace
+            || self.subjects.contains(&id.namespace)
+    }
+}
+
+/// The targets, and which of them have had each name.
+struct Index<'a> {
+    targets: &'a [Target],
+    by_name: &'a HashMap<&'a str, Vec<usize>>,
+}
+
+impl Index<'_> {
+    /// The targets in `scope` that have had `name`, in build order.
+    fn named(&self, name: &str, scope: &Scope) -> Vec<usize> {
+        self.by_name
+            .get(name)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|&i| scope.contains(&self.targets[i]))
+            .collect()
+    }
 }
 
 /// Updates one value found at a referrer's field spec path.
@@ -197,20 +251,22 @@ fn update(
     referrer: &Referrer<'_>,
     spec: &FieldSpec,
     referral: &Referral<'_>,
-    candidates: &[usize],
-    targets: &[Target],
+    scope: &Scope,
+    index: &Index<'_>,
 ) -> Result<(), Error> {
+    let targets = index.targets;
     match value {
         Value::Array(elements) => {
             for element in elements {
                 if !element.is_array() {
-                    update(element, referrer, spec, referral, candidates, targets)?;
+                    update(element, referrer, spec, referral, scope, index)?;
                 }
             }
             Ok(())
         }
         Value::String(name) => {
-            let found = select(name, referrer, spec, referral, candidates, targets, false)?;
+            let candidates = index.named(name, scope);
+            let found = select(name, referrer, spec, referral, &candidates, targets, false)?;
             if let Some(found) = found {
                 *name = targets[found].id.name.clone();
             }
@@ -225,27 +281,30 @@ fn update(
                     message: format!("field '{}' is a mapping without 'name'", spec.path),
                 });
             };
+            let named = index.named(name, scope);
             let candidates = match map.get("namespace") {
-                None => candidates.to_vec(),
+                None => named,
                 Some(namespace) => {
+                    // kustomize narrows to the namespace first, by original
+                    // namespace when any object in scope had it, else by
+                    // current namespace; then it looks at names.
                     let namespace = namespace.as_str().unwrap_or("");
                     let in_namespace = |id: &ResId| {
                         !id.is_cluster_scoped() && id.effective_namespace() == namespace
                     };
-                    let original: Vec<usize> = candidates
+                    let by_original = targets
                         .iter()
-                        .copied()
-                        .filter(|&i| in_namespace(targets[i].original()))
-                        .collect();
-                    if original.is_empty() {
-                        candidates
-                            .iter()
-                            .copied()
-                            .filter(|&i| in_namespace(&targets[i].id))
-                            .collect()
-                    } else {
-                        original
-                    }
+                        .any(|t| in_namespace(t.original()) && scope.contains(t));
+                    named
+                        .into_iter()
+                        .filter(|&i| {
+                            if by_original {
+                                in_namespace(targets[i].original())
+                            } else {
+                                in_namespace(&targets[i].id)
+                            }
+                        })
+                        .collect()
                 }
             };
             let name = name.to_string();

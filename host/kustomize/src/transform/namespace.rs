@@ -1,5 +1,6 @@
 //! `namespace`: kustomize's namespace transformer.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use serde_json::Value;
@@ -22,10 +23,19 @@ pub(crate) fn apply(
     file: &Path,
 ) -> Result<(), Error> {
     let set = &mut |value: &mut Value| *value = Value::String(namespace.to_string());
+    // How many objects hold each identity now, kept up to date as objects
+    // move, so each move is checked against all the others in constant time.
+    let mut held: HashMap<Key, usize> = HashMap::new();
+    for item in items.iter() {
+        *held.entry(key(&item.id())).or_default() += 1;
+    }
     for index in 0..items.len() {
         let item = &mut items[index];
         item.remember_id();
         let id = item.id();
+        if let Some(count) = held.get_mut(&key(&id)) {
+            *count -= 1;
+        }
         let api_version = item.object["apiVersion"].as_str().unwrap_or("").to_string();
         if !id.is_cluster_scoped() {
             let path = ["metadata".to_string(), "namespace".to_string()];
@@ -55,8 +65,11 @@ pub(crate) fn apply(
             spec.apply(&mut item.object, Create::Scalar, set);
         }
         let id = items[index].id();
-        if let Some(other) = (0..items.len()).find(|&i| i != index && same_id(&items[i].id(), &id))
-        {
+        let moved = key(&id);
+        if held.get(&moved).is_some_and(|&count| count > 0) {
+            let other = (0..items.len())
+                .find(|&i| i != index && same_id(&items[i].id(), &id))
+                .expect("another object holds the identity");
             let place =
                 |item: &Item| format!("{}:{}", item.origin.file.display(), item.origin.line);
             return Err(Error::NamespaceConflict {
@@ -65,8 +78,22 @@ pub(crate) fn apply(
                 objects: vec![place(&items[other]), place(&items[index])],
             });
         }
+        *held.entry(moved).or_default() += 1;
     }
     Ok(())
+}
+
+/// What [`same_id`] compares.
+type Key = (String, String, String, String, String);
+
+fn key(id: &ResId) -> Key {
+    (
+        id.group.clone(),
+        id.version.clone(),
+        id.kind.clone(),
+        id.name.clone(),
+        id.effective_namespace().to_string(),
+    )
 }
 
 /// kustomize's `ResId.Equals`: group, version, kind, name and effective
