@@ -6,14 +6,7 @@
 use serde_json::Value;
 
 use crate::oracle::{error_like_kubectl, objects_like_kubectl};
-use crate::support::Tree;
-
-fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
-    objects
-        .iter()
-        .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
-        .unwrap_or_else(|| panic!("no {kind} {name} in {objects:?}"))
-}
+use crate::support::{find, Tree};
 
 const SOURCE: &str = "\
 apiVersion: v1

@@ -3,17 +3,10 @@
 //! rekon must render the same objects, or refuse where kubectl refuses.
 //! The fixed expectations below are what kubectl printed for these trees.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::oracle::{error_like_kubectl as error, objects_like_kubectl as objects};
-use crate::support::Tree;
-
-fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
-    objects
-        .iter()
-        .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
-        .unwrap_or_else(|| panic!("no {kind} {name} in {objects:#?}"))
-}
+use crate::support::{find, Tree};
 
 const BASE_APP: &str = "\
 apiVersion: v1

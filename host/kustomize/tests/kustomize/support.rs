@@ -63,3 +63,11 @@ pub fn docs(text: &str) -> Vec<Value> {
         .map(|(value, _)| value)
         .collect()
 }
+
+/// The object of `kind` named `name` among `objects`.
+pub fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
+    objects
+        .iter()
+        .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} {name} in {objects:#?}"))
+}
