@@ -9,6 +9,7 @@ mod cli_errors;
 mod daemon;
 mod docs;
 mod flux;
+mod flux_run;
 mod install;
 mod languages;
 mod lease;

@@ -163,7 +163,8 @@ impl ApplyReport {
     }
 }
 
-/// A connection to one cluster.
+/// A connection to one cluster (a clone shares the connection pool).
+#[derive(Clone)]
 pub struct Cluster {
     client: Client,
     options: Options,

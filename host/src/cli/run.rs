@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Args;
 
 use super::apply::{ClusterArgs, LeaseArgs};
-use crate::daemon::{self, DaemonError, Options};
+use crate::daemon::{self, DaemonError, Exit, Options};
 
 /// Run the reconciler until stopped (SIGTERM or Ctrl-C).
 ///
@@ -59,7 +59,7 @@ pub struct RunArgs {
 
 pub fn run(cli: &super::Cli, args: &RunArgs) -> anyhow::Result<ExitCode> {
     let mut config = args.config.load()?;
-    let runtime = cli.runtime(config.cache_dir.clone())?;
+    let runtime = std::sync::Arc::new(cli.runtime(config.cache_dir.clone())?);
     // One thread for the scheduler and the server; renders, git and plugin
     // compiles go to blocking threads. A Pi has four small cores.
     let tokio = tokio::runtime::Builder::new_current_thread()
@@ -68,13 +68,25 @@ pub fn run(cli: &super::Cli, args: &RunArgs) -> anyhow::Result<ExitCode> {
         .context("starting the async runtime")?;
     let result = tokio.block_on(async {
         let addr = args.listen.unwrap_or(config.server.listen);
-        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
-            format!("cannot listen on {addr} (set [server] listen or --listen)")
-        })?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .and_then(|l| l.into_std())
+            .with_context(|| {
+                format!("cannot listen on {addr} (set [server] listen or --listen)")
+            })?;
         let cluster = args.cluster.connect().await?;
+        // Kept apart from the daemon: a new configuration restarts the
+        // daemon, and a signal must not be lost in between.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            stop_signal().await;
+            let _ = stop.send(true);
+        });
+        let flux_base = config.flux.is_some().then(|| config.clone());
         if config.flux.is_some() {
             // Discovery fetches what the Flux Kustomizations read; the
-            // daemon then keeps every source fetched on its interval.
+            // daemon then keeps every source fetched on its interval, and
+            // reads the Flux objects again when one moves.
             let mut roots = crate::source::Roots::fetch(&config)?;
             let access = crate::flux::Access {
                 cluster: Some(&cluster),
@@ -85,20 +97,32 @@ pub fn run(cli: &super::Cli, args: &RunArgs) -> anyhow::Result<ExitCode> {
                 tracing::warn!("{note}");
             }
         }
-        let options = Options {
-            runtime,
-            cluster,
-            lease: args.lease.config(),
-            shutdown_grace: args.shutdown_grace,
-        };
-        match daemon::run(config, options, listener, stop_signal()).await {
-            // Lost leadership is not a failure of rekon: exit 1 so the
-            // supervisor restarts it as a contender.
-            Err(DaemonError::Lease(e)) => {
-                eprintln!("rekon: {e}");
-                anyhow::Ok(ExitCode::from(1))
+        loop {
+            let options = Options {
+                runtime: runtime.clone(),
+                cluster: cluster.clone(),
+                lease: args.lease.config(),
+                shutdown_grace: args.shutdown_grace,
+                flux_base: flux_base.clone(),
+            };
+            let mut stopped = stopped.clone();
+            let shutdown = async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            };
+            // The same socket across restarts: connections wait in its backlog.
+            let listener = tokio::net::TcpListener::from_std(listener.try_clone()?)
+                .with_context(|| format!("listening on {addr}"))?;
+            match daemon::run(config, options, listener, shutdown).await {
+                Ok(Exit::Stopped) => return anyhow::Ok(ExitCode::SUCCESS),
+                Ok(Exit::Reconfigured(next)) => config = *next,
+                // Lost leadership is not a failure of rekon: exit 1 so the
+                // supervisor restarts it as a contender.
+                Err(DaemonError::Lease(e)) => {
+                    eprintln!("rekon: {e}");
+                    return anyhow::Ok(ExitCode::from(1));
+                }
+                Err(e) => return Err(e.into()),
             }
-            other => other.map(|()| ExitCode::SUCCESS).map_err(Into::into),
         }
     });
     // Blocking threads still busy (a plugin compile) are not waited for.

@@ -76,13 +76,28 @@ pub enum DaemonError {
 /// How the daemon runs, beyond the configuration file.
 pub struct Options {
     /// The plugin runtime (its cache directory is the plugin cache).
-    pub runtime: Runtime,
+    pub runtime: Arc<Runtime>,
     /// The cluster kustomizations are applied to.
     pub cluster: Cluster,
     /// Hold this Lease while reconciling (`None`: no leader election).
     pub lease: Option<LeaseConfig>,
     /// How long runs in flight may take to finish after shutdown is asked.
     pub shutdown_grace: Duration,
+    /// The configuration before its Flux objects were read (`None`: no
+    /// `[flux]`). When a source moves, the Flux objects are read again from
+    /// it; if they say something new, the daemon stops with
+    /// [`Exit::Reconfigured`].
+    pub flux_base: Option<Config>,
+}
+
+/// Why [`run`] returned.
+#[derive(Debug)]
+pub enum Exit {
+    /// Shutdown was asked.
+    Stopped,
+    /// The Flux objects changed: run again with this configuration (runs
+    /// in flight have finished; the state directory carries over).
+    Reconfigured(Box<Config>),
 }
 
 /// The doorbells of every item.
@@ -92,6 +107,8 @@ struct Triggers {
     images: HashMap<String, Trigger>,
     automation: Trigger,
     plugins: Trigger,
+    /// Read the Flux objects again (a source moved).
+    flux: Trigger,
 }
 
 /// What every task shares.
@@ -111,6 +128,12 @@ struct Shared {
     permits: Semaphore,
     triggers: Triggers,
     shutdown: watch::Receiver<bool>,
+    /// Stops every task (shutdown, or a new configuration).
+    stop: Arc<watch::Sender<bool>>,
+    /// See [`Options::flux_base`].
+    flux_base: Option<Config>,
+    /// The configuration the Flux objects now give, once it differs.
+    reconfigured: Mutex<Option<Box<Config>>>,
 }
 
 /// Run until `shutdown` completes (SIGTERM in the binary), then let runs in
@@ -120,7 +143,7 @@ pub async fn run(
     options: Options,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), DaemonError> {
+) -> Result<Exit, DaemonError> {
     let state_dir = config
         .state_dir
         .clone()
@@ -131,7 +154,7 @@ pub async fn run(
     let (stop, stopped) = watch::channel(false);
     let board = Arc::new(StatusBoard::new());
     let metrics = Arc::new(Metrics::new());
-    let runtime = Arc::new(options.runtime);
+    let runtime = options.runtime;
     let plugins = PluginSet::new(runtime, &config);
     for (name, stats) in plugins.stats() {
         metrics.plugin(name, stats.clone());
@@ -159,11 +182,15 @@ pub async fn run(
             let _ = stopped.wait_for(|s| *s).await;
         }))
     };
-    let stopper = tokio::spawn(async move {
-        shutdown.await;
-        tracing::info!("shutting down: letting runs in flight finish");
-        let _ = stop.send(true);
-    });
+    let stop = Arc::new(stop);
+    let stopper = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutting down: letting runs in flight finish");
+            let _ = stop.send(true);
+        })
+    };
 
     let triggers = Triggers {
         sources: keys(config.sources.keys()),
@@ -171,6 +198,7 @@ pub async fn run(
         images: keys(config.images.keys()),
         automation: Trigger::default(),
         plugins: Trigger::default(),
+        flux: Trigger::default(),
     };
     let shared = Arc::new(Shared {
         checkout_locks: config
@@ -188,6 +216,9 @@ pub async fn run(
         cluster: options.cluster,
         triggers,
         shutdown: stopped.clone(),
+        stop,
+        flux_base: options.flux_base,
+        reconfigured: Mutex::default(),
         config,
     });
 
@@ -208,9 +239,12 @@ pub async fn run(
     };
     // Leadership lost: stop serving too, so the process exits and restarts.
     stopper.abort();
+    let reconfigured = shared.reconfigured.lock().expect("lock").take();
+    // The server stops with the tasks (a new configuration serves anew).
+    let _ = shared.stop.send(true);
     drop(shared);
     let _ = server.await;
-    outcome
+    outcome.map(|()| reconfigured.map_or(Exit::Stopped, Exit::Reconfigured))
 }
 
 /// Seek the lease (as long as it takes), then reconcile while holding it.
@@ -294,6 +328,7 @@ async fn reconcile_until_stopped(
             interval,
             suspended,
             first,
+            None,
             move || work::fetch_source(sh.clone(), name.clone()),
         ));
     }
@@ -307,6 +342,8 @@ async fn reconcile_until_stopped(
             k.interval,
             k.suspend,
             Duration::ZERO,
+            // Flux retries a failed Kustomization at its `retryInterval`.
+            k.flux.as_ref().map(|f| f.retry_interval),
             move || work::reconcile(sh.clone(), name.clone()),
         ));
     }
@@ -320,6 +357,7 @@ async fn reconcile_until_stopped(
             image.interval,
             image.suspend,
             Duration::ZERO,
+            None,
             move || work::scan_image(sh.clone(), name.clone()),
         ));
     }
@@ -340,6 +378,7 @@ async fn reconcile_until_stopped(
             every,
             false,
             every,
+            None,
             move || work::automate(sh.clone()),
         ));
     }
@@ -364,6 +403,16 @@ async fn reconcile_until_stopped(
                     return;
                 }
                 refresh_plugins(&sh).await;
+            }
+        });
+    }
+    if shared.flux_base.is_some() {
+        let sh = shared.clone();
+        tasks.spawn(async move {
+            let mut stopped = sh.shutdown.clone();
+            let forever = Duration::from_secs(100 * 365 * 24 * 3600);
+            while wait(forever, &sh.triggers.flux, &mut stopped).await != Wake::Shutdown {
+                rediscover(&sh).await;
             }
         });
     }
@@ -400,6 +449,62 @@ async fn reconcile_until_stopped(
         );
         tasks.abort_all();
     }
+}
+
+/// Read the Flux objects again from the sources as they are now. A
+/// configuration that differs from the running one stops the daemon
+/// (runs in flight finish) so that [`run`] returns it; one that does not
+/// read is reported and the running configuration stays.
+async fn rediscover(shared: &Arc<Shared>) {
+    let Some(base) = &shared.flux_base else {
+        return;
+    };
+    let mut next = base.clone();
+    let mut roots = shared.roots.read().expect("roots lock").clone();
+    let access = crate::flux::Access {
+        cluster: Some(&shared.cluster),
+        fetch: true,
+    };
+    let entry = base
+        .flux
+        .as_ref()
+        .and_then(|f| f.source.clone())
+        .unwrap_or_else(|| "local".into());
+    match crate::flux::expand(&mut next, &mut roots, access).await {
+        Ok(graph) => {
+            if shape(&next) == shape(&shared.config) {
+                tracing::debug!("Flux objects read again: nothing changed");
+                return;
+            }
+            for note in graph.notes.iter().chain(&graph.problems) {
+                tracing::warn!("{note}");
+            }
+            let message = "the Flux objects changed: restarting with the new configuration";
+            tracing::info!("{message}");
+            shared
+                .board
+                .event(Level::Info, Kind::Source, &entry, message);
+            *shared.reconfigured.lock().expect("lock") = Some(Box::new(next));
+            let _ = shared.stop.send(true);
+        }
+        Err(e) => {
+            let message =
+                format!("the Flux objects do not read, keeping the running configuration: {e}");
+            tracing::error!("{message}");
+            shared
+                .board
+                .event(Level::Warning, Kind::Source, &entry, &message);
+        }
+    }
+}
+
+/// What the daemon runs, to compare two configurations (the types hold
+/// durations, paths and plugin settings; none implements `PartialEq`).
+fn shape(config: &Config) -> String {
+    format!(
+        "{:?}{:?}{:?}{:?}{:?}",
+        config.sources, config.kustomizations, config.images, config.git, config.registries
+    )
 }
 
 /// The status-board name of the image automation (it writes to `[git]`).
@@ -443,6 +548,7 @@ async fn run_item<F, Fut>(
     interval: Duration,
     suspended: bool,
     first: Duration,
+    retry: Option<Duration>,
     work: F,
 ) where
     F: Fn() -> Fut,
@@ -477,7 +583,7 @@ async fn run_item<F, Fut>(
             }
             Some(false) => {
                 failures += 1;
-                next_delay(interval, failures, shared.config.run.jitter)
+                retry.unwrap_or_else(|| next_delay(interval, failures, shared.config.run.jitter))
             }
             // Waiting: look again soon; whatever it waits for also rings.
             None => Duration::from_secs(5).min(interval),

@@ -72,6 +72,9 @@ pub async fn fetch_source(shared: Arc<Shared>, name: String) -> Outcome {
             }
         }
         shared.triggers.plugins.ring();
+        if shared.flux_base.is_some() {
+            shared.triggers.flux.ring();
+        }
     }
     Ok(Done {
         revision: Some(checkout.revision.clone()),

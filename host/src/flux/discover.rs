@@ -775,6 +775,7 @@ impl Discovery<'_> {
                 cluster,
                 &config.registries,
                 state_dir.as_deref(),
+                &mut self.graph.notes,
             )
             .await?;
             config.images.insert(image.policy_name.clone(), image);
@@ -796,24 +797,27 @@ impl Discovery<'_> {
                     "spec.sourceRef: GitRepository {key} is not defined in the repository"
                 )));
             };
-            let remote = if self.access.fetch || cluster.is_some() {
-                source_config(g, cluster, state_dir.as_deref()).await?.git
-            } else {
-                GitConfig {
-                    url: g.object.spec.url.clone(),
-                    branch: "master".into(),
-                    push_branch: "master".into(),
-                    path: ".".into(),
-                    author_name: String::new(),
-                    author_email: String::new(),
-                    message: String::new(),
-                    auth: GitAuth::None,
-                    message_template: None,
-                    message_template_values: Default::default(),
-                    automation: Default::default(),
-                    policies: None,
-                }
-            };
+            // Without a cluster its Secret cannot be read: commands that
+            // push (`rekon images update`, `rekon run`) have one.
+            let remote =
+                if cluster.is_some() || (self.access.fetch && g.object.spec.secret_ref.is_none()) {
+                    source_config(g, cluster, state_dir.as_deref()).await?.git
+                } else {
+                    GitConfig {
+                        url: g.object.spec.url.clone(),
+                        branch: "master".into(),
+                        push_branch: "master".into(),
+                        path: ".".into(),
+                        author_name: String::new(),
+                        author_email: String::new(),
+                        message: String::new(),
+                        auth: GitAuth::None,
+                        message_template: None,
+                        message_template_values: Default::default(),
+                        automation: Default::default(),
+                        policies: None,
+                    }
+                };
             config.git = Some(automation(a, remote, &self.policies, &config.images)?);
         }
         Ok(self.graph)
@@ -1104,6 +1108,7 @@ async fn image_config(
     cluster: Option<&Cluster>,
     registries: &BTreeMap<String, RegistryConfig>,
     state_dir: Option<&Path>,
+    notes: &mut Vec<String>,
 ) -> Result<ImageConfig, FluxError> {
     let spec = &repo.object.spec;
     let unsupported = [
@@ -1134,7 +1139,16 @@ async fn image_config(
     if let Some(t) = &spec.timeout {
         registry.timeout = duration("timeout", t).map_err(|e| repo.error(format!("spec.{e}")))?;
     }
-    if let Some(secret) = &spec.secret_ref {
+    if let (Some(secret), None) = (&spec.secret_ref, cluster) {
+        // Rendering and checking offline need no registry: say what a scan
+        // without a cluster would lack rather than refuse the repository.
+        notes.push(format!(
+            "{}: spec.secretRef {}/{} is not read without a cluster: scans use [registries] or no credentials",
+            repo.describe(),
+            repo.namespace,
+            secret.name
+        ));
+    } else if let Some(secret) = &spec.secret_ref {
         let data = read_secret(cluster, &repo.describe(), &repo.namespace, &secret.name)
             .await
             .map_err(|m| repo.error(format!("spec.secretRef: {m}")))?;
