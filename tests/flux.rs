@@ -13,7 +13,7 @@ use rekon::config::{Config, Credentials, DigestReflection, GitAuth, Kustomizatio
 use rekon::flux::{expand, Access, Graph};
 use rekon::render::Renderer;
 use rekon::source::Roots;
-use rekon_apiserver_double::ApiServer;
+use rekon_apiserver_double::{ApiServer, Rollout};
 use serde_json::{json, Value};
 
 const GOTK_COMPONENTS: &str = "\
@@ -423,6 +423,11 @@ fn bad_objects_are_errors_naming_file_and_line() {
             APPS.replace("      REPLICAS: \"2\"\n", "      REPLICAS: \"2\"\n      bad-name: x\n"),
             "flux/clusters/production/apps.yaml:1: Kustomization flux-system/apps: postBuild: variable name `bad-name` is invalid",
         ),
+        (
+            "flux/clusters/production/apps.yaml",
+            APPS.replace("  prune: true\n", "  prune: true\n  healthChecks:\n    - apiVersion: helm.toolkit.fluxcd.io/v2\n      kind: HelmRelease\n      name: podinfo\n"),
+            "flux/clusters/production/apps.yaml:1: Kustomization flux-system/apps: spec.healthChecks[0]: HelmRelease podinfo: Flux objects are rekon's configuration",
+        ),
     ];
     for (file, text, want) in cases {
         let dir = tempfile::tempdir().unwrap();
@@ -721,6 +726,11 @@ spec:
   sourceRef:
     kind: GitRepository
     name: flux-system
+  healthChecks:
+    - apiVersion: apps/v1
+      kind: Deployment
+      name: db
+      namespace: data
 ";
     let configmap = |name: &str, annotations: &str| {
         format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: site\n{annotations}data:\n  a: \"1\"\n")
@@ -750,6 +760,17 @@ spec:
     let server = ApiServer::start();
     let kubeconfig = dir.path().join("kubeconfig");
     server.write_kubeconfig(&kubeconfig).unwrap();
+    // `healthChecks` names a Deployment this Kustomization does not apply,
+    // whose rollout failed.
+    server.set_rollout("data", "db", Rollout::Failed);
+    let db = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "db", "namespace": "data"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "db"}},
+                 "template": {"metadata": {"labels": {"app": "db"}},
+                              "spec": {"containers": [{"name": "db", "image": "db:1"}]}}}});
+    let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "data"}});
+    server.apply_as("kubectl", &ns, false).unwrap();
+    server.apply_as("kubectl", &db, false).unwrap();
     let apply = || {
         let (config, roots, _) = discover(dir.path()).unwrap();
         let (objects, _) = render(&config, &roots, "flux-system/config");
@@ -759,7 +780,14 @@ spec:
             cluster.apply(&k, &objects).await.unwrap()
         })
     };
-    apply();
+    let report = apply();
+    let health: Vec<String> = report
+        .health
+        .iter()
+        .map(|h| format!("{} {}", h.object, h.state))
+        .collect();
+    assert_eq!(health, ["Deployment/data/db failed"]);
+    assert!(!report.succeeded());
     let writes: Vec<_> = server
         .requests()
         .into_iter()

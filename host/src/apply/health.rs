@@ -123,7 +123,16 @@ pub fn assess(object: &Value) -> (HealthState, String) {
                 .or_else(|| progress(status("numberAvailable"), want, "pods available"))
                 .unwrap_or((HealthState::Ready, format!("{want}/{want} pods available")))
         }
-        _ => (HealthState::Ready, String::new()),
+        // Other kinds (a Flux `healthChecks` entry may name any): kstatus's
+        // generic reading, a `Ready` condition when there is one.
+        _ => match condition("Ready") {
+            Some(c) if c["status"] == "True" => (HealthState::Ready, "ready".into()),
+            Some(c) => (
+                HealthState::InProgress,
+                c["message"].as_str().unwrap_or("not ready").into(),
+            ),
+            None => (HealthState::Ready, String::new()),
+        },
     }
 }
 
@@ -134,6 +143,17 @@ mod tests {
 
     fn deployment(status: Value) -> Value {
         json!({"kind": "Deployment", "metadata": {"generation": 2}, "spec": {"replicas": 2}, "status": status})
+    }
+
+    #[test]
+    fn other_kinds_follow_their_ready_condition() {
+        let cert = |status: &str| json!({"kind": "Certificate", "status": {"conditions": [{"type": "Ready", "status": status, "message": "issuing"}]}});
+        assert_eq!(assess(&cert("True")).0, HealthState::Ready);
+        assert_eq!(
+            assess(&cert("False")),
+            (HealthState::InProgress, "issuing".into())
+        );
+        assert_eq!(assess(&json!({"kind": "ConfigMap"})).0, HealthState::Ready);
     }
 
     #[test]

@@ -370,11 +370,27 @@ impl Cluster {
         }));
         inventory::write(&self.client, retry, &k.owner(), &entries).await?;
 
-        let health = if k.wait {
-            self.wait_healthy(&desired, k.timeout).await
+        let mut health = if k.wait {
+            self.wait_healthy(&desired, k.timeout, false).await
         } else {
             Vec::new()
         };
+        // Flux's `healthChecks`: objects of any kind, applied here or not,
+        // waited for within the same timeout.
+        let checks = k.flux.as_ref().map_or(&[][..], |f| &f.health_checks[..]);
+        if !checks.is_empty() {
+            let resolver = Resolver::run(&self.client, retry, &groups(checks)).await?;
+            let extra: Vec<Desired> = checks
+                .iter()
+                .map(|id| Desired {
+                    id: id.clone(),
+                    object: Value::Null,
+                    target: resolver.resolve(id),
+                    defined_in_set: false,
+                })
+                .collect();
+            health.extend(self.wait_healthy(&extra, k.timeout, true).await);
+        }
         Ok(ApplyReport {
             kustomization: k.name.clone(),
             applied,
@@ -588,13 +604,34 @@ impl Cluster {
 
     /// Poll the workloads of `desired` until each is ready or failed, or
     /// `timeout` runs out.
-    async fn wait_healthy(&self, desired: &[Desired], timeout: Duration) -> Vec<Health> {
+    ///
+    /// `listed`: `desired` are health checks asked for by name: every kind
+    /// is read, one the cluster does not serve fails, and one not found yet
+    /// is waited for.
+    async fn wait_healthy(
+        &self,
+        desired: &[Desired],
+        timeout: Duration,
+        listed: bool,
+    ) -> Vec<Health> {
         let deadline = Instant::now() + timeout;
+        let mut done: Vec<Health> = Vec::new();
+        if listed {
+            done.extend(
+                desired
+                    .iter()
+                    .filter(|d| d.target.is_none())
+                    .map(|d| Health {
+                        object: d.id.clone(),
+                        state: HealthState::Failed,
+                        message: "the cluster does not serve this kind".into(),
+                    }),
+            );
+        }
         let mut pending: Vec<&Desired> = desired
             .iter()
-            .filter(|d| health::has_health(&d.id.kind) && d.target.is_some())
+            .filter(|d| (listed || health::has_health(&d.id.kind)) && d.target.is_some())
             .collect();
-        let mut done: Vec<Health> = Vec::with_capacity(pending.len());
         loop {
             let mut still = Vec::new();
             for d in pending {
@@ -608,6 +645,7 @@ impl Cluster {
                     .await
                     {
                         Ok(Some(live)) => health::assess(&plan::to_value(live)),
+                        Ok(None) if listed => (HealthState::InProgress, "not found".into()),
                         Ok(None) => (HealthState::Failed, "not found".into()),
                         Err(e) => (
                             HealthState::InProgress,

@@ -933,6 +933,26 @@ fn flux_kustomization(
         Some(t) => duration("retryInterval", t).map_err(|e| k.error(format!("spec.{e}")))?,
         None => interval,
     };
+    let mut health_checks = Vec::new();
+    for (i, h) in spec.health_checks.iter().enumerate() {
+        let field = format!("spec.healthChecks[{i}]");
+        let (Some(api_version), Some(kind)) = (&h.api_version, &h.kind) else {
+            return Err(k.error(format!("{field}: apiVersion and kind are required")));
+        };
+        if api_version.contains(super::GROUP_SUFFIX) {
+            return Err(k.error(format!(
+                "{field}: {kind} {}: Flux objects are rekon's configuration, not in the cluster; \
+                 name the objects they apply instead",
+                h.name
+            )));
+        }
+        health_checks.push(crate::apply::ObjectRef {
+            api_version: api_version.clone(),
+            kind: kind.clone(),
+            namespace: Some(h.namespace.clone().unwrap_or_else(|| k.namespace.clone())),
+            name: h.name.clone(),
+        });
+    }
     let origin = Origin {
         file: k.file.clone(),
         line: k.line,
@@ -956,17 +976,7 @@ fn flux_kustomization(
         common_metadata: spec.common_metadata.clone().unwrap_or_default(),
         service_account: spec.service_account_name.clone(),
         retry_interval,
-        health_checks: spec
-            .health_checks
-            .iter()
-            .map(|h| {
-                format!(
-                    "{}/{}",
-                    h.kind.as_deref().unwrap_or(""),
-                    cross_key(h, &k.namespace)
-                )
-            })
-            .collect(),
+        health_checks,
         source: source.to_string(),
     })
 }

@@ -98,8 +98,8 @@ pub struct FluxKustomization {
     pub service_account: Option<String>,
     /// `retryInterval`.
     pub retry_interval: Duration,
-    /// `healthChecks`, as `Kind/namespace/name`.
-    pub health_checks: Vec<String>,
+    /// `healthChecks`: waited for after applying, like its workloads.
+    pub health_checks: Vec<crate::apply::ObjectRef>,
     /// The GitRepository it reads, `namespace/name`.
     pub source: String,
 }
