@@ -10,10 +10,10 @@ use crate::render::{self, RenderError, Renderer};
 /// Render kustomizations to multi-document YAML, after all plugins ran.
 ///
 /// Builds each kustomization of the config (or only NAME) from the source
-/// tree (fetching the [sources.NAME] git repositories it reads), runs its mutators in order and its validators, and prints the final
-/// objects as YAML on stdout. Validator warnings go to stderr; an
-/// error-severity violation prints the findings and exits 1 with nothing on
-/// stdout.
+/// tree (fetching the [sources.NAME] git repositories it reads), runs its
+/// mutators in order and its validators, and prints the final objects as
+/// YAML on stdout. Validator warnings go to stderr; an error-severity
+/// violation prints the findings and exits 1 with nothing on stdout.
 ///
 /// With --explain, prints instead one line per field a mutator changed:
 ///   PLUGIN: KIND/NAMESPACE/NAME FIELD.PATH: OLD -> NEW
@@ -23,6 +23,7 @@ use crate::render::{self, RenderError, Renderer};
 /// builds them (postBuild variables from the repository's own ConfigMaps
 /// and Secrets; a variable without a value is named on stderr):
 ///   rekon render --flux clusters/production flux-system/apps
+///   rekon render --config examples/pi-website/rekon-flux.toml
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct RenderArgs {

@@ -30,6 +30,12 @@ use crate::daemon::{self, DaemonError, Exit, Options};
 /// On SIGTERM, runs in flight may finish for --shutdown-grace, then rekon
 /// exits.
 ///
+/// With --flux PATH (or [flux] in the config), what runs is what the Flux
+/// objects found from PATH declare (see `rekon check`); they are read again
+/// whenever a source moves, and when they changed rekon restarts its loop
+/// in the same process with the new configuration. Objects that no longer
+/// read are reported and the running configuration stays.
+///
 /// With --leader-elect, only the holder of the Lease reconciles (the others
 /// serve health and wait, not ready), so two replicas never apply or push
 /// at once; a leader that loses the lease exits 1 to be restarted.
@@ -40,6 +46,7 @@ use crate::daemon::{self, DaemonError, Exit, Options};
 ///   rekon run --config /etc/rekon/rekon.toml
 ///   rekon run --kubeconfig ~/.kube/pi.yaml --listen 0.0.0.0:9797
 ///   rekon run --leader-elect            # in the cluster (examples/install)
+///   rekon run --flux clusters/production --source . --kubeconfig ~/.kube/pi.yaml
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct RunArgs {

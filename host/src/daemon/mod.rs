@@ -325,10 +325,12 @@ async fn reconcile_until_stopped(
             shared.clone(),
             Kind::Source,
             name.clone(),
-            interval,
-            suspended,
-            first,
-            None,
+            When {
+                interval,
+                suspended,
+                first,
+                retry: None,
+            },
             move || work::fetch_source(sh.clone(), name.clone()),
         ));
     }
@@ -339,11 +341,13 @@ async fn reconcile_until_stopped(
             shared.clone(),
             Kind::Kustomization,
             name.clone(),
-            k.interval,
-            k.suspend,
-            Duration::ZERO,
-            // Flux retries a failed Kustomization at its `retryInterval`.
-            k.flux.as_ref().map(|f| f.retry_interval),
+            When {
+                interval: k.interval,
+                suspended: k.suspend,
+                first: Duration::ZERO,
+                // Flux retries a failed Kustomization at its `retryInterval`.
+                retry: k.flux.as_ref().map(|f| f.retry_interval),
+            },
             move || work::reconcile(sh.clone(), name.clone()),
         ));
     }
@@ -354,10 +358,12 @@ async fn reconcile_until_stopped(
             shared.clone(),
             Kind::Image,
             name.clone(),
-            image.interval,
-            image.suspend,
-            Duration::ZERO,
-            None,
+            When {
+                interval: image.interval,
+                suspended: image.suspend,
+                first: Duration::ZERO,
+                retry: None,
+            },
             move || work::scan_image(sh.clone(), name.clone()),
         ));
     }
@@ -375,10 +381,12 @@ async fn reconcile_until_stopped(
             shared.clone(),
             Kind::Automation,
             AUTOMATION.into(),
-            every,
-            false,
-            every,
-            None,
+            When {
+                interval: every,
+                suspended: false,
+                first: every,
+                retry: None,
+            },
             move || work::automate(sh.clone()),
         ));
     }
@@ -540,20 +548,30 @@ async fn refresh_plugins(shared: &Arc<Shared>) {
     }
 }
 
-/// The loop of one item: wait, take a permit, run, record, repeat.
-async fn run_item<F, Fut>(
-    shared: Arc<Shared>,
-    kind: Kind,
-    name: String,
+/// When an item runs.
+struct When {
+    /// Between successful runs (with jitter).
     interval: Duration,
+    /// Never (`suspend`).
     suspended: bool,
+    /// The first run, from now.
     first: Duration,
+    /// After a failure (`None`: rekon's back-off, see [`next_delay`]).
     retry: Option<Duration>,
-    work: F,
-) where
+}
+
+/// The loop of one item: wait, take a permit, run, record, repeat.
+async fn run_item<F, Fut>(shared: Arc<Shared>, kind: Kind, name: String, when: When, work: F)
+where
     F: Fn() -> Fut,
     Fut: Future<Output = Outcome>,
 {
+    let When {
+        interval,
+        suspended,
+        first,
+        retry,
+    } = when;
     if suspended {
         tracing::info!("{kind} {name} is suspended");
         return;

@@ -767,7 +767,7 @@ impl Discovery<'_> {
                 .or_else(|| annotations.get(super::PLATFORM_ANNOTATION).cloned())
                 .map(|s| s.parse().map_err(|e| p.error(format!("platform: {e}"))))
                 .transpose()?;
-            let image = image_config(
+            let (image, note) = image_config(
                 p,
                 repo,
                 plugin,
@@ -775,9 +775,9 @@ impl Discovery<'_> {
                 cluster,
                 &config.registries,
                 state_dir.as_deref(),
-                &mut self.graph.notes,
             )
             .await?;
+            self.graph.notes.extend(note);
             config.images.insert(image.policy_name.clone(), image);
         }
 
@@ -1118,9 +1118,9 @@ async fn image_config(
     cluster: Option<&Cluster>,
     registries: &BTreeMap<String, RegistryConfig>,
     state_dir: Option<&Path>,
-    notes: &mut Vec<String>,
-) -> Result<ImageConfig, FluxError> {
+) -> Result<(ImageConfig, Option<String>), FluxError> {
     let spec = &repo.object.spec;
+    let mut note = None;
     let unsupported = [
         (
             spec.service_account_name.is_some(),
@@ -1152,7 +1152,7 @@ async fn image_config(
     if let (Some(secret), None) = (&spec.secret_ref, cluster) {
         // Rendering and checking offline need no registry: say what a scan
         // without a cluster would lack rather than refuse the repository.
-        notes.push(format!(
+        note = Some(format!(
             "{}: spec.secretRef {}/{} is not read without a cluster: scans use [registries] or no credentials",
             repo.describe(),
             repo.namespace,
@@ -1212,7 +1212,7 @@ async fn image_config(
             )))
         }
     };
-    Ok(ImageConfig {
+    let image = ImageConfig {
         policy_name: format!("{}:{}", p.namespace, p.object.metadata.name),
         repository,
         registry,
@@ -1224,7 +1224,8 @@ async fn image_config(
             .map_err(|e| repo.error(format!("spec.{e}")))?,
         suspend: spec.suspend,
         digest_reflection,
-    })
+    };
+    Ok((image, note))
 }
 
 /// The credentials for `host` in a `kubernetes.io/dockerconfigjson` Secret.
