@@ -428,6 +428,16 @@ fn bad_objects_are_errors_naming_file_and_line() {
             APPS.replace("  prune: true\n", "  prune: true\n  healthChecks:\n    - apiVersion: helm.toolkit.fluxcd.io/v2\n      kind: HelmRelease\n      name: podinfo\n"),
             "flux/clusters/production/apps.yaml:1: Kustomization flux-system/apps: spec.healthChecks[0]: HelmRelease podinfo: Flux objects are rekon's configuration",
         ),
+        (
+            "flux/clusters/production/hook.yaml",
+            "apiVersion: notification.toolkit.fluxcd.io/v1\nkind: Receiver\nmetadata:\n  name: hub\n  namespace: flux-system\nspec:\n  type: dockerhub\n  secretRef:\n    name: t\n  resources:\n    - kind: ImageRepository\n      name: app\n".into(),
+            "flux/clusters/production/hook.yaml:1: Receiver flux-system/hub: spec.type `dockerhub` is not built in rekon (it serves harbor, generic, generic-hmac, github, gitea, gitlab, bitbucket)",
+        ),
+        (
+            "flux/clusters/production/hook.yaml",
+            "apiVersion: notification.toolkit.fluxcd.io/v1\nkind: Receiver\nmetadata:\n  name: gh\n  namespace: flux-system\nspec:\n  type: github\n  secretRef:\n    name: t\n  resources:\n    - kind: GitRepository\n      name: podinfo\n".into(),
+            "flux/clusters/production/hook.yaml:1: Receiver flux-system/gh: spec.resources[0]: GitRepository flux-system/podinfo is not defined in the repository",
+        ),
     ];
     for (file, text, want) in cases {
         let dir = tempfile::tempdir().unwrap();

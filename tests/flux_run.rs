@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use rekon_apiserver_double::ApiServer;
 use serde_json::{json, Value};
 use support::registry::{free_port, Registry, ABC, FFF, PLACEHOLDER, REPO};
-use support::world::{git, status_at, GitDaemon};
+use support::world::{git, http, status_at, GitDaemon};
 
 struct Run {
     dir: tempfile::TempDir,
@@ -68,6 +68,36 @@ fn seed(work: &Path, registry: &str, git_url: &str) {
             std::fs::write(to, text).unwrap();
         }
     }
+}
+
+/// The `token` of the example Receiver's Secret.
+const WEBHOOK_TOKEN: &str = "5b0c1f6e-webhook";
+
+/// What the git server sends on a push to the example's Receiver: GitHub's
+/// event header and signature, at Flux's path for `flux-system/git-push`.
+fn push_webhook(listen: u16) {
+    use hmac::{Hmac, Mac};
+    use sha2::{Digest, Sha256};
+    let path = hex::encode(Sha256::digest(format!(
+        "{WEBHOOK_TOKEN}git-pushflux-system"
+    )));
+    let body = r#"{"ref": "refs/heads/main"}"#;
+    let mut mac = Hmac::<Sha256>::new_from_slice(WEBHOOK_TOKEN.as_bytes()).unwrap();
+    mac.update(body.as_bytes());
+    let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    let (code, answer) = http(
+        listen,
+        "POST",
+        &format!("/hook/{path}"),
+        &[
+            ("X-GitHub-Event", "push"),
+            ("X-Hub-Signature-256", &signature),
+        ],
+        body,
+    );
+    assert_eq!(code, 202, "{answer}");
+    let answer: Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["sources"], json!(["website"]), "{answer}");
 }
 
 fn start(dir: &Path, config: &Path) -> Child {
@@ -144,6 +174,9 @@ fn the_example_runs_from_its_flux_objects_and_follows_their_changes() {
         json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
                "metadata": {"name": "harbor-robot", "namespace": "flux-system"},
                "data": {".dockerconfigjson": b64(&docker.to_string())}}),
+        json!({"apiVersion": "v1", "kind": "Secret",
+               "metadata": {"name": "webhook-token", "namespace": "flux-system"},
+               "data": {"token": b64(WEBHOOK_TOKEN)}}),
         json!({"apiVersion": "v1", "kind": "ConfigMap",
                "metadata": {"name": "cluster-settings", "namespace": "flux-system"},
                "data": {"FRONTEND_REPLICAS": "2"}}),
@@ -176,9 +209,11 @@ fn the_example_runs_from_its_flux_objects_and_follows_their_changes() {
 [server]
 listen = "127.0.0.1:{listen}"
 
+# Fetched when rekon pushes, and when the git server's webhook (the
+# example's Receiver) says so.
 [sources.website]
 url = "{url}"
-interval = "1s"
+interval = "1h"
 
 [flux]
 path = "flux/clusters/production"
@@ -267,6 +302,7 @@ insecure = true
     std::fs::write(&apps, changed).unwrap();
     git(&clone, &["commit", "-q", "-am", "three frontends"]);
     git(&clone, &["push", "-q", "origin", "main"]);
+    push_webhook(listen);
     run.wait("the frontend has 3 replicas", || {
         run.deployment()["spec"]["replicas"] == 3
     });
@@ -293,6 +329,7 @@ insecure = true
         &["commit", "-q", "-am", "a field Flux does not have"],
     );
     git(&clone, &["push", "-q", "origin", "main"]);
+    push_webhook(listen);
     run.wait("the bad object is reported", || {
         run.log().contains("the Flux objects do not read")
     });

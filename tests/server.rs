@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use rekon::config::{Receiver, ReceiverKind, Secret};
 use rekon::plugin::{CallStats, Limits};
+use rekon::server::receivers::MAX_BODY;
 use rekon::server::{serve, Metrics, ServerState, Trigger};
 use rekon::status::{Kind, Snapshot, StatusBoard};
 use serde_json::{json, Value};
@@ -91,12 +92,30 @@ impl Served {
         std::fs::write(&token, format!("{TOKEN}\n")).unwrap();
         let receiver = |name: &str, kind, images: &[&str]| Receiver {
             name: name.into(),
+            path: name.into(),
+            flux: false,
             kind,
             token: Secret::File(token.clone()),
+            events: Vec::new(),
             images: images.iter().map(|s| s.to_string()).collect(),
+            sources: Vec::new(),
+            kustomizations: Vec::new(),
+        };
+        // What `[receivers]` gives a receiver that lists nothing.
+        let every = [
+            "flux-system:backend",
+            "flux-system:frontend",
+            "flux-system:mirror",
+            "flux-system:worker",
+        ];
+        let forge = |name: &str, kind, events: &[&str]| Receiver {
+            events: events.iter().map(|s| s.to_string()).collect(),
+            sources: vec!["website".into()],
+            kustomizations: vec!["frontend".into()],
+            ..receiver(name, kind, &[])
         };
         let receivers = vec![
-            receiver("harbor", ReceiverKind::Harbor, &[]),
+            receiver("harbor", ReceiverKind::Harbor, &every),
             receiver(
                 "harbor-backend",
                 ReceiverKind::Harbor,
@@ -107,7 +126,23 @@ impl Served {
                 ReceiverKind::Generic,
                 &["flux-system:backend", "flux-system:worker"],
             ),
-            receiver("all", ReceiverKind::Generic, &[]),
+            receiver("all", ReceiverKind::Generic, &every),
+            forge("github", ReceiverKind::Github, &["push"]),
+            forge("gitea", ReceiverKind::Gitea, &[]),
+            forge(
+                "gitlab",
+                ReceiverKind::Gitlab,
+                &["Push Hook", "Tag Push Hook"],
+            ),
+            forge("bitbucket", ReceiverKind::Bitbucket, &["repo:refs_changed"]),
+            forge("hmac", ReceiverKind::GenericHmac, &[]),
+            // A Flux Receiver: served at Flux's path, which is its only check.
+            Receiver {
+                name: "flux-system/ci".into(),
+                path: rekon::server::receivers::flux_path(TOKEN, "ci", "flux-system"),
+                flux: true,
+                ..forge("unused", ReceiverKind::Generic, &[])
+            },
         ];
         let images = [
             ("flux-system:backend", "harbor.lan/website/backend"),
@@ -215,6 +250,21 @@ impl Served {
             headers.push(("Authorization", a));
         }
         self.request("POST", path, &headers, body.as_bytes())
+    }
+
+    /// Every trigger sent so far, as `image X`, `source X`, `kustomization X`.
+    fn all_triggered(&mut self) -> Vec<String> {
+        let mut all = Vec::new();
+        while let Ok(trigger) = self.triggers.try_recv() {
+            all.push(match trigger {
+                Trigger::ScanImage { policy, .. } => format!("image {policy}"),
+                Trigger::FetchSource { source, .. } => format!("source {source}"),
+                Trigger::Reconcile { kustomization, .. } => {
+                    format!("kustomization {kustomization}")
+                }
+            });
+        }
+        all
     }
 
     /// Every trigger sent so far (the handlers send before they answer).
@@ -559,7 +609,7 @@ fn oversized_bodies_are_refused() {
     let mut s = Served::start();
     let big = format!(
         "{{\"type\": \"PUSH_ARTIFACT\", \"padding\": \"{}\"}}",
-        "x".repeat(70 * 1024)
+        "x".repeat(MAX_BODY + 1)
     );
     // Refused on its Content-Length, before it is read.
     let answer = s.post("/hook/harbor", Some(TOKEN), &big);
@@ -577,7 +627,7 @@ fn oversized_bodies_are_refused() {
     let padded = format!(
         "{}, \"padding\": \"{}\"}}",
         HARBOR_PUSH.trim_end().trim_end_matches('}'),
-        "x".repeat(60 * 1024)
+        "x".repeat(MAX_BODY - 1024)
     );
     let answer = s.post("/hook/harbor", Some(TOKEN), &padded);
     assert_eq!(answer.status, 202, "{}", answer.body);
@@ -587,9 +637,9 @@ fn oversized_bodies_are_refused() {
 #[test]
 fn unknown_receivers_and_wrong_methods() {
     let mut s = Served::start();
-    let answer = s.post("/hook/gitlab", Some(TOKEN), HARBOR_PUSH);
+    let answer = s.post("/hook/gitlub", Some(TOKEN), HARBOR_PUSH);
     assert_eq!(answer.status, 404);
-    assert_eq!(answer.body, "no receiver named `gitlab`\n");
+    assert_eq!(answer.body, "no receiver at this path\n");
     let answer = s.get("/hook/harbor");
     assert_eq!(answer.status, 405);
     assert_eq!(answer.headers["allow"], "POST");
@@ -863,4 +913,190 @@ fn rekon_status_explains_an_unreachable_daemon() {
     let out = rekon_status(&["--config", config.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains(&format!("{}:2: server.listen", config.display())));
+}
+
+/// `openssl dgst -hmac`: signatures made by another implementation.
+fn hmac(algorithm: &str, body: &str) -> String {
+    let mut child = Command::new("openssl")
+        .args(["dgst", &format!("-{algorithm}"), "-hmac", TOKEN, "-r"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("openssl");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn forge_webhooks_are_checked_as_each_forge_signs_them() {
+    let mut s = Served::start();
+    let body = r#"{"ref": "refs/heads/main", "after": "0123abcd"}"#;
+    let forge = ["source website", "kustomization frontend"];
+    let sha256 = format!("sha256={}", hmac("sha256", body));
+    // (path, headers, the status it gets)
+    type Case<'a> = (&'a str, Vec<(&'a str, String)>, u16);
+    let cases: Vec<Case> = vec![
+        // GitHub: X-Hub-Signature-256, or the older sha1 X-Hub-Signature.
+        (
+            "/hook/github",
+            vec![
+                ("X-GitHub-Event", "push".into()),
+                ("X-Hub-Signature-256", sha256.clone()),
+            ],
+            202,
+        ),
+        (
+            "/hook/github",
+            vec![
+                ("X-GitHub-Event", "push".into()),
+                ("X-Hub-Signature", format!("sha1={}", hmac("sha1", body))),
+            ],
+            202,
+        ),
+        (
+            "/hook/github",
+            vec![
+                ("X-GitHub-Event", "push".into()),
+                (
+                    "X-Hub-Signature-256",
+                    format!("sha256={}", hmac("sha256", "{}")),
+                ),
+            ],
+            401,
+        ),
+        ("/hook/github", vec![("X-GitHub-Event", "push".into())], 401),
+        // Not one of its events: ignored.
+        (
+            "/hook/github",
+            vec![
+                ("X-GitHub-Event", "issues".into()),
+                ("X-Hub-Signature-256", sha256.clone()),
+            ],
+            200,
+        ),
+        // Gitea: its own header, hex without the algorithm.
+        (
+            "/hook/gitea",
+            vec![
+                ("X-Gitea-Event", "push".into()),
+                ("X-Gitea-Signature", hmac("sha256", body)),
+            ],
+            202,
+        ),
+        (
+            "/hook/gitea",
+            vec![("X-Gitea-Signature", hmac("sha512", body))],
+            401,
+        ),
+        // GitLab: the token itself.
+        (
+            "/hook/gitlab",
+            vec![
+                ("X-Gitlab-Event", "Push Hook".into()),
+                ("X-Gitlab-Token", TOKEN.into()),
+            ],
+            202,
+        ),
+        (
+            "/hook/gitlab",
+            vec![
+                ("X-Gitlab-Event", "Push Hook".into()),
+                ("X-Gitlab-Token", "nope".into()),
+            ],
+            401,
+        ),
+        (
+            "/hook/gitlab",
+            vec![
+                ("X-Gitlab-Event", "Issue Hook".into()),
+                ("X-Gitlab-Token", TOKEN.into()),
+            ],
+            200,
+        ),
+        // Bitbucket Server: sha256 in X-Hub-Signature.
+        (
+            "/hook/bitbucket",
+            vec![
+                ("X-Event-Key", "repo:refs_changed".into()),
+                ("X-Hub-Signature", sha256.clone()),
+            ],
+            202,
+        ),
+        (
+            "/hook/bitbucket",
+            vec![
+                ("X-Event-Key", "repo:refs_changed".into()),
+                ("X-Hub-Signature", format!("sha1={}", hmac("sha1", body))),
+            ],
+            401,
+        ),
+        // generic-hmac: any of Flux's three algorithms in X-Signature.
+        (
+            "/hook/hmac",
+            vec![("X-Signature", format!("sha1={}", hmac("sha1", body)))],
+            202,
+        ),
+        ("/hook/hmac", vec![("X-Signature", sha256.clone())], 202),
+        (
+            "/hook/hmac",
+            vec![("X-Signature", format!("sha512={}", hmac("sha512", body)))],
+            202,
+        ),
+        (
+            "/hook/hmac",
+            vec![("X-Signature", format!("md5={}", hmac("md5", body)))],
+            401,
+        ),
+        (
+            "/hook/hmac",
+            vec![("Authorization", format!("Bearer {TOKEN}"))],
+            401,
+        ),
+    ];
+    for (path, headers, status) in cases {
+        let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let answer = s.request("POST", path, &h, body.as_bytes());
+        assert_eq!(answer.status, status, "{path} {headers:?}: {}", answer.body);
+        let triggered = s.all_triggered();
+        if status == 202 {
+            assert_eq!(triggered, forge, "{path} {headers:?}");
+            assert_eq!(answer.json()["sources"], json!(["website"]));
+        } else {
+            assert!(triggered.is_empty(), "{path} {headers:?}: {triggered:?}");
+        }
+        if status == 200 {
+            assert!(
+                answer.json()["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("ignored"),
+                "{}",
+                answer.body
+            );
+        }
+    }
+
+    // A Flux Receiver answers at Flux's path (sha256 of token, name and
+    // namespace) and nowhere else.
+    let path = rekon::server::receivers::flux_path(TOKEN, "ci", "flux-system");
+    assert_eq!(path.len(), 64);
+    let answer = s.request("POST", &format!("/hook/{path}"), &[], b"{}");
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    assert_eq!(s.all_triggered(), forge);
+    assert_eq!(
+        s.request("POST", "/hook/flux-system/ci", &[], b"{}").status,
+        404
+    );
+    assert_eq!(s.request("POST", "/hook/unused", &[], b"{}").status, 404);
 }

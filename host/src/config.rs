@@ -543,7 +543,16 @@ impl Config {
         let images = images::images(&cx, raw.images, &registries, &plugins)?;
         let git = git::git(&cx, raw.git)?;
         let server = server::server(&cx, raw.server)?;
-        let receivers = server::receivers(&cx, raw.receivers, &images)?;
+        let source_names: Vec<&str> = sources.keys().map(String::as_str).collect();
+        let kustomization_names: Vec<&str> =
+            kustomizations.iter().map(|k| k.name.as_str()).collect();
+        let receivers = server::receivers(
+            &cx,
+            raw.receivers,
+            &images,
+            &source_names,
+            &kustomization_names,
+        )?;
         Ok(Config {
             server,
             receivers,

@@ -64,14 +64,61 @@ impl ServerConfig {
     }
 }
 
-/// What sends a receiver its deliveries.
+/// What sends a receiver its deliveries, and so how a delivery proves it
+/// knows the token. The types and their checks are Flux's
+/// (notification-controller's Receiver), plus rekon's Bearer `generic`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReceiverKind {
     /// Harbor's webhooks: the token is the whole `Authorization` header (the
     /// policy's "Auth Header"), the body a Harbor event.
     Harbor,
-    /// Anything else (CI jobs, scripts): `Authorization: Bearer TOKEN`, any body.
+    /// Anything else (CI jobs, scripts): `Authorization: Bearer TOKEN`, any
+    /// body. A Flux Receiver of this type checks nothing but its path,
+    /// which is derived from the token.
     Generic,
+    /// `X-Signature: sha1|sha256|sha512=HEX`, an HMAC of the body.
+    GenericHmac,
+    /// GitHub: `X-Hub-Signature-256` (or the older `X-Hub-Signature`), an
+    /// HMAC of the body; the event is `X-GitHub-Event`.
+    Github,
+    /// Gitea (and Forgejo): `X-Gitea-Signature` or `X-Hub-Signature-256`;
+    /// the event is `X-Gitea-Event` or `X-GitHub-Event`. Flux users write
+    /// `github` for Gitea, which works too.
+    Gitea,
+    /// GitLab: `X-Gitlab-Token` is the token; the event is `X-Gitlab-Event`.
+    Gitlab,
+    /// Bitbucket Server: `X-Hub-Signature: sha256=HEX`; the event is
+    /// `X-Event-Key`.
+    Bitbucket,
+}
+
+impl ReceiverKind {
+    /// Every type, as written in `type = "..."`.
+    pub const ALL: [ReceiverKind; 7] = [
+        ReceiverKind::Harbor,
+        ReceiverKind::Generic,
+        ReceiverKind::GenericHmac,
+        ReceiverKind::Github,
+        ReceiverKind::Gitea,
+        ReceiverKind::Gitlab,
+        ReceiverKind::Bitbucket,
+    ];
+
+    /// The type named `name`.
+    pub fn parse(name: &str) -> Option<ReceiverKind> {
+        Self::ALL.into_iter().find(|k| k.to_string() == name)
+    }
+
+    /// Whether deliveries name an event (`events` filters on it).
+    pub fn has_events(self) -> bool {
+        matches!(
+            self,
+            ReceiverKind::Github
+                | ReceiverKind::Gitea
+                | ReceiverKind::Gitlab
+                | ReceiverKind::Bitbucket
+        )
+    }
 }
 
 impl std::fmt::Display for ReceiverKind {
@@ -79,21 +126,38 @@ impl std::fmt::Display for ReceiverKind {
         f.write_str(match self {
             ReceiverKind::Harbor => "harbor",
             ReceiverKind::Generic => "generic",
+            ReceiverKind::GenericHmac => "generic-hmac",
+            ReceiverKind::Github => "github",
+            ReceiverKind::Gitea => "gitea",
+            ReceiverKind::Gitlab => "gitlab",
+            ReceiverKind::Bitbucket => "bitbucket",
         })
     }
 }
 
-/// One `[receivers.NAME]` table: `POST /hook/NAME`.
+/// One webhook: a `[receivers.NAME]` table (`POST /hook/NAME`) or a Flux
+/// Receiver object (`POST /hook/` + sha256 of token, name and namespace,
+/// Flux's path, so a forge's existing webhook keeps working).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receiver {
-    /// Its name, the last part of its path.
+    /// Its name: `NAME`, or `namespace/name` for a Flux Receiver.
     pub name: String,
+    /// What follows `/hook/` in its URL.
+    pub path: String,
+    /// Whether it came from a Flux Receiver object.
+    pub flux: bool,
     /// Its type.
     pub kind: ReceiverKind,
     /// Where its token is.
     pub token: Secret,
-    /// The image policies (`NS:NAME`) it may trigger; empty means all.
+    /// Only deliveries of these events trigger (empty: every event).
+    pub events: Vec<String>,
+    /// The image policies (`NS:NAME`) it triggers scans of.
     pub images: Vec<String>,
+    /// The sources it triggers fetches of.
+    pub sources: Vec<String>,
+    /// The kustomizations it triggers reconciles of.
+    pub kustomizations: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -116,6 +180,9 @@ pub(super) struct RawReceiver {
     token_env: Option<String>,
     token_file: Option<PathBuf>,
     images: Option<Vec<Spanned<String>>>,
+    sources: Option<Vec<Spanned<String>>>,
+    kustomizations: Option<Vec<Spanned<String>>>,
+    events: Option<Vec<String>>,
 }
 
 pub(super) fn server(
@@ -167,7 +234,10 @@ pub(super) fn receivers(
     cx: &Context<'_>,
     raw: BTreeMap<String, Spanned<RawReceiver>>,
     images: &BTreeMap<String, ImageConfig>,
+    source_names: &[&str],
+    kustomization_names: &[&str],
 ) -> Result<Vec<Receiver>, ConfigError> {
+    let known = ReceiverKind::ALL.map(|k| k.to_string()).join(", ");
     let mut out = Vec::new();
     for (name, spanned) in raw {
         let span = spanned.span();
@@ -189,20 +259,23 @@ pub(super) fn receivers(
             None => {
                 return Err(bad(
                     &span,
-                    "give its type: type = \"harbor\" or type = \"generic\"".into(),
+                    format!("give its type: type = \"...\" ({known})"),
                 ))
             }
-            Some(k) => match k.get_ref().as_str() {
-                "harbor" => ReceiverKind::Harbor,
-                "generic" => ReceiverKind::Generic,
-                other => {
-                    return Err(bad(
-                        &k.span(),
-                        format!("type `{other}` is unknown (known: harbor, generic)"),
-                    ))
-                }
-            },
+            Some(k) => ReceiverKind::parse(k.get_ref()).ok_or_else(|| {
+                bad(
+                    &k.span(),
+                    format!("type `{}` is unknown (known: {known})", k.get_ref()),
+                )
+            })?,
         };
+        let events = r.events.unwrap_or_default();
+        if !events.is_empty() && !kind.has_events() {
+            return Err(bad(
+                &span,
+                format!("events: {kind} deliveries name no event to filter on"),
+            ));
+        }
         if let Some(inline) = &r.token {
             return Err(bad(
                 &inline.span(),
@@ -239,11 +312,53 @@ pub(super) fn receivers(
             }
             policies.push(image.into_inner());
         }
+        let listed = |list: Option<Vec<Spanned<String>>>, known: &[&str], what: &str| {
+            list.unwrap_or_default()
+                .into_iter()
+                .map(|item| {
+                    if known.contains(&item.get_ref().as_str()) {
+                        Ok(item.into_inner())
+                    } else {
+                        Err(bad(
+                            &item.span(),
+                            format!(
+                                "{what} `{}` is not declared (declared: {})",
+                                item.get_ref(),
+                                known.join(", ")
+                            ),
+                        ))
+                    }
+                })
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let sources = listed(r.sources, source_names, "source")?;
+        let kustomizations = listed(r.kustomizations, kustomization_names, "kustomization")?;
+        // Nothing listed: an image registry's webhook scans images, a
+        // forge's fetches the git sources.
+        let (policies, sources) =
+            if policies.is_empty() && sources.is_empty() && kustomizations.is_empty() {
+                match kind {
+                    ReceiverKind::Harbor | ReceiverKind::Generic | ReceiverKind::GenericHmac => {
+                        (images.keys().cloned().collect(), Vec::new())
+                    }
+                    _ => (
+                        Vec::new(),
+                        source_names.iter().map(|s| s.to_string()).collect(),
+                    ),
+                }
+            } else {
+                (policies, sources)
+            };
         out.push(Receiver {
+            path: name.clone(),
             name,
+            flux: false,
             kind,
             token,
+            events,
             images: policies,
+            sources,
+            kustomizations,
         });
     }
     Ok(out)
@@ -312,16 +427,53 @@ mod tests {
         assert_eq!(harbor.images, ["flux-system:frontend"]);
         assert_eq!(ci.kind, ReceiverKind::Generic);
         assert_eq!(ci.token, Secret::File(PathBuf::from("/r/secrets/ci")));
-        assert!(ci.images.is_empty());
+        // Nothing listed: an image webhook scans every image.
+        assert_eq!(ci.images, ["flux-system:frontend"]);
+        assert_eq!(ci.path, "ci");
+    }
+
+    #[test]
+    fn forge_receivers_fetch_sources() {
+        let c = parse(
+            "[sources.site]\nurl = \"https://git.lan/site.git\"\n\
+             [sources.other]\nurl = \"https://git.lan/other.git\"\n\
+             [receivers.push]\ntype = \"gitea\"\ntoken-env = \"T\"\nevents = [\"push\"]\n\
+             [receivers.site]\ntype = \"gitlab\"\ntoken-env = \"T\"\nsources = [\"site\"]\n",
+        )
+        .unwrap();
+        let [push, site] = &c.receivers[..] else {
+            panic!("{:?}", c.receivers)
+        };
+        assert_eq!(push.kind, ReceiverKind::Gitea);
+        assert_eq!(push.events, ["push"]);
+        // Nothing listed: a forge's webhook fetches every git source.
+        assert_eq!(push.sources, ["other", "site"]);
+        assert!(push.images.is_empty());
+        assert_eq!(site.sources, ["site"]);
     }
 
     #[test]
     fn errors_name_the_line_and_what_to_write() {
         // BASE has 4 lines.
-        let err = parse("[receivers.x]\ntype = \"gitlab\"\ntoken-env = \"T\"\n").unwrap_err();
+        let err = parse("[receivers.x]\ntype = \"gitlub\"\ntoken-env = \"T\"\n").unwrap_err();
         assert_eq!(
             err,
-            "/r/rekon.toml:6: receivers.x: type `gitlab` is unknown (known: harbor, generic)"
+            "/r/rekon.toml:6: receivers.x: type `gitlub` is unknown \
+             (known: harbor, generic, generic-hmac, github, gitea, gitlab, bitbucket)"
+        );
+        let err =
+            parse("[receivers.x]\ntype = \"harbor\"\ntoken-env = \"T\"\nevents = [\"push\"]\n")
+                .unwrap_err();
+        assert!(
+            err.contains("events: harbor deliveries name no event"),
+            "{err}"
+        );
+        let err =
+            parse("[receivers.x]\ntype = \"github\"\ntoken-env = \"T\"\nsources = [\"nope\"]\n")
+                .unwrap_err();
+        assert!(
+            err.starts_with("/r/rekon.toml:8: receivers.x: source `nope` is not declared"),
+            "{err}"
         );
         let err = parse(
             "[receivers.x]\ntype = \"harbor\"\ntoken-env = \"T\"\n\

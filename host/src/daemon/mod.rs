@@ -425,7 +425,7 @@ async fn reconcile_until_stopped(
         });
     }
     {
-        // Webhooks ring images.
+        // Webhooks ring images, sources and kustomizations.
         let sh = shared.clone();
         tasks.spawn(async move {
             let mut stopped = sh.shutdown.clone();
@@ -434,14 +434,39 @@ async fn reconcile_until_stopped(
                     t = triggers.recv() => t,
                     _ = stopped.wait_for(|s| *s) => None,
                 };
-                let Some(server::Trigger::ScanImage { policy, reason }) = trigger else { return };
-                match sh.triggers.images.get(&policy) {
+                let Some(trigger) = trigger else { return };
+                let (kind, name, reason, bell) = match &trigger {
+                    server::Trigger::ScanImage { policy, reason } => {
+                        (Kind::Image, policy, reason, sh.triggers.images.get(policy))
+                    }
+                    server::Trigger::FetchSource { source, reason } => (
+                        Kind::Source,
+                        source,
+                        reason,
+                        sh.triggers.sources.get(source),
+                    ),
+                    server::Trigger::Reconcile {
+                        kustomization,
+                        reason,
+                    } => (
+                        Kind::Kustomization,
+                        kustomization,
+                        reason,
+                        sh.triggers.kustomizations.get(kustomization),
+                    ),
+                };
+                match bell {
                     Some(t) => {
-                        tracing::info!(image = %policy, "scan requested: {reason}");
-                        sh.board.event(Level::Info, Kind::Image, &policy, &format!("scan requested: {reason}"));
+                        tracing::info!("{kind} {name}: run requested: {reason}");
+                        sh.board.event(
+                            Level::Info,
+                            kind,
+                            name,
+                            &format!("run requested: {reason}"),
+                        );
                         t.ring();
                     }
-                    None => tracing::warn!(image = %policy, "scan requested for an unknown image: {reason}"),
+                    None => tracing::warn!("run requested for an unknown {kind} {name}: {reason}"),
                 }
             }
         });
@@ -510,8 +535,13 @@ async fn rediscover(shared: &Arc<Shared>) {
 /// durations, paths and plugin settings; none implements `PartialEq`).
 fn shape(config: &Config) -> String {
     format!(
-        "{:?}{:?}{:?}{:?}{:?}",
-        config.sources, config.kustomizations, config.images, config.git, config.registries
+        "{:?}{:?}{:?}{:?}{:?}{:?}",
+        config.sources,
+        config.kustomizations,
+        config.images,
+        config.git,
+        config.registries,
+        config.receivers
     )
 }
 

@@ -18,8 +18,8 @@ use crate::apply::Cluster;
 use crate::config::flux::chain;
 use crate::config::{
     AutomationName, Config, Credentials, DigestReflection, GitAuth, GitConfig, GitReference,
-    ImageConfig, Kustomization, RegistryConfig, Secret, SourceConfig, DEFAULT_EXCLUDE,
-    DEFAULT_MESSAGE,
+    ImageConfig, Kustomization, Receiver, ReceiverKind, RegistryConfig, Secret, SourceConfig,
+    DEFAULT_EXCLUDE, DEFAULT_MESSAGE,
 };
 use crate::source::Roots;
 
@@ -106,6 +106,7 @@ struct Discovery<'a> {
     image_repositories: BTreeMap<String, Parsed<objects::ImageRepositorySpec>>,
     policies: Vec<Parsed<objects::ImagePolicySpec>>,
     automations: Vec<Parsed<objects::ImageUpdateAutomationSpec>>,
+    receivers: Vec<Parsed<objects::ReceiverSpec>>,
     graph: Graph,
 }
 
@@ -142,6 +143,7 @@ pub async fn expand(
         image_repositories: BTreeMap::new(),
         policies: Vec::new(),
         automations: Vec::new(),
+        receivers: Vec::new(),
         graph: Graph::default(),
     };
     let entry_path = normalize(&settings.path.to_string_lossy());
@@ -520,17 +522,10 @@ impl Discovery<'_> {
                 self.automations.push(a);
             }
             ("notification.toolkit.fluxcd.io", "Receiver") => {
-                self.graph.items.push(GraphItem {
-                    kind,
-                    name: format!("{ns}/{name}"),
-                    file,
-                    line,
-                    detail: "not served: rekon's webhooks are [receivers.NAME] in rekon.toml"
-                        .into(),
-                });
-                self.graph.notes.push(format!(
-                    "Receiver {ns}/{name}: not served (declare the webhook under [receivers] in rekon.toml)"
-                ));
+                supported(&["v1", "v1beta2"])?;
+                let r: Parsed<objects::ReceiverSpec> = self.parse(repo, &r)?;
+                self.item(&r, format!("{} webhook", r.object.spec.kind));
+                self.receivers.push(r);
             }
             ("helm.toolkit.fluxcd.io", _)
             | ("source.toolkit.fluxcd.io", "HelmRepository" | "HelmChart") => {
@@ -820,7 +815,190 @@ impl Discovery<'_> {
                 };
             config.git = Some(automation(a, remote, &self.policies, &config.images)?);
         }
+
+        // Receivers, at Flux's paths.
+        for r in std::mem::take(&mut self.receivers) {
+            let Some(receiver) = self.receiver(&r, config, settings, entry_repo).await? else {
+                continue;
+            };
+            if let Some(item) = self
+                .graph
+                .items
+                .iter_mut()
+                .find(|i| i.kind == "Receiver" && i.name == r.key())
+            {
+                item.detail = format!(
+                    "{} webhook at POST /hook/{}",
+                    r.object.spec.kind, receiver.path
+                );
+            }
+            config.receivers.push(receiver);
+        }
         Ok(self.graph)
+    }
+
+    /// A Receiver as rekon serves it: its token read from its Secret, its
+    /// `resources` as the sources, kustomizations and image policies they
+    /// name. `None` (with a note) when it is not served.
+    async fn receiver(
+        &mut self,
+        r: &Parsed<objects::ReceiverSpec>,
+        config: &Config,
+        settings: &crate::config::FluxSettings,
+        entry_repo: Option<&str>,
+    ) -> Result<Option<Receiver>, FluxError> {
+        let spec = &r.object.spec;
+        let kind = ReceiverKind::parse(&spec.kind).ok_or_else(|| {
+            r.error(format!(
+                "spec.type `{}` is not built in rekon (it serves {})",
+                spec.kind,
+                ReceiverKind::ALL.map(|k| k.to_string()).join(", ")
+            ))
+        })?;
+        if spec.resource_filter.is_some() {
+            return Err(r.error("spec.resourceFilter: CEL filters are not supported"));
+        }
+        if !spec.events.is_empty() && !kind.has_events() {
+            return Err(r.error(format!("spec.events: {kind} deliveries name no event")));
+        }
+        let mut receiver = Receiver {
+            name: r.key(),
+            path: String::new(),
+            flux: true,
+            kind,
+            token: crate::config::Secret::Env(String::new()),
+            events: spec.events.clone(),
+            images: Vec::new(),
+            sources: Vec::new(),
+            kustomizations: Vec::new(),
+        };
+        for (i, res) in spec.resources.iter().enumerate() {
+            let field = format!("spec.resources[{i}]");
+            let namespace = res.namespace.clone().unwrap_or_else(|| r.namespace.clone());
+            if !res.match_labels.is_empty() && res.name != "*" {
+                return Err(r.error(format!("{field}: with matchLabels, name must be `*`")));
+            }
+            let wanted = |key: &str, labels: &BTreeMap<String, String>| {
+                let (ns, name) = key.split_once('/').expect("keys are NS/NAME");
+                ns == namespace
+                    && (name == res.name || res.name == "*")
+                    && res
+                        .match_labels
+                        .iter()
+                        .all(|(k, v)| labels.get(k) == Some(v))
+            };
+            let mut found = false;
+            match res.kind.as_str() {
+                "GitRepository" => {
+                    for (key, g) in &self.git {
+                        if !wanted(key, &g.object.metadata.labels) {
+                            continue;
+                        }
+                        found = true;
+                        match (Some(key.as_str()) == entry_repo, &settings.source) {
+                            (true, Some(source)) => receiver.sources.push(source.clone()),
+                            (true, None) => self.graph.notes.push(format!(
+                                "Receiver {}: GitRepository {key} is the local directory rekon reads: nothing to fetch",
+                                r.key()
+                            )),
+                            (false, _) if config.sources.contains_key(key) => {
+                                receiver.sources.push(key.clone())
+                            }
+                            (false, _) => {}
+                        }
+                    }
+                }
+                "Kustomization" => {
+                    for (k, _) in &self.kustomizations {
+                        if wanted(&k.key(), &k.object.metadata.labels) {
+                            found = true;
+                            receiver.kustomizations.push(k.key());
+                        }
+                    }
+                }
+                "ImageRepository" | "ImagePolicy" => {
+                    for p in &self.policies {
+                        let repo_key = cross_key(&p.object.spec.image_repository_ref, &p.namespace);
+                        let hit = if res.kind == "ImagePolicy" {
+                            wanted(&p.key(), &p.object.metadata.labels)
+                        } else {
+                            self.image_repositories
+                                .get(&repo_key)
+                                .is_some_and(|ir| wanted(&repo_key, &ir.object.metadata.labels))
+                        };
+                        let policy = format!("{}:{}", p.namespace, p.object.metadata.name);
+                        found |= hit;
+                        if hit && config.images.contains_key(&policy) {
+                            receiver.images.push(policy);
+                        }
+                    }
+                }
+                // rekon commits after every scan that changes a choice.
+                "ImageUpdateAutomation" => continue,
+                other => {
+                    return Err(r.error(format!(
+                    "{field}: {other} is not built in rekon (a Receiver reconciles GitRepository, \
+                         Kustomization, ImageRepository, ImagePolicy)"
+                )))
+                }
+            }
+            if !found && res.name != "*" {
+                return Err(r.error(format!(
+                    "{field}: {} {namespace}/{} is not defined in the repository",
+                    res.kind, res.name
+                )));
+            }
+        }
+        if spec.suspend {
+            self.graph
+                .notes
+                .push(format!("Receiver {}: suspended, not served", r.key()));
+            return Ok(None);
+        }
+        let Some(cluster) = self.access.cluster else {
+            self.graph.notes.push(format!(
+                "Receiver {}: its path needs the token of Secret {}/{}, read from the cluster",
+                r.key(),
+                r.namespace,
+                spec.secret_ref.name
+            ));
+            return Ok(None);
+        };
+        // As in Flux, a Receiver without its token is not served, and
+        // nothing else stops: a problem `rekon check` counts.
+        let at = format!("{}:{}: {}", r.file.display(), r.line, r.describe());
+        let secret = format!("{}/{}", r.namespace, spec.secret_ref.name);
+        let token = match read_secret(
+            Some(cluster),
+            &r.describe(),
+            &r.namespace,
+            &spec.secret_ref.name,
+        )
+        .await
+        {
+            Ok(data) => data
+                .get("token")
+                .and_then(|t| String::from_utf8(t.clone()).ok()),
+            Err(m) => {
+                self.graph
+                    .problems
+                    .push(format!("{at}: not served: spec.secretRef: {m}"));
+                return Ok(None);
+            }
+        };
+        let Some(token) = token else {
+            self.graph.problems.push(format!(
+                "{at}: not served: spec.secretRef: Secret {secret} has no `token`"
+            ));
+            return Ok(None);
+        };
+        receiver.path =
+            crate::server::receivers::flux_path(&token, &r.object.metadata.name, &r.namespace);
+        receiver.token = crate::config::Secret::Value {
+            from: format!("{}/{}[token]", r.namespace, spec.secret_ref.name),
+            value: token,
+        };
+        Ok(Some(receiver))
     }
 }
 

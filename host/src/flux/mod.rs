@@ -30,7 +30,8 @@
 //!   substitution, `commonMetadata`, the service account).
 //! - **ImageRepository + ImagePolicy** → `[images."NS:NAME"]` and a
 //!   registry; **ImageUpdateAutomation** → `[git]` (one per repository).
-//!   Receivers are listed by `rekon check` but not served yet.
+//!   **Receiver** → a webhook at Flux's own path (`/hook/` + sha256 of its
+//!   token, name and namespace), triggering what its `resources` name.
 //!
 //! Flux objects are never applied (the cluster has no Flux CRDs), nor are
 //! Flux's own controllers and CRDs (`gotk-components.yaml`); every other

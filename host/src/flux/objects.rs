@@ -455,3 +455,49 @@ impl LabelSelector {
             })
     }
 }
+
+/// `Receiver.spec` (notification.toolkit.fluxcd.io/v1).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ReceiverSpec {
+    /// `type`: who sends the webhooks.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `interval` (how often Flux rereads the Secret; rekon reads it when
+    /// it reads the objects).
+    #[serde(default)]
+    pub interval: Option<String>,
+    /// `events`: only these trigger.
+    #[serde(default)]
+    pub events: Vec<String>,
+    /// `resources`: what a delivery reconciles.
+    #[serde(default)]
+    pub resources: Vec<ReceiverResource>,
+    /// `resourceFilter` (a CEL expression; refused).
+    #[serde(default)]
+    pub resource_filter: Option<Value>,
+    /// `secretRef`: the Secret whose `token` signs deliveries and salts the path.
+    pub secret_ref: LocalRef,
+    /// `suspend`.
+    #[serde(default)]
+    pub suspend: bool,
+}
+
+/// One of a Receiver's `resources`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ReceiverResource {
+    /// `apiVersion` (optional).
+    #[serde(default)]
+    pub api_version: Option<String>,
+    /// `kind`.
+    pub kind: String,
+    /// `name`, or `*` with `matchLabels`.
+    pub name: String,
+    /// `namespace` (default: the Receiver's).
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// `matchLabels`.
+    #[serde(default)]
+    pub match_labels: BTreeMap<String, String>,
+}

@@ -10,7 +10,7 @@
 //! | `GET /metrics` | Prometheus text ([`metrics`]) |
 //! | `GET /status` | the [`Snapshot`](crate::status::Snapshot) as JSON |
 //! | `GET`, `POST /login`; `POST /logout` | the token form, when `[server]` has a token ([`access`]) |
-//! | `POST /hook/NAME` | a webhook for `[receivers.NAME]` ([`receivers`]) |
+//! | `POST /hook/PATH` | a webhook: `[receivers.NAME]` or a Flux Receiver ([`receivers`]) |
 //!
 //! It listens on loopback by default (`[server] listen`). With a `[server]`
 //! token the pages and `/status` need it ([`access`]); without one, exposing
@@ -54,6 +54,20 @@ pub enum Trigger {
     ScanImage {
         /// Its policy name, `NS:NAME` of `[images."NS:NAME"]`.
         policy: String,
+        /// Who asked and why, for the log.
+        reason: String,
+    },
+    /// Fetch a source now.
+    FetchSource {
+        /// Its name (`[sources.NAME]`, or a GitRepository's `NS/NAME`).
+        source: String,
+        /// Who asked and why, for the log.
+        reason: String,
+    },
+    /// Reconcile a kustomization now.
+    Reconcile {
+        /// Its name.
+        kustomization: String,
         /// Who asked and why, for the log.
         reason: String,
     },

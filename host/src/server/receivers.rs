@@ -1,63 +1,94 @@
-//! Webhook receivers: `POST /hook/NAME` for each `[receivers.NAME]`.
+//! Webhook receivers: `POST /hook/PATH`, for each `[receivers.NAME]`
+//! (PATH is NAME) and each Flux Receiver object (PATH is Flux's: the hex
+//! sha256 of its token, name and namespace, so a webhook a forge already
+//! sends to Flux keeps working after the switch).
 //!
-//! - `type = "harbor"`: Harbor sends the policy's "Auth Header" verbatim as
-//!   `Authorization`; that value is the token. A `PUSH_ARTIFACT` event (or
-//!   its CloudEvents form, `harbor.artifact.pushed`) triggers a scan of every
-//!   configured image whose repository ends with the event's
-//!   `repo_full_name` (limited to the receiver's `images` when it has them);
-//!   other events are answered 200 and ignored.
-//! - `type = "generic"`: `Authorization: Bearer TOKEN`, any body; triggers
-//!   the receiver's `images` (all images when it names none).
+//! How a delivery proves it knows the token, by type (Flux's checks):
+//! - `harbor`: `Authorization` is the token (Harbor's "Auth Header"). A
+//!   `PUSH_ARTIFACT` event (or `harbor.artifact.pushed`) triggers scans of
+//!   the receiver's images whose repository ends with the event's
+//!   `repo_full_name`; other events are answered 200 and ignored.
+//! - `generic`: `Authorization: Bearer TOKEN` (a Flux Receiver of this
+//!   type: its path alone, as in Flux).
+//! - `generic-hmac`: `X-Signature: sha1|sha256|sha512=HEX`, an HMAC of the body.
+//! - `github`: `X-Hub-Signature-256: sha256=HEX` (or the older
+//!   `X-Hub-Signature: sha1=HEX`); event `X-GitHub-Event`.
+//! - `gitea`: `X-Gitea-Signature: HEX` (HMAC-SHA256) or GitHub's headers;
+//!   event `X-Gitea-Event` or `X-GitHub-Event`.
+//! - `gitlab`: `X-Gitlab-Token` is the token; event `X-Gitlab-Event`.
+//! - `bitbucket` (Server): `X-Hub-Signature: sha256=HEX`; event `X-Event-Key`.
 //!
-//! Answers: 202 with the policies triggered (JSON); 200 when nothing was to
-//! be done, saying why; 401 for a bad or missing token (no detail, nothing
-//! triggered); 404 unknown receiver; 405 not a POST; 400 a payload that is
-//! not a Harbor event, saying what is wrong; 413 a body over [`MAX_BODY`].
-//! Tokens are compared in constant time and never logged.
+//! A receiver with `events` ignores (200) deliveries of other events. A
+//! delivery triggers the receiver's image scans, source fetches and
+//! kustomization reconciles at once, rather than at their next interval.
+//!
+//! Answers: 202 with what was triggered (JSON); 200 when nothing was to be
+//! done, saying why; 401 for a bad or missing token or signature (no
+//! detail, nothing triggered); 404 unknown path; 405 not a POST; 400 a
+//! payload that is not a Harbor event, saying what is wrong; 413 a body
+//! over [`MAX_BODY`]. Tokens and signatures are compared in constant time
+//! and never logged.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use hmac::{Hmac, Mac};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::header::{AUTHORIZATION, CONTENT_LENGTH};
 use hyper::{HeaderMap, Method, Request, Response, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
-use sha2::{Digest, Sha256};
+use sha2::{Digest, Sha256, Sha512};
 use subtle::ConstantTimeEq;
 
 use super::{json, method_not_allowed, text, Body, ServerState, Trigger};
 use crate::config::{Receiver, ReceiverKind, Secret};
 
-/// The largest body a receiver reads (Harbor's events are a few hundred bytes).
-pub const MAX_BODY: usize = 64 * 1024;
+/// The largest body a receiver reads (a forge's push event with many
+/// commits runs to tens of KiB).
+pub const MAX_BODY: usize = 1024 * 1024;
 /// How long a sender has to send its body.
 const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a delivery waits for room in the scheduler's queue.
 const QUEUE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Answer one delivery to receiver `name`.
+/// Flux's webhook path of Receiver `namespace/name` with `token`.
+pub fn flux_path(token: &str, name: &str, namespace: &str) -> String {
+    hex::encode(Sha256::digest(format!("{token}{name}{namespace}")))
+}
+
+/// Answer one delivery to `/hook/{path}`.
 pub(crate) async fn deliver(
     state: &ServerState,
-    name: &str,
+    path: &str,
     peer: SocketAddr,
     request: Request<Incoming>,
 ) -> Response<Body> {
-    let Some(receiver) = state.receivers.iter().find(|r| r.name == name) else {
-        tracing::warn!(receiver = name, %peer, "webhook for an unknown receiver");
-        return text(
-            StatusCode::NOT_FOUND,
-            format!("no receiver named `{name}`\n"),
-        );
+    let Some(receiver) = state
+        .receivers
+        .iter()
+        .find(|r| same(r.path.as_bytes(), path.as_bytes()))
+    else {
+        tracing::warn!(%peer, "webhook for an unknown receiver");
+        return text(StatusCode::NOT_FOUND, "no receiver at this path\n".into());
     };
+    let name = receiver.name.as_str();
     if request.method() != Method::POST {
         return method_not_allowed("POST");
     }
-    match authorized(receiver, request.headers()) {
+    let headers = request.headers().clone();
+    let body = match read_body(request).await {
+        Ok(body) => body,
+        Err(response) => {
+            tracing::warn!(receiver = name, %peer, status = %response.status(), "webhook body refused");
+            return response;
+        }
+    };
+    match authorized(receiver, &headers, &body) {
         Ok(true) => {}
         Ok(false) => {
-            tracing::warn!(receiver = name, %peer, "webhook refused: bad or missing token");
+            tracing::warn!(receiver = name, %peer, "webhook refused: bad or missing token or signature");
             return text(StatusCode::UNAUTHORIZED, "unauthorized\n".into());
         }
         Err(problem) => {
@@ -68,42 +99,65 @@ pub(crate) async fn deliver(
             );
         }
     }
-    let body = match read_body(request).await {
-        Ok(body) => body,
-        Err(response) => {
-            tracing::warn!(receiver = name, %peer, status = %response.status(), "webhook body refused");
-            return response;
-        }
-    };
+    let event = event_name(receiver.kind, &headers);
+    if !receiver.events.is_empty()
+        && !event
+            .as_deref()
+            .is_some_and(|e| receiver.events.iter().any(|want| want == e))
+    {
+        let event = event.unwrap_or_else(|| "(none)".into());
+        tracing::info!(receiver = name, %peer, event, "webhook ignored: not one of its events");
+        return json(
+            StatusCode::OK,
+            &json!({"receiver": name, "event": event, "triggered": [],
+                    "message": format!("event {event} ignored (events: {})", receiver.events.join(", "))}),
+        );
+    }
     let outcome = match receiver.kind {
         ReceiverKind::Harbor => harbor(state, receiver, &body),
-        ReceiverKind::Generic => {
-            let policies = selected(state, receiver, |_| true);
-            Ok(Outcome {
-                event: None,
-                skipped: policies
-                    .is_empty()
-                    .then(|| "no [images] are configured".to_string()),
-                policies,
-            })
-        }
+        _ => Ok(Outcome {
+            event: event.clone(),
+            policies: selected(state, receiver, |_| true),
+            skipped: None,
+        }),
     };
-    let outcome = match outcome {
+    let mut outcome = match outcome {
         Ok(outcome) => outcome,
         Err(problem) => {
             tracing::warn!(receiver = name, %peer, "webhook payload refused: {problem}");
             return text(StatusCode::BAD_REQUEST, format!("{problem}\n"));
         }
     };
+    let (sources, kustomizations) = if outcome.skipped.is_some() {
+        (&[][..], &[][..])
+    } else {
+        (&receiver.sources[..], &receiver.kustomizations[..])
+    };
+    if outcome.policies.is_empty() && sources.is_empty() && kustomizations.is_empty() {
+        outcome
+            .skipped
+            .get_or_insert_with(|| "it names nothing rekon runs".into());
+    }
     let reason = match &outcome.event {
         Some(event) => format!("receiver {name}: {event}"),
         None => format!("receiver {name}"),
     };
-    for policy in &outcome.policies {
-        let trigger = Trigger::ScanImage {
+    let triggers = outcome
+        .policies
+        .iter()
+        .map(|policy| Trigger::ScanImage {
             policy: policy.clone(),
             reason: reason.clone(),
-        };
+        })
+        .chain(sources.iter().map(|source| Trigger::FetchSource {
+            source: source.clone(),
+            reason: reason.clone(),
+        }))
+        .chain(kustomizations.iter().map(|k| Trigger::Reconcile {
+            kustomization: k.clone(),
+            reason: reason.clone(),
+        }));
+    for trigger in triggers {
         match tokio::time::timeout(QUEUE_TIMEOUT, state.triggers.send(trigger)).await {
             Ok(Ok(())) => {}
             Ok(Err(_)) => {
@@ -126,12 +180,16 @@ pub(crate) async fn deliver(
         kind = %receiver.kind,
         %peer,
         event = outcome.event.as_deref().unwrap_or("-"),
-        triggered = ?outcome.policies,
+        images = ?outcome.policies,
+        sources = ?sources,
+        kustomizations = ?kustomizations,
         "webhook delivered"
     );
     let mut answer = json!({
         "receiver": name,
         "triggered": outcome.policies,
+        "sources": sources,
+        "kustomizations": kustomizations,
     });
     if let Some(event) = &outcome.event {
         answer["event"] = json!(event);
@@ -139,17 +197,20 @@ pub(crate) async fn deliver(
     if let Some(why) = &outcome.skipped {
         answer["message"] = json!(why);
     }
-    let status = if outcome.policies.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::ACCEPTED
-    };
-    json(status, &answer)
+    let nothing = outcome.policies.is_empty() && sources.is_empty() && kustomizations.is_empty();
+    json(
+        if nothing {
+            StatusCode::OK
+        } else {
+            StatusCode::ACCEPTED
+        },
+        &answer,
+    )
 }
 
 /// What a delivery asks for.
 struct Outcome {
-    /// The event, for the log and the answer (`PUSH_ARTIFACT website/frontend:1.2`).
+    /// The event, for the log and the answer (`PUSH_ARTIFACT website/frontend:1.2`, `push`).
     event: Option<String>,
     /// The image policies to scan.
     policies: Vec<String>,
@@ -157,29 +218,99 @@ struct Outcome {
     skipped: Option<String>,
 }
 
-/// Whether the request carries the receiver's token. `Err` when the token
-/// itself cannot be read (a configuration problem, for the log only).
-fn authorized(receiver: &Receiver, headers: &HeaderMap) -> Result<bool, String> {
+/// The event a delivery names, for types whose deliveries name one.
+fn event_name(kind: ReceiverKind, headers: &HeaderMap) -> Option<String> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    match kind {
+        ReceiverKind::Github => header("x-github-event"),
+        ReceiverKind::Gitea => header("x-gitea-event").or_else(|| header("x-github-event")),
+        ReceiverKind::Gitlab => header("x-gitlab-event"),
+        ReceiverKind::Bitbucket => header("x-event-key"),
+        _ => None,
+    }
+}
+
+/// Whether the request carries the receiver's token, or a signature of the
+/// body made with it. `Err` when the token itself cannot be read (a
+/// configuration problem, for the log only).
+fn authorized(receiver: &Receiver, headers: &HeaderMap, body: &[u8]) -> Result<bool, String> {
     let expected = Secret::read(&receiver.token)?;
     if expected.is_empty() {
         return Err("the token is empty".into());
     }
-    let header = headers
-        .get(AUTHORIZATION)
-        .map(|v| v.as_bytes())
-        .unwrap_or_default();
-    let bearer = header
+    let key = expected.as_bytes();
+    let header = |name: &str| headers.get(name).map(|v| v.as_bytes()).unwrap_or_default();
+    let authorization = header(AUTHORIZATION.as_str());
+    let bearer = authorization
         .get(..7)
         .filter(|scheme| scheme.eq_ignore_ascii_case(b"bearer "))
-        .map(|_| &header[7..]);
+        .map(|_| &authorization[7..]);
+    let hub256 = || signed(key, body, header("x-hub-signature-256"), &["sha256"]);
     Ok(match receiver.kind {
         // Harbor sends its "Auth Header" as is; someone who wrote it as
         // `Bearer TOKEN` means the same token.
-        ReceiverKind::Harbor => {
-            same(header, expected.as_bytes()) | bearer.is_some_and(|t| same(t, expected.as_bytes()))
+        ReceiverKind::Harbor => same(authorization, key) | bearer.is_some_and(|t| same(t, key)),
+        // Flux's generic Receiver: the path, derived from the token, was the check.
+        ReceiverKind::Generic if receiver.flux => true,
+        ReceiverKind::Generic => bearer.is_some_and(|t| same(t, key)),
+        ReceiverKind::GenericHmac => signed(
+            key,
+            body,
+            header("x-signature"),
+            &["sha1", "sha256", "sha512"],
+        ),
+        ReceiverKind::Github => {
+            if headers.contains_key("x-hub-signature-256") {
+                hub256()
+            } else {
+                signed(key, body, header("x-hub-signature"), &["sha1"])
+            }
         }
-        ReceiverKind::Generic => bearer.is_some_and(|t| same(t, expected.as_bytes())),
+        ReceiverKind::Gitea => {
+            if headers.contains_key("x-gitea-signature") {
+                let mut with_prefix = b"sha256=".to_vec();
+                with_prefix.extend_from_slice(header("x-gitea-signature"));
+                signed(key, body, &with_prefix, &["sha256"])
+            } else {
+                hub256()
+            }
+        }
+        ReceiverKind::Gitlab => same(header("x-gitlab-token"), key),
+        ReceiverKind::Bitbucket => signed(key, body, header("x-hub-signature"), &["sha256"]),
     })
+}
+
+/// Whether `signature` (`ALGORITHM=HEX`, ALGORITHM one of `allowed`) is
+/// the HMAC of `body` with `key`. The MAC libraries compare in constant time.
+fn signed(key: &[u8], body: &[u8], signature: &[u8], allowed: &[&str]) -> bool {
+    let Some((algorithm, hex_mac)) = std::str::from_utf8(signature)
+        .ok()
+        .and_then(|s| s.trim().split_once('='))
+    else {
+        return false;
+    };
+    let Ok(mac) = hex::decode(hex_mac) else {
+        return false;
+    };
+    if !allowed.contains(&algorithm) {
+        return false;
+    }
+    fn check<M: Mac + hmac::digest::KeyInit>(key: &[u8], body: &[u8], mac: &[u8]) -> bool {
+        let mut m = <M as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
+        m.update(body);
+        m.verify_slice(mac).is_ok()
+    }
+    match algorithm {
+        "sha1" => check::<Hmac<sha1::Sha1>>(key, body, &mac),
+        "sha256" => check::<Hmac<Sha256>>(key, body, &mac),
+        "sha512" => check::<Hmac<Sha512>>(key, body, &mac),
+        _ => false,
+    }
 }
 
 /// Constant-time equality. Both sides are hashed first so that neither the
@@ -231,7 +362,7 @@ fn selected(
     state
         .images
         .iter()
-        .filter(|(policy, _)| receiver.images.is_empty() || receiver.images.contains(policy))
+        .filter(|(policy, _)| receiver.images.contains(policy))
         .filter(|(_, repository)| matches(repository))
         .map(|(policy, _)| policy.clone())
         .collect()
