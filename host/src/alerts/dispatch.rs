@@ -119,9 +119,6 @@ async fn dispatch(
     metrics: Arc<Metrics>,
     board: Arc<StatusBoard>,
 ) {
-    // reqwest builds a TLS configuration even for plain HTTP; rekon's
-    // rustls has ring as its only provider, installed once per process.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let permits = Arc::new(Semaphore::new(CONCURRENT));
     // Hash of (alert, event without its time) → when it was last sent.
     let mut sent: HashMap<u64, Instant> = HashMap::new();
@@ -206,7 +203,11 @@ fn dedupe_key(alert: &str, event: &Event) -> u64 {
     h.finish()
 }
 
-fn client(request: &Request, timeout: Duration) -> Result<reqwest::Client, String> {
+/// The client `request` goes out with (through its proxy, if any).
+pub(super) fn client(request: &Request, timeout: Duration) -> Result<reqwest::Client, String> {
+    // reqwest builds a TLS configuration even for plain HTTP; rekon's
+    // rustls has ring as its only provider, installed once per process.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let mut builder = reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout)
@@ -224,7 +225,7 @@ fn client(request: &Request, timeout: Duration) -> Result<reqwest::Client, Strin
 }
 
 /// Send `request`, retrying connection failures, 429 and 5xx with back-off.
-async fn deliver(
+pub(super) async fn deliver(
     client: &reqwest::Client,
     request: &Request,
     settings: &Settings,
@@ -280,4 +281,151 @@ fn chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::alerts::sink::Sink;
+    use crate::alerts::{AlertConfig, ProviderConfig, ProviderKind, Severity};
+    use crate::config::Secret;
+    use crate::status::{AlertStatus, Kind};
+
+    fn config(address: &str) -> AlertsConfig {
+        AlertsConfig {
+            alerts: vec![AlertConfig {
+                name: "hook".into(),
+                provider: ProviderConfig {
+                    kind: ProviderKind::Generic,
+                    address: Some(Secret::Value {
+                        from: "test".into(),
+                        value: address.into(),
+                    }),
+                    channel: None,
+                    username: None,
+                    token: None,
+                    password: None,
+                    headers: Vec::new(),
+                    proxy: None,
+                },
+                severity: Severity::Info,
+                sources: Vec::new(),
+                inclusions: Vec::new(),
+                exclusions: Vec::new(),
+                summary: None,
+                metadata: BTreeMap::new(),
+                suspend: false,
+            }],
+            labels: BTreeMap::new(),
+        }
+    }
+
+    fn quick() -> Settings {
+        Settings {
+            backoff: Duration::from_millis(1),
+            ..Settings::default()
+        }
+    }
+
+    fn failed(message: &str) -> Event {
+        Event::new(
+            Kind::Kustomization,
+            "apps",
+            Severity::Error,
+            "ReconciliationFailed",
+            message,
+        )
+    }
+
+    /// The alert's counts once `done` holds of them.
+    async fn settled(board: &StatusBoard, done: impl Fn(&AlertStatus) -> bool) -> AlertStatus {
+        loop {
+            if let Some(a) = board.snapshot().alerts.get("hook").filter(|a| done(a)) {
+                return a.clone();
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn failed_tries_are_retried_then_counted_once() {
+        let (sink, url) = Sink::start().await;
+        sink.answer(&[503, 429]);
+        let (metrics, board) = (Arc::new(Metrics::new()), Arc::new(StatusBoard::new()));
+        let alerts = start(config(&format!("{url}/s3cret")), quick(), metrics.clone(), board.clone());
+        alerts.emit(failed("boom"));
+        let status = settled(&board, |a| a.sent == 1).await;
+        assert_eq!((status.failed, status.provider.as_str()), (0, "generic"));
+        assert_eq!(sink.taken().len(), 3, "two failures, then the delivery");
+        assert!(metrics.encode().contains("rekon_alerts_sent_total{alert=\"hook\"} 1"));
+
+        // A 400 is not retried; the error shows the host, not the path.
+        sink.answer(&[400]);
+        alerts.emit(failed("another"));
+        let status = settled(&board, |a| a.failed == 1).await;
+        let error = status.last_error.unwrap();
+        assert!(error.ends_with(&format!("POST {url}/… answered 400 Bad Request")), "{error}");
+        assert!(!error.contains("s3cret"));
+        assert_eq!(sink.taken().len(), 4);
+        assert!(metrics.encode().contains("rekon_alert_failures_total{alert=\"hook\"} 1"));
+    }
+
+    #[tokio::test]
+    async fn the_same_event_is_sent_once_within_the_window() {
+        let (sink, url) = Sink::start().await;
+        let board = Arc::new(StatusBoard::new());
+        let alerts = start(config(&url), quick(), Arc::new(Metrics::new()), board.clone());
+        alerts.emit(failed("boom"));
+        alerts.emit(failed("boom"));
+        alerts.emit(failed("boom again"));
+        settled(&board, |a| a.sent == 2).await;
+        let messages: Vec<String> = sink
+            .taken()
+            .iter()
+            .map(|c| c.json()["message"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(messages, ["boom", "boom again"]);
+
+        // Past the window it is sent again.
+        let (sink, url) = Sink::start().await;
+        let board = Arc::new(StatusBoard::new());
+        let settings = Settings {
+            dedupe: Duration::ZERO,
+            ..quick()
+        };
+        let alerts = start(config(&url), settings, Arc::new(Metrics::new()), board.clone());
+        alerts.emit(failed("boom"));
+        alerts.emit(failed("boom"));
+        settled(&board, |a| a.sent == 2).await;
+        assert_eq!(sink.taken().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_drops_and_counts_without_waiting() {
+        let (_sink, url) = Sink::start().await;
+        let (metrics, board) = (Arc::new(Metrics::new()), Arc::new(StatusBoard::new()));
+        let settings = Settings { queue: 1, ..quick() };
+        let alerts = start(config(&url), settings, metrics.clone(), board.clone());
+        // On this single-threaded runtime the dispatcher cannot run between
+        // these calls: the first is queued, the next two find the queue full.
+        for i in 0..3 {
+            alerts.emit(failed(&format!("boom {i}")));
+        }
+        assert_eq!(board.snapshot().alerts_dropped, 2);
+        assert!(metrics.encode().contains("rekon_alerts_dropped_total 2"));
+        settled(&board, |a| a.sent == 1).await;
+    }
+
+    #[tokio::test]
+    async fn without_alerts_nothing_is_queued() {
+        let board = Arc::new(StatusBoard::new());
+        let alerts = start(AlertsConfig::default(), Settings { queue: 1, ..quick() }, Arc::new(Metrics::new()), board.clone());
+        for _ in 0..3 {
+            alerts.emit(failed("boom"));
+        }
+        assert_eq!(board.snapshot().alerts_dropped, 0);
+        assert!(board.snapshot().alerts.is_empty());
+    }
 }

@@ -26,6 +26,8 @@
 
 pub mod dispatch;
 pub mod providers;
+#[cfg(test)]
+mod sink;
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;

@@ -346,3 +346,220 @@ pub fn sign(key: &str, body: &[u8]) -> String {
     mac.update(body);
     hex::encode(mac.finalize().into_bytes())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::alerts::sink::{Captured, Sink};
+    use crate::alerts::{dispatch, Settings};
+    use crate::status::Kind;
+
+    const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+
+    fn value(v: &str) -> Secret {
+        Secret::Value {
+            from: "test".into(),
+            value: v.into(),
+        }
+    }
+
+    fn provider(kind: ProviderKind, address: &str, token: Option<&str>) -> ProviderConfig {
+        ProviderConfig {
+            kind,
+            address: Some(value(address)),
+            channel: None,
+            username: None,
+            token: token.map(value),
+            password: None,
+            headers: Vec::new(),
+            proxy: None,
+        }
+    }
+
+    fn failed() -> Event {
+        let mut e = Event::new(
+            Kind::Kustomization,
+            "flux-system/apps",
+            Severity::Error,
+            "ReconciliationFailed",
+            "kustomization path not found",
+        )
+        .at_revision(Some(&format!("main@sha1:{SHA}")));
+        e.metadata.insert("revision".into(), format!("main@sha1:{SHA}"));
+        e
+    }
+
+    /// Send what `build` makes of `event` to a sink at `address` (`{sink}` replaced).
+    async fn through_sink(mut p: ProviderConfig, event: &Event) -> Captured {
+        let (sink, url) = Sink::start().await;
+        let address = p.address.take().map(|a| a.read().unwrap().replace("{sink}", &url));
+        p.address = address.as_deref().map(value);
+        let request = build(&p, event).unwrap().expect("a request");
+        let client = dispatch::client(&request, Duration::from_secs(5)).unwrap();
+        dispatch::deliver(&client, &request, &Settings::default())
+            .await
+            .unwrap();
+        let mut taken = sink.taken();
+        assert_eq!(taken.len(), 1);
+        taken.remove(0)
+    }
+
+    #[tokio::test]
+    async fn generic_posts_flux_s_event() {
+        let mut p = provider(ProviderKind::Generic, "{sink}/hook", None);
+        p.headers = vec![("X-Team".into(), value("web"))];
+        let got = through_sink(p, &failed()).await;
+        assert_eq!((got.method.as_str(), got.path.as_str()), ("POST", "/hook"));
+        assert_eq!(got.header("content-type"), Some("application/json"));
+        assert_eq!(got.header("gotk-component"), Some("kustomize-controller"));
+        assert_eq!(got.header("x-team"), Some("web"));
+        let body = got.json();
+        assert_eq!(
+            body["involvedObject"],
+            serde_json::json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization", "namespace": "flux-system", "name": "apps"})
+        );
+        assert_eq!(body["severity"], "error");
+        assert_eq!(body["reason"], "ReconciliationFailed");
+        assert_eq!(body["message"], "kustomization path not found");
+        assert_eq!(body["metadata"]["revision"], format!("main@sha1:{SHA}"));
+        assert_eq!(body["reportingController"], "kustomize-controller");
+        assert!(body["timestamp"].as_str().unwrap().ends_with('Z'));
+    }
+
+    #[test]
+    fn the_signature_is_rfc_4231_hmac_sha256() {
+        // RFC 4231, test case 2.
+        assert_eq!(
+            sign("Jefe", b"what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[tokio::test]
+    async fn generic_hmac_signs_the_body_it_sends() {
+        let p = provider(ProviderKind::GenericHmac, "{sink}/hook", Some("key"));
+        let got = through_sink(p, &failed()).await;
+        assert_eq!(
+            got.header("x-signature").unwrap(),
+            format!("sha256={}", sign("key", &got.body))
+        );
+        assert_eq!(got.json()["severity"], "error");
+    }
+
+    #[tokio::test]
+    async fn slack_and_discord_get_an_attachment() {
+        let mut p = provider(ProviderKind::Slack, "{sink}/services/T/B/x", Some("xoxb"));
+        p.channel = Some("#ops".into());
+        p.username = Some("rekon".into());
+        let got = through_sink(p, &failed()).await;
+        assert_eq!(got.path, "/services/T/B/x");
+        assert_eq!(got.header("authorization"), Some("Bearer xoxb"));
+        let body = got.json();
+        assert_eq!(body["channel"], "#ops");
+        assert_eq!(body["username"], "rekon");
+        let a = &body["attachments"][0];
+        assert_eq!(a["color"], "danger");
+        assert_eq!(a["author_name"], "kustomization/apps.flux-system");
+        assert_eq!(a["text"], "kustomization path not found");
+        assert_eq!(a["fields"][0]["title"], "revision");
+
+        let p = provider(ProviderKind::Discord, "{sink}/api/webhooks/1/x", None);
+        let got = through_sink(p, &failed()).await;
+        assert_eq!(got.path, "/api/webhooks/1/x/slack");
+        assert!(got.header("authorization").is_none());
+        assert_eq!(got.json()["attachments"][0]["color"], "danger");
+    }
+
+    #[tokio::test]
+    async fn teams_gets_an_adaptive_card() {
+        let p = provider(ProviderKind::MsTeams, "{sink}/workflows/x", None);
+        let got = through_sink(p, &failed()).await;
+        let a = &got.json()["attachments"][0];
+        assert_eq!(a["contentType"], "application/vnd.microsoft.card.adaptive");
+        assert_eq!(a["content"]["type"], "AdaptiveCard");
+        assert_eq!(a["content"]["body"][1]["text"], "kustomization path not found");
+        assert_eq!(a["content"]["body"][2]["facts"][0]["title"], "revision");
+    }
+
+    #[tokio::test]
+    async fn telegram_and_matrix_get_text() {
+        let mut p = provider(ProviderKind::Telegram, "{sink}", Some("123:abc"));
+        p.channel = Some("-100".into());
+        let got = through_sink(p, &failed()).await;
+        assert_eq!(got.path, "/bot123:abc/sendMessage");
+        let body = got.json();
+        assert_eq!(body["chat_id"], "-100");
+        let text = body["text"].as_str().unwrap();
+        assert!(text.starts_with("[error] kustomization/apps.flux-system\nkustomization path not found"), "{text}");
+
+        let mut p = provider(ProviderKind::Matrix, "{sink}", Some("syt"));
+        p.channel = Some("!room:pi.lan".into());
+        let got = through_sink(p, &failed()).await;
+        assert_eq!(got.method, "PUT");
+        let prefix = "/_matrix/client/v3/rooms/%21room%3Api%2Elan/send/m.room.message/";
+        assert!(got.path.starts_with(prefix), "{}", got.path);
+        assert_eq!(got.path.len(), prefix.len() + 64, "a sha256 transaction id");
+        assert_eq!(got.header("authorization"), Some("Bearer syt"));
+        assert_eq!(got.json()["msgtype"], "m.text");
+    }
+
+    #[tokio::test]
+    async fn forges_get_a_commit_status_on_the_applied_revision() {
+        let got = through_sink(provider(ProviderKind::GitHub, "{sink}/me/site.git", Some("ghp")), &failed()).await;
+        assert_eq!(got.path, format!("/api/v3/repos/me/site/statuses/{SHA}"));
+        assert_eq!(got.header("authorization"), Some("Bearer ghp"));
+        assert_eq!(
+            got.json(),
+            serde_json::json!({"state": "failure", "context": "kustomization/apps", "description": "kustomization path not found"})
+        );
+
+        let mut ok = failed();
+        ok.severity = Severity::Info;
+        let got = through_sink(provider(ProviderKind::Gitea, "{sink}/me/site", Some("tea")), &ok).await;
+        assert_eq!(got.path, format!("/api/v1/repos/me/site/statuses/{SHA}"));
+        assert_eq!(got.header("authorization"), Some("token tea"));
+        assert_eq!(got.json()["state"], "success");
+
+        let got = through_sink(provider(ProviderKind::GitLab, "{sink}/group/sub/site", Some("glpat")), &failed()).await;
+        assert_eq!(got.path, format!("/api/v4/projects/group%2Fsub%2Fsite/statuses/{SHA}"));
+        assert_eq!(got.header("private-token"), Some("glpat"));
+        assert_eq!(got.json()["state"], "failed");
+        assert_eq!(got.json()["name"], "kustomization/apps");
+
+        // github.com's API is api.github.com.
+        let p = provider(ProviderKind::GitHub, "https://github.com/me/site", Some("ghp"));
+        let request = build(&p, &failed()).unwrap().unwrap();
+        assert_eq!(request.url, format!("https://api.github.com/repos/me/site/statuses/{SHA}"));
+    }
+
+    #[test]
+    fn forges_take_only_kustomization_events_with_a_commit() {
+        let p = provider(ProviderKind::GitHub, "https://github.com/me/site", Some("ghp"));
+        let mut e = failed();
+        e.revision = None;
+        assert_eq!(build(&p, &e).unwrap(), None);
+        let e = Event::new(Kind::Source, "site", Severity::Error, "R", "m").at_revision(Some(SHA));
+        assert_eq!(build(&p, &e).unwrap(), None);
+    }
+
+    #[test]
+    fn errors_name_what_is_missing_never_a_value() {
+        let mut p = provider(ProviderKind::GenericHmac, "https://hooks.lan/s3cret", None);
+        assert_eq!(
+            build(&p, &failed()).unwrap_err(),
+            "a generic-hmac provider needs a token (the HMAC key)"
+        );
+        p.token = Some(Secret::Env("REKON_TEST_NO_SUCH_VARIABLE".into()));
+        let err = build(&p, &failed()).unwrap_err();
+        assert!(err.starts_with("token: $REKON_TEST_NO_SUCH_VARIABLE"), "{err}");
+        let p = provider(ProviderKind::GitHub, "https://git.lan/s3cret", Some("t"));
+        let err = build(&p, &failed()).unwrap_err();
+        assert!(err.contains("https://git.lan/…") && !err.contains("s3cret"), "{err}");
+        let request = build(&provider(ProviderKind::Generic, "https://hooks.lan/s3cret", None), &failed())
+            .unwrap()
+            .unwrap();
+        assert_eq!(format!("{request:?}"), "POST https://hooks.lan/…");
+    }
+}
