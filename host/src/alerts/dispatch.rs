@@ -354,29 +354,46 @@ mod tests {
         let (sink, url) = Sink::start().await;
         sink.answer(&[503, 429]);
         let (metrics, board) = (Arc::new(Metrics::new()), Arc::new(StatusBoard::new()));
-        let alerts = start(config(&format!("{url}/s3cret")), quick(), metrics.clone(), board.clone());
+        let alerts = start(
+            config(&format!("{url}/s3cret")),
+            quick(),
+            metrics.clone(),
+            board.clone(),
+        );
         alerts.emit(failed("boom"));
         let status = settled(&board, |a| a.sent == 1).await;
         assert_eq!((status.failed, status.provider.as_str()), (0, "generic"));
         assert_eq!(sink.taken().len(), 3, "two failures, then the delivery");
-        assert!(metrics.encode().contains("rekon_alerts_sent_total{alert=\"hook\"} 1"));
+        assert!(metrics
+            .encode()
+            .contains("rekon_alerts_sent_total{alert=\"hook\"} 1"));
 
         // A 400 is not retried; the error shows the host, not the path.
         sink.answer(&[400]);
         alerts.emit(failed("another"));
         let status = settled(&board, |a| a.failed == 1).await;
         let error = status.last_error.unwrap();
-        assert!(error.ends_with(&format!("POST {url}/… answered 400 Bad Request")), "{error}");
+        assert!(
+            error.ends_with(&format!("POST {url}/… answered 400 Bad Request")),
+            "{error}"
+        );
         assert!(!error.contains("s3cret"));
         assert_eq!(sink.taken().len(), 4);
-        assert!(metrics.encode().contains("rekon_alert_failures_total{alert=\"hook\"} 1"));
+        assert!(metrics
+            .encode()
+            .contains("rekon_alert_failures_total{alert=\"hook\"} 1"));
     }
 
     #[tokio::test]
     async fn the_same_event_is_sent_once_within_the_window() {
         let (sink, url) = Sink::start().await;
         let board = Arc::new(StatusBoard::new());
-        let alerts = start(config(&url), quick(), Arc::new(Metrics::new()), board.clone());
+        let alerts = start(
+            config(&url),
+            quick(),
+            Arc::new(Metrics::new()),
+            board.clone(),
+        );
         alerts.emit(failed("boom"));
         alerts.emit(failed("boom"));
         alerts.emit(failed("boom again"));
@@ -395,7 +412,12 @@ mod tests {
             dedupe: Duration::ZERO,
             ..quick()
         };
-        let alerts = start(config(&url), settings, Arc::new(Metrics::new()), board.clone());
+        let alerts = start(
+            config(&url),
+            settings,
+            Arc::new(Metrics::new()),
+            board.clone(),
+        );
         alerts.emit(failed("boom"));
         alerts.emit(failed("boom"));
         settled(&board, |a| a.sent == 2).await;
@@ -406,7 +428,10 @@ mod tests {
     async fn a_full_queue_drops_and_counts_without_waiting() {
         let (_sink, url) = Sink::start().await;
         let (metrics, board) = (Arc::new(Metrics::new()), Arc::new(StatusBoard::new()));
-        let settings = Settings { queue: 1, ..quick() };
+        let settings = Settings {
+            queue: 1,
+            ..quick()
+        };
         let alerts = start(config(&url), settings, metrics.clone(), board.clone());
         // On this single-threaded runtime the dispatcher cannot run between
         // these calls: the first is queued, the next two find the queue full.
@@ -421,7 +446,15 @@ mod tests {
     #[tokio::test]
     async fn without_alerts_nothing_is_queued() {
         let board = Arc::new(StatusBoard::new());
-        let alerts = start(AlertsConfig::default(), Settings { queue: 1, ..quick() }, Arc::new(Metrics::new()), board.clone());
+        let alerts = start(
+            AlertsConfig::default(),
+            Settings {
+                queue: 1,
+                ..quick()
+            },
+            Arc::new(Metrics::new()),
+            board.clone(),
+        );
         for _ in 0..3 {
             alerts.emit(failed("boom"));
         }

@@ -387,14 +387,18 @@ mod tests {
             "kustomization path not found",
         )
         .at_revision(Some(&format!("main@sha1:{SHA}")));
-        e.metadata.insert("revision".into(), format!("main@sha1:{SHA}"));
+        e.metadata
+            .insert("revision".into(), format!("main@sha1:{SHA}"));
         e
     }
 
     /// Send what `build` makes of `event` to a sink at `address` (`{sink}` replaced).
     async fn through_sink(mut p: ProviderConfig, event: &Event) -> Captured {
         let (sink, url) = Sink::start().await;
-        let address = p.address.take().map(|a| a.read().unwrap().replace("{sink}", &url));
+        let address = p
+            .address
+            .take()
+            .map(|a| a.read().unwrap().replace("{sink}", &url));
         p.address = address.as_deref().map(value);
         let request = build(&p, event).unwrap().expect("a request");
         let client = dispatch::client(&request, Duration::from_secs(5)).unwrap();
@@ -479,7 +483,10 @@ mod tests {
         let a = &got.json()["attachments"][0];
         assert_eq!(a["contentType"], "application/vnd.microsoft.card.adaptive");
         assert_eq!(a["content"]["type"], "AdaptiveCard");
-        assert_eq!(a["content"]["body"][1]["text"], "kustomization path not found");
+        assert_eq!(
+            a["content"]["body"][1]["text"],
+            "kustomization path not found"
+        );
         assert_eq!(a["content"]["body"][2]["facts"][0]["title"], "revision");
     }
 
@@ -492,7 +499,12 @@ mod tests {
         let body = got.json();
         assert_eq!(body["chat_id"], "-100");
         let text = body["text"].as_str().unwrap();
-        assert!(text.starts_with("[error] kustomization/apps.flux-system\nkustomization path not found"), "{text}");
+        assert!(
+            text.starts_with(
+                "[error] kustomization/apps.flux-system\nkustomization path not found"
+            ),
+            "{text}"
+        );
 
         let mut p = provider(ProviderKind::Matrix, "{sink}", Some("syt"));
         p.channel = Some("!room:pi.lan".into());
@@ -507,7 +519,11 @@ mod tests {
 
     #[tokio::test]
     async fn forges_get_a_commit_status_on_the_applied_revision() {
-        let got = through_sink(provider(ProviderKind::GitHub, "{sink}/me/site.git", Some("ghp")), &failed()).await;
+        let got = through_sink(
+            provider(ProviderKind::GitHub, "{sink}/me/site.git", Some("ghp")),
+            &failed(),
+        )
+        .await;
         assert_eq!(got.path, format!("/api/v3/repos/me/site/statuses/{SHA}"));
         assert_eq!(got.header("authorization"), Some("Bearer ghp"));
         assert_eq!(
@@ -517,26 +533,48 @@ mod tests {
 
         let mut ok = failed();
         ok.severity = Severity::Info;
-        let got = through_sink(provider(ProviderKind::Gitea, "{sink}/me/site", Some("tea")), &ok).await;
+        let got = through_sink(
+            provider(ProviderKind::Gitea, "{sink}/me/site", Some("tea")),
+            &ok,
+        )
+        .await;
         assert_eq!(got.path, format!("/api/v1/repos/me/site/statuses/{SHA}"));
         assert_eq!(got.header("authorization"), Some("token tea"));
         assert_eq!(got.json()["state"], "success");
 
-        let got = through_sink(provider(ProviderKind::GitLab, "{sink}/group/sub/site", Some("glpat")), &failed()).await;
-        assert_eq!(got.path, format!("/api/v4/projects/group%2Fsub%2Fsite/statuses/{SHA}"));
+        let got = through_sink(
+            provider(ProviderKind::GitLab, "{sink}/group/sub/site", Some("glpat")),
+            &failed(),
+        )
+        .await;
+        assert_eq!(
+            got.path,
+            format!("/api/v4/projects/group%2Fsub%2Fsite/statuses/{SHA}")
+        );
         assert_eq!(got.header("private-token"), Some("glpat"));
         assert_eq!(got.json()["state"], "failed");
         assert_eq!(got.json()["name"], "kustomization/apps");
 
         // github.com's API is api.github.com.
-        let p = provider(ProviderKind::GitHub, "https://github.com/me/site", Some("ghp"));
+        let p = provider(
+            ProviderKind::GitHub,
+            "https://github.com/me/site",
+            Some("ghp"),
+        );
         let request = build(&p, &failed()).unwrap().unwrap();
-        assert_eq!(request.url, format!("https://api.github.com/repos/me/site/statuses/{SHA}"));
+        assert_eq!(
+            request.url,
+            format!("https://api.github.com/repos/me/site/statuses/{SHA}")
+        );
     }
 
     #[test]
     fn forges_take_only_kustomization_events_with_a_commit() {
-        let p = provider(ProviderKind::GitHub, "https://github.com/me/site", Some("ghp"));
+        let p = provider(
+            ProviderKind::GitHub,
+            "https://github.com/me/site",
+            Some("ghp"),
+        );
         let mut e = failed();
         e.revision = None;
         assert_eq!(build(&p, &e).unwrap(), None);
@@ -553,13 +591,22 @@ mod tests {
         );
         p.token = Some(Secret::Env("REKON_TEST_NO_SUCH_VARIABLE".into()));
         let err = build(&p, &failed()).unwrap_err();
-        assert!(err.starts_with("token: $REKON_TEST_NO_SUCH_VARIABLE"), "{err}");
+        assert!(
+            err.starts_with("token: $REKON_TEST_NO_SUCH_VARIABLE"),
+            "{err}"
+        );
         let p = provider(ProviderKind::GitHub, "https://git.lan/s3cret", Some("t"));
         let err = build(&p, &failed()).unwrap_err();
-        assert!(err.contains("https://git.lan/…") && !err.contains("s3cret"), "{err}");
-        let request = build(&provider(ProviderKind::Generic, "https://hooks.lan/s3cret", None), &failed())
-            .unwrap()
-            .unwrap();
+        assert!(
+            err.contains("https://git.lan/…") && !err.contains("s3cret"),
+            "{err}"
+        );
+        let request = build(
+            &provider(ProviderKind::Generic, "https://hooks.lan/s3cret", None),
+            &failed(),
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(format!("{request:?}"), "POST https://hooks.lan/…");
     }
 }

@@ -47,35 +47,42 @@ impl Sink {
         let s = sink.clone();
         tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
                 let s = s.clone();
                 tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                        let s = s.clone();
-                        async move {
-                            let (parts, body) = req.into_parts();
-                            let body = body.collect().await.unwrap().to_bytes().to_vec();
-                            s.requests.lock().unwrap().push(Captured {
-                                method: parts.method.to_string(),
-                                path: parts.uri.path_and_query().unwrap().to_string(),
-                                headers: parts
-                                    .headers
-                                    .iter()
-                                    .map(|(n, v)| {
-                                        (n.as_str().to_string(), v.to_str().unwrap().to_string())
-                                    })
-                                    .collect(),
-                                body,
-                            });
-                            let status = s.answers.lock().unwrap().pop_front().unwrap_or(200);
-                            Ok::<_, std::convert::Infallible>(
-                                hyper::Response::builder()
-                                    .status(status)
-                                    .body(Full::new(Bytes::from_static(b"{}")))
-                                    .unwrap(),
-                            )
-                        }
-                    });
+                    let service = hyper::service::service_fn(
+                        move |req: hyper::Request<hyper::body::Incoming>| {
+                            let s = s.clone();
+                            async move {
+                                let (parts, body) = req.into_parts();
+                                let body = body.collect().await.unwrap().to_bytes().to_vec();
+                                s.requests.lock().unwrap().push(Captured {
+                                    method: parts.method.to_string(),
+                                    path: parts.uri.path_and_query().unwrap().to_string(),
+                                    headers: parts
+                                        .headers
+                                        .iter()
+                                        .map(|(n, v)| {
+                                            (
+                                                n.as_str().to_string(),
+                                                v.to_str().unwrap().to_string(),
+                                            )
+                                        })
+                                        .collect(),
+                                    body,
+                                });
+                                let status = s.answers.lock().unwrap().pop_front().unwrap_or(200);
+                                Ok::<_, std::convert::Infallible>(
+                                    hyper::Response::builder()
+                                        .status(status)
+                                        .body(Full::new(Bytes::from_static(b"{}")))
+                                        .unwrap(),
+                                )
+                            }
+                        },
+                    );
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
                         .await;
