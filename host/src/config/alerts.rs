@@ -497,4 +497,15 @@ mod tests {
         let err = parse("[alerts.x]\ntype = \"generic\"\n").unwrap_err();
         assert!(err.contains(":1: alerts.x: needs address"), "{err}");
     }
+
+    #[test]
+    fn the_readme_example_parses() {
+        let readme = include_str!("../../../README.md");
+        let section = readme.split("### Alerts").nth(1).unwrap();
+        let block = section.split("```toml\n").nth(1).unwrap();
+        let block = block.split("```").next().unwrap();
+        let c = parse(block).unwrap();
+        let names: Vec<&str> = c.alerts.alerts.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["chat", "commits"]);
+    }
 }

@@ -31,6 +31,8 @@
 //! - **ImageRepository + ImagePolicy** → `[images."NS:NAME"]` and a
 //!   registry; **ImageUpdateAutomation** → `[git]` (one per repository).
 //!   Receivers are listed by `rekon check` but not served yet.
+//! - **Alert + Provider** (v1beta3) → alerts ([`crate::alerts`]), the
+//!   Provider's `secretRef` read from the cluster.
 //!
 //! Flux objects are never applied (the cluster has no Flux CRDs), nor are
 //! Flux's own controllers and CRDs (`gotk-components.yaml`); every other
