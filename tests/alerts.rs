@@ -1,6 +1,7 @@
 //! Alerts end to end: `rekon run` with a `[alerts.NAME]` generic provider
-//! POSTs a failing kustomization's error and then its recovery to a local
-//! HTTP sink (the cluster is the API server double); and Flux `Alert` and
+//! POSTs a failing kustomization's error, then its recovery, its change set
+//! and a corrected drift to a local HTTP sink (the cluster is the API server
+//! double); and Flux `Alert` and
 //! `Provider` objects become rekon's alerts with their Secret read from the
 //! cluster.
 
@@ -88,7 +89,7 @@ impl Drop for Killed {
 }
 
 #[test]
-fn a_failing_kustomization_alerts_and_its_fix_recovers() {
+fn a_failing_kustomization_alerts_then_its_recovery_changes_and_drift() {
     let (sink, url) = Sink::start();
     let api = ApiServer::start();
     let dir = tempfile::tempdir().unwrap();
@@ -197,6 +198,34 @@ timeout = "5s"
             .unwrap()
             .contains("ConfigMap/default/settings created"),
         "{applied}"
+    );
+    // Someone edits the ConfigMap: the next interval puts it back and says so.
+    api.edit_as(
+        "kubectl-edit",
+        "v1",
+        "ConfigMap",
+        "default",
+        "settings",
+        &json!({"data": {"a": "2"}}),
+    )
+    .unwrap();
+    wait_until(
+        "the drift correction is posted",
+        Duration::from_secs(30),
+        || sink.find("DriftCorrected").is_some(),
+    );
+    let drift = sink.find("DriftCorrected").unwrap();
+    assert!(
+        drift["message"]
+            .as_str()
+            .unwrap()
+            .contains("ConfigMap/default/settings configured"),
+        "{drift}"
+    );
+    assert_eq!(
+        api.object("v1", "ConfigMap", "default", "settings")
+            .unwrap()["data"]["a"],
+        "1"
     );
     // The same failure on each retry was posted once.
     let failures = sink

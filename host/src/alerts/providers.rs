@@ -144,8 +144,9 @@ pub fn build(provider: &ProviderConfig, event: &Event) -> Result<Option<Request>
             let body = serde_json::to_vec(&json!({"msgtype": "m.text", "body": text(event)}))
                 .expect("JSON");
             // The transaction id makes a retried send idempotent: the same
-            // event is the same transaction.
-            let txn = sign("rekon", &body);
+            // event (message and time) is the same transaction, while the
+            // same message at another time is a new one.
+            let txn = sign(&crate::status::timestamp(event.at), &body);
             let url = format!(
                 "{}/_matrix/client/v3/rooms/{}/send/m.room.message/{txn}",
                 need("an address (the homeserver)", address)?.trim_end_matches('/'),

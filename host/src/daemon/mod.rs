@@ -16,7 +16,8 @@
 //! HTTP server stays responsive. Failures retry with back-off
 //! ([`schedule::next_delay`]); `suspend` leaves an item alone. State lives in
 //! one directory ([`state`]); shutdown lets runs in flight finish, for at
-//! most a grace period.
+//! most a grace period. Failures, recoveries, change sets, pushes and plugin
+//! swaps are also handed to [`crate::alerts`] (a queue, never waited on).
 
 mod plugins;
 pub mod schedule;
@@ -611,12 +612,14 @@ async fn run_once(
 /// The revision a failed run of a kustomization was at (its source's), for
 /// its alert (a forge marks that commit failed).
 fn attempted_revision(shared: &Shared, kind: Kind, name: &str) -> Option<String> {
+    if kind != Kind::Kustomization {
+        return None;
+    }
     let k = shared
         .config
         .kustomizations
         .iter()
         .find(|k| k.name == name)?;
-    (kind == Kind::Kustomization).then_some(())?;
     let roots = shared.roots.read().expect("roots lock");
     roots.revision(k.source.as_deref()).map(str::to_string)
 }
