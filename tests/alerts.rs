@@ -360,6 +360,18 @@ spec:
         "{notes}"
     );
 
+    // A Provider without what its type needs names its file and line.
+    std::fs::write(
+        flux.join("alerts.yaml"),
+        alerts.replace("  type: slack\n  channel: ops\n", "  type: matrix\n"),
+    )
+    .unwrap();
+    let err = discover(Some(&kubeconfig)).1.unwrap_err().to_string();
+    assert!(
+        err.contains("alerts.yaml:1: Provider flux-system/chat: a matrix provider needs a token"),
+        "{err}"
+    );
+
     // An Alert naming a Provider that is not there names its file and line.
     std::fs::write(
         flux.join("alerts.yaml"),

@@ -115,6 +115,24 @@ impl ProviderKind {
         )
     }
 
+    /// Whether it cannot send without an address (Telegram has a default).
+    pub fn needs_address(self) -> bool {
+        self != ProviderKind::Telegram
+    }
+
+    /// Whether it cannot send without a token.
+    pub fn needs_token(self) -> bool {
+        matches!(
+            self,
+            ProviderKind::GenericHmac | ProviderKind::Telegram | ProviderKind::Matrix
+        ) || self.is_forge()
+    }
+
+    /// Whether it cannot send without a channel (a chat or room id).
+    pub fn needs_channel(self) -> bool {
+        matches!(self, ProviderKind::Telegram | ProviderKind::Matrix)
+    }
+
     /// Whether the address itself is a credential (a webhook URL with its
     /// token in the path), so it must not be written inline.
     pub fn address_is_secret(self) -> bool {
@@ -356,24 +374,20 @@ pub(super) fn alerts(
             }
             (None, named) => named,
         };
-        if address.is_none() && kind != ProviderKind::Telegram {
+        if address.is_none() && kind.needs_address() {
             return Err(bad(
                 &span,
                 "needs address (or address-env, address-file): where to send".into(),
             ));
         }
         let token = secret("token", a.token_env, a.token_file)?;
-        let needs_token = matches!(
-            kind,
-            ProviderKind::GenericHmac | ProviderKind::Telegram | ProviderKind::Matrix
-        ) || kind.is_forge();
-        if needs_token && token.is_none() {
+        if kind.needs_token() && token.is_none() {
             return Err(bad(
                 &span,
                 format!("a {kind} provider needs token-env or token-file"),
             ));
         }
-        if matches!(kind, ProviderKind::Telegram | ProviderKind::Matrix) && a.channel.is_none() {
+        if kind.needs_channel() && a.channel.is_none() {
             return Err(bad(
                 &span,
                 format!("a {kind} provider needs channel (the chat or room id)"),

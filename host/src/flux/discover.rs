@@ -966,6 +966,23 @@ async fn alert_config(
                 .collect();
         }
     }
+    let missing = [
+        (
+            kind.needs_address() && provider.address.is_none(),
+            "an address (spec.address or the Secret's address)",
+        ),
+        (
+            kind.needs_token() && provider.token.is_none(),
+            "a token (the Secret's token)",
+        ),
+        (
+            kind.needs_channel() && provider.channel.is_none(),
+            "spec.channel",
+        ),
+    ];
+    if let Some((_, what)) = missing.iter().find(|(bad, _)| *bad) {
+        return Err(p.error(format!("a {kind} provider needs {what}")));
+    }
     let spec = &a.object.spec;
     let severity = match spec.event_severity.as_deref() {
         None => Default::default(),
