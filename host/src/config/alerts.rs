@@ -128,6 +128,15 @@ impl ProviderKind {
         ) || self.is_forge()
     }
 
+    /// Whether it sends a token at all (generic, Discord and Teams do not:
+    /// their credential is the address or `headers`).
+    pub fn takes_token(self) -> bool {
+        !matches!(
+            self,
+            ProviderKind::Generic | ProviderKind::Discord | ProviderKind::MsTeams
+        )
+    }
+
     /// Whether it cannot send without a channel (a chat or room id).
     pub fn needs_channel(self) -> bool {
         matches!(self, ProviderKind::Telegram | ProviderKind::Matrix)
@@ -381,6 +390,12 @@ pub(super) fn alerts(
             ));
         }
         let token = secret("token", a.token_env, a.token_file)?;
+        if !kind.takes_token() && token.is_some() {
+            return Err(bad(
+                &span,
+                format!("a {kind} provider sends no token: remove token-env/token-file"),
+            ));
+        }
         if kind.needs_token() && token.is_none() {
             return Err(bad(
                 &span,
@@ -508,6 +523,13 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.contains(":4: alerts.x: source `a/b/c/d`"), "{err}");
+        let err =
+            parse("[alerts.x]\ntype = \"generic\"\naddress = \"http://a\"\ntoken-env = \"T\"\n")
+                .unwrap_err();
+        assert!(
+            err.contains(":1: alerts.x: a generic provider sends no token"),
+            "{err}"
+        );
         let err = parse("[alerts.x]\ntype = \"generic\"\n").unwrap_err();
         assert!(err.contains(":1: alerts.x: needs address"), "{err}");
     }
