@@ -1,7 +1,8 @@
 //! Alerts end to end: `rekon run` with a `[alerts.NAME]` generic provider
 //! POSTs a failing kustomization's error, then its recovery, its change set
 //! and a corrected drift to a local HTTP sink (the cluster is the API server
-//! double); and Flux `Alert` and
+//! double); a plugin swapped and refused while it runs is posted too; and
+//! Flux `Alert` and
 //! `Provider` objects become rekon's alerts with their Secret read from the
 //! cluster.
 
@@ -81,6 +82,26 @@ impl Sink {
 
 struct Killed(Child);
 
+/// `rekon run --config DIR/rekon.toml` against the API server double, its
+/// alerts sent to `sink`; stderr in DIR/rekon.log.
+fn run(dir: &Path, sink: &str) -> Killed {
+    Killed(
+        Command::new(env!("CARGO_BIN_EXE_rekon"))
+            .arg("--cache-dir")
+            .arg(crate::support::repo().join("target/rekon-test-cache"))
+            .args(["run", "--config"])
+            .arg(dir.join("rekon.toml"))
+            .arg("--kubeconfig")
+            .arg(dir.join("kubeconfig"))
+            .env("REKON_TEST_ALERT_URL", format!("{sink}/hook"))
+            .env("RUST_LOG", "rekon=debug,info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("rekon.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    )
+}
+
 impl Drop for Killed {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -127,21 +148,8 @@ timeout = "5s"
         ),
     )
     .unwrap();
-    let log = dir.path().join("rekon.log");
-    let _rekon = Killed(
-        Command::new(env!("CARGO_BIN_EXE_rekon"))
-            .args(["run", "--config"])
-            .arg(&config)
-            .arg("--kubeconfig")
-            .arg(dir.path().join("kubeconfig"))
-            .env("REKON_TEST_ALERT_URL", format!("{url}/hook"))
-            .env("RUST_LOG", "rekon=debug,info")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap(),
-    );
-    let log = || std::fs::read_to_string(&log).unwrap_or_default();
+    let _rekon = run(dir.path(), &url);
+    let log = || std::fs::read_to_string(dir.path().join("rekon.log")).unwrap_or_default();
 
     wait_until("the failure is posted", Duration::from_secs(30), || {
         sink.find("ReconciliationFailed").is_some()
@@ -234,6 +242,76 @@ timeout = "5s"
         .filter(|b| b["reason"] == "ReconciliationFailed")
         .count();
     assert_eq!(failures, 1, "{:#?}", sink.bodies());
+}
+
+#[test]
+fn plugin_swaps_and_refusals_are_alerts() {
+    let (sink, url) = Sink::start();
+    let api = ApiServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    api.write_kubeconfig(&dir.path().join("kubeconfig"))
+        .unwrap();
+    let plugin = dir.path().join("stamp.wasm");
+    std::fs::copy(crate::support::wasm("stamp_v1_plugin"), &plugin).unwrap();
+    let listen = free_port();
+    std::fs::write(
+        dir.path().join("rekon.toml"),
+        format!(
+            r#"state-dir = "state"
+
+[run]
+plugin-poll = "200ms"
+
+[server]
+listen = "127.0.0.1:{listen}"
+
+[plugins.stamp]
+path = "stamp.wasm"
+
+[alerts.hook]
+type = "generic"
+address-env = "REKON_TEST_ALERT_URL"
+sources = ["Plugin/*"]
+"#
+        ),
+    )
+    .unwrap();
+    let _rekon = run(dir.path(), &url);
+    wait_until("rekon is ready", Duration::from_secs(30), || {
+        crate::support::world::status_at(listen).is_some_and(|s| s["ready"] == true)
+    });
+    assert!(
+        sink.bodies().is_empty(),
+        "loading is no event: {:?}",
+        sink.bodies()
+    );
+
+    crate::support::world::replace(&crate::support::wasm("stamp_v2_plugin"), &plugin);
+    wait_until("the swap is posted", Duration::from_secs(30), || {
+        sink.find("PluginSwapped").is_some()
+    });
+    let swapped = sink.find("PluginSwapped").unwrap();
+    assert_eq!(swapped["involvedObject"]["kind"], "Plugin");
+    assert_eq!(swapped["involvedObject"]["name"], "stamp");
+    assert_eq!(swapped["severity"], "info");
+    assert_eq!(swapped["reportingController"], "rekon");
+    let sha = swapped["metadata"]["revision"].as_str().unwrap();
+    assert_eq!(sha.len(), 64, "{swapped}");
+
+    std::fs::write(dir.path().join("stamp.new"), b"\0asm not really").unwrap();
+    std::fs::rename(dir.path().join("stamp.new"), &plugin).unwrap();
+    wait_until("the refusal is posted", Duration::from_secs(30), || {
+        sink.find("PluginRefused").is_some()
+    });
+    let refused = sink.find("PluginRefused").unwrap();
+    assert_eq!(refused["severity"], "error");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("refused: "),
+        "{refused}"
+    );
 }
 
 #[test]
