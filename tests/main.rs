@@ -1,6 +1,7 @@
 //! rekon's integration tests: one binary, a module per area (each module's
 //! doc says what it covers and which real parts it runs).
 
+mod alerts;
 mod apply;
 mod automation;
 mod capabilities;

@@ -28,7 +28,8 @@
 //! `[images."NS:NAME"]` (described in `config/images.rs`), and `rekon images
 //! update` a `[git]` table (described in `config/git.rs`). `rekon run` reads
 //! `[server]` and `[receivers.NAME]` (described in `config/server.rs`),
-//! `[sources.NAME]` and `[run]` (described in `config/sources.rs`).
+//! `[sources.NAME]` and `[run]` (described in `config/sources.rs`), and
+//! `[alerts.NAME]` (described in `config/alerts.rs`).
 //!
 //! With `[flux]` (described in `config/flux.rs`), kustomizations, sources,
 //! images and `[git]` come from the Flux objects of a repository instead
@@ -46,11 +47,13 @@ use toml::Spanned;
 
 use crate::plugin::{oci, Limits};
 
+pub mod alerts;
 pub mod flux;
 mod git;
 mod images;
 mod server;
 mod sources;
+pub use alerts::{AlertConfig, AlertsConfig, EventSource, ProviderConfig, ProviderKind, Severity};
 pub use flux::FluxSettings;
 pub use git::{AutomationName, GitAuth, GitConfig, DEFAULT_MESSAGE};
 pub use images::{
@@ -123,6 +126,9 @@ pub struct Config {
     /// `[flux]` (or `--flux`): kustomizations, sources, images and `[git]`
     /// come from the Flux objects there ([`crate::flux::expand`] fills them in).
     pub flux: Option<FluxSettings>,
+    /// `[alerts.NAME]`, then the Flux Alerts [`crate::flux::expand`] adds:
+    /// where `rekon run` sends its events.
+    pub alerts: AlertsConfig,
 }
 
 /// One `[plugins.NAME]` table.
@@ -228,6 +234,8 @@ struct RawConfig {
     run: Option<Spanned<sources::RawRun>>,
     #[serde(default)]
     flux: Option<Spanned<flux::RawFlux>>,
+    #[serde(default)]
+    alerts: BTreeMap<String, Spanned<alerts::RawAlert>>,
 }
 
 #[derive(Deserialize)]
@@ -553,7 +561,12 @@ impl Config {
             &source_names,
             &kustomization_names,
         )?;
+        let alerts = AlertsConfig {
+            alerts: alerts::alerts(&cx, raw.alerts)?,
+            labels: BTreeMap::new(),
+        };
         Ok(Config {
+            alerts,
             server,
             receivers,
             state_dir: raw

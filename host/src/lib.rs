@@ -11,6 +11,7 @@
 //! would show a second time. A variant that only wraps is
 //! `#[error(transparent)]`.
 
+pub mod alerts;
 pub mod apply;
 pub mod atomic;
 pub mod cli;

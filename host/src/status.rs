@@ -365,6 +365,29 @@ pub struct Snapshot {
     /// What the daemon did lately, newest first (at most [`MAX_EVENTS`]).
     #[serde(default)]
     pub events: Vec<Event>,
+    /// Alerts by name: what they sent and what failed.
+    #[serde(default)]
+    pub alerts: BTreeMap<String, AlertStatus>,
+    /// Events dropped because the alert queue was full.
+    #[serde(default)]
+    pub alerts_dropped: u64,
+}
+
+/// What one alert delivered.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AlertStatus {
+    /// Its provider's type.
+    pub provider: String,
+    /// Deliveries that succeeded.
+    pub sent: u64,
+    /// Deliveries that failed after their retries.
+    pub failed: u64,
+    /// When the last delivery succeeded (RFC 3339).
+    #[serde(default)]
+    pub last_sent: Option<String>,
+    /// The last failure, when it happened and why (URLs redacted).
+    #[serde(default)]
+    pub last_error: Option<String>,
 }
 
 impl Snapshot {
@@ -445,6 +468,8 @@ impl StatusBoard {
                 plugins: BTreeMap::new(),
                 automation: BTreeMap::new(),
                 events: Vec::new(),
+                alerts: BTreeMap::new(),
+                alerts_dropped: 0,
             }),
             events: RwLock::default(),
             call_stats: RwLock::default(),
@@ -512,6 +537,16 @@ impl StatusBoard {
         if item.message.contains(['\n', '\r']) {
             item.message = one_line(&item.message);
         }
+    }
+
+    /// Change alert `name`'s delivery counts (added when not there yet).
+    pub fn alert(&self, name: &str, f: impl FnOnce(&mut AlertStatus)) {
+        f(self.write().alerts.entry(name.to_string()).or_default());
+    }
+
+    /// Count an event dropped because the alert queue was full.
+    pub fn alert_dropped(&self) {
+        self.write().alerts_dropped += 1;
     }
 
     /// Mark the daemon as started (config read, plugins loaded): `/readyz`

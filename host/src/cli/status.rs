@@ -199,26 +199,58 @@ fn table(snapshot: &Snapshot, now: SystemTime) -> String {
                 item.message.clone(),
             ]
         }));
-        let mut widths = [0; 4];
-        for row in &rows {
-            for (w, cell) in widths.iter_mut().zip(row) {
-                *w = (*w).max(cell.chars().count());
-            }
-        }
         let _ = writeln!(out, "\n{title}");
-        for row in &rows {
-            let mut line = String::new();
-            for (cell, w) in row.iter().zip(widths) {
-                let _ = write!(line, "{cell:<w$}  ");
-            }
-            line.push_str(&row[4]);
-            let _ = writeln!(out, "{}", line.trim_end());
-        }
+        columns(&mut out, &rows);
     }
     if empty {
         out.push_str("\nno sources, kustomizations, images or plugins yet\n");
     }
+    if !snapshot.alerts.is_empty() || snapshot.alerts_dropped > 0 {
+        let _ = writeln!(out, "\nALERTS");
+        let mut rows = vec![[
+            "NAME".to_string(),
+            "PROVIDER".into(),
+            "SENT".into(),
+            "FAILED".into(),
+            "LAST ERROR".into(),
+        ]];
+        rows.extend(snapshot.alerts.iter().map(|(name, a)| {
+            [
+                name.clone(),
+                a.provider.clone(),
+                a.sent.to_string(),
+                a.failed.to_string(),
+                a.last_error.clone().unwrap_or_else(|| "-".into()),
+            ]
+        }));
+        columns(&mut out, &rows);
+        if snapshot.alerts_dropped > 0 {
+            let _ = writeln!(
+                out,
+                "{} event(s) dropped: the alert queue was full",
+                snapshot.alerts_dropped
+            );
+        }
+    }
     out
+}
+
+/// Rows in aligned columns, the last one (a message) as long as it is.
+fn columns(out: &mut String, rows: &[[String; 5]]) {
+    let mut widths = [0; 4];
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    for row in rows {
+        let mut line = String::new();
+        for (cell, w) in row.iter().zip(widths) {
+            let _ = write!(line, "{cell:<w$}  ");
+        }
+        line.push_str(&row[4]);
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
 }
 
 fn ready(item: &ItemStatus) -> &'static str {
@@ -273,6 +305,33 @@ mod tests {
         assert_eq!(
             url_of("10.0.0.5:9797".parse().unwrap()),
             "http://10.0.0.5:9797"
+        );
+    }
+
+    #[test]
+    fn alerts_show_their_deliveries_and_failures() {
+        let board = crate::status::StatusBoard::new();
+        board.alert("chat", |a| {
+            a.provider = "slack".into();
+            a.sent = 3;
+            a.failed = 1;
+            a.last_error = Some("POST https://hooks.slack.com/… answered 500".into());
+        });
+        board.alert_dropped();
+        let text = table(&board.snapshot(), SystemTime::now());
+        let alerts = text.split("\nALERTS\n").nth(1).expect(&text);
+        let mut lines = alerts.lines();
+        assert!(lines
+            .next()
+            .unwrap()
+            .starts_with("NAME  PROVIDER  SENT  FAILED  LAST ERROR"));
+        assert_eq!(
+            lines.next().unwrap(),
+            "chat  slack     3     1       POST https://hooks.slack.com/… answered 500"
+        );
+        assert_eq!(
+            lines.next().unwrap(),
+            "1 event(s) dropped: the alert queue was full"
         );
     }
 }

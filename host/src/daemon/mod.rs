@@ -16,7 +16,8 @@
 //! HTTP server stays responsive. Failures retry with back-off
 //! ([`schedule::next_delay`]); `suspend` leaves an item alone. State lives in
 //! one directory ([`state`]); shutdown lets runs in flight finish, for at
-//! most a grace period.
+//! most a grace period. Failures, recoveries, change sets, pushes and plugin
+//! swaps are also handed to [`crate::alerts`] (a queue, never waited on).
 
 mod plugins;
 pub mod schedule;
@@ -31,6 +32,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{mpsc, watch, RwLock, Semaphore};
 use tokio::task::JoinSet;
 
+use crate::alerts::{self, Alerts, Severity};
 use crate::apply::lease::{LeaseConfig, LeaseError};
 use crate::apply::Cluster;
 use crate::config::Config;
@@ -134,6 +136,8 @@ struct Shared {
     flux_base: Option<Config>,
     /// The configuration the Flux objects now give, once it differs.
     reconfigured: Mutex<Option<Box<Config>>>,
+    /// Where events go to `[alerts]` and Flux Alerts (never waits).
+    alerts: Alerts,
 }
 
 /// Run until `shutdown` completes (SIGTERM in the binary), then let runs in
@@ -162,6 +166,12 @@ pub async fn run(
     }
     let remembered = state.remembered();
     register(&board, &config, &remembered);
+    let alerts = alerts::start(
+        config.alerts.clone(),
+        alerts::Settings::default(),
+        metrics.clone(),
+        board.clone(),
+    );
 
     let (trigger_tx, trigger_rx) = mpsc::channel(64);
     let server_state = ServerState {
@@ -219,6 +229,7 @@ pub async fn run(
         stop,
         flux_base: options.flux_base,
         reconfigured: Mutex::default(),
+        alerts,
         config,
     });
 
@@ -558,6 +569,31 @@ async fn refresh_plugins(shared: &Arc<Shared>) {
     .await
     .unwrap_or_default();
     for event in events {
+        let (name, severity, reason, revision, message) = match &event {
+            PluginEvent::Loaded { .. } => continue,
+            PluginEvent::Swapped { name, from, to } => (
+                name,
+                Severity::Info,
+                "PluginSwapped",
+                to,
+                format!("swapped {from} -> {to}"),
+            ),
+            PluginEvent::Refused {
+                name,
+                sha256,
+                reason,
+            } => (
+                name,
+                Severity::Error,
+                "PluginRefused",
+                sha256,
+                format!("refused: {reason}"),
+            ),
+        };
+        shared.alerts.emit(
+            alerts::Event::new(Kind::Plugin, name, severity, reason, message)
+                .at_revision(Some(revision.as_str()).filter(|r| !r.is_empty())),
+        );
         let PluginEvent::Swapped { name, .. } = event else {
             continue;
         };
@@ -675,7 +711,24 @@ async fn run_once(
         }
         Err(NotDone::Waiting(why)) => tracing::debug!("{kind} {name}: {why}"),
     }
+    // Whether it had failed (not merely waited) before this run: a success
+    // now is a recovery.
+    let mut had_failed = false;
+    let alert = match &outcome {
+        Err(NotDone::Failed(why)) => Some((Severity::Error, "ReconciliationFailed", why.clone())),
+        Ok(done) => Some((
+            Severity::Info,
+            "ReconciliationSucceeded",
+            format!("recovered: {}", done.message),
+        )),
+        Err(NotDone::Waiting(_)) => None,
+    };
+    let revision = match &outcome {
+        Ok(done) => done.revision.clone(),
+        _ => attempted_revision(shared, kind, name),
+    };
     shared.board.update(kind, name, |s| {
+        had_failed = s.ready == Some(false) && !s.waiting;
         s.duration_ms = Some(took.as_millis() as u64);
         s.waiting = false;
         match outcome {
@@ -699,7 +752,30 @@ async fn run_once(
         }
         s.last_run = Some(now);
     });
+    if let Some((severity, reason, message)) = alert {
+        if severity == Severity::Error || had_failed {
+            shared.alerts.emit(
+                alerts::Event::new(kind, name, severity, reason, message)
+                    .at_revision(revision.as_deref()),
+            );
+        }
+    }
     ok
+}
+
+/// The revision a failed run of a kustomization was at (its source's), for
+/// its alert (a forge marks that commit failed).
+fn attempted_revision(shared: &Shared, kind: Kind, name: &str) -> Option<String> {
+    if kind != Kind::Kustomization {
+        return None;
+    }
+    let k = shared
+        .config
+        .kustomizations
+        .iter()
+        .find(|k| k.name == name)?;
+    let roots = shared.roots.read().expect("roots lock");
+    roots.revision(k.source.as_deref()).map(str::to_string)
 }
 
 /// Put every item on the board, with what an earlier run remembered.

@@ -5,6 +5,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::alerts::{Event, Severity};
+use crate::apply::Action;
 use crate::images::automation::{certain_choice, work_tree};
 use crate::images::commit::{update, Mode};
 use crate::images::message::CommitMessage;
@@ -218,6 +220,39 @@ pub async fn reconcile(shared: Arc<Shared>, name: String) -> Outcome {
         r.applied.insert(name.clone(), revision.clone());
     })?;
     shared.metrics.applied_revision(&name, &revision);
+    // Something changed in the cluster: at a new revision it is the change
+    // set (Flux's `Progressing` event); at the revision already applied it
+    // was drift, now corrected.
+    let changed: Vec<String> = report
+        .applied
+        .iter()
+        .filter(|a| a.action != Action::Unchanged)
+        .map(|a| format!("{} {}", object_name(&a.object), a.action))
+        .chain(
+            report
+                .pruned
+                .iter()
+                .map(|p| format!("{} {}", object_name(&p.object), p.outcome)),
+        )
+        .collect();
+    if !changed.is_empty() {
+        let drift = remembered.applied.get(&name) == Some(&revision);
+        let (reason, what) = if drift {
+            ("DriftCorrected", "drift corrected")
+        } else {
+            ("Progressing", "applied")
+        };
+        shared.alerts.emit(
+            Event::new(
+                Kind::Kustomization,
+                &name,
+                Severity::Info,
+                reason,
+                format!("{what} at {}:\n{}", short(&revision), changed.join("\n")),
+            )
+            .at_revision(Some(&revision)),
+        );
+    }
     for other in &shared.config.kustomizations {
         if other.depends_on.contains(&name) {
             shared.triggers.kustomizations[&other.name].ring();
@@ -353,6 +388,20 @@ pub async fn automate(shared: Arc<Shared>) -> Outcome {
         }
     }
     let commit = commit.to_string();
+    shared.alerts.emit(
+        Event::new(
+            Kind::Automation,
+            super::AUTOMATION,
+            Severity::Info,
+            "Succeeded",
+            format!(
+                "pushed commit {} to {} ({changes} change(s))",
+                short(&commit),
+                crate::git::redact(url)
+            ),
+        )
+        .at_revision(Some(&commit)),
+    );
     Ok(Done {
         message: format!("pushed {} ({changes} change(s))", short(&commit)),
         revision: Some(commit),

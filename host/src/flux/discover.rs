@@ -107,6 +107,10 @@ struct Discovery<'a> {
     policies: Vec<Parsed<objects::ImagePolicySpec>>,
     automations: Vec<Parsed<objects::ImageUpdateAutomationSpec>>,
     receivers: Vec<Parsed<objects::ReceiverSpec>>,
+    alerts: Vec<Parsed<objects::AlertSpec>>,
+    providers: BTreeMap<String, Parsed<objects::ProviderSpec>>,
+    /// `Kind namespace/name` → labels, for Alerts' `matchLabels`.
+    labels: BTreeMap<String, BTreeMap<String, String>>,
     graph: Graph,
 }
 
@@ -144,6 +148,9 @@ pub async fn expand(
         policies: Vec::new(),
         automations: Vec::new(),
         receivers: Vec::new(),
+        alerts: Vec::new(),
+        providers: BTreeMap::new(),
+        labels: BTreeMap::new(),
         graph: Graph::default(),
     };
     let entry_path = normalize(&settings.path.to_string_lossy());
@@ -434,6 +441,13 @@ impl Discovery<'_> {
             )));
         }
         self.seen.insert(id, (file.clone(), line));
+        if let Some(labels) = r
+            .object
+            .pointer("/metadata/labels")
+            .and_then(|l| serde_json::from_value(l.clone()).ok())
+        {
+            self.labels.insert(format!("{kind} {ns}/{name}"), labels);
+        }
         let group = api_version.split('/').next().unwrap_or("");
         let version = api_version.split('/').nth(1).unwrap_or("");
         let supported = |versions: &[&str]| -> Result<(), FluxError> {
@@ -521,6 +535,26 @@ impl Discovery<'_> {
                 );
                 self.automations.push(a);
             }
+            ("notification.toolkit.fluxcd.io", "Alert") => {
+                supported(&["v1beta3"])?;
+                let a: Parsed<objects::AlertSpec> = self.parse(repo, &r)?;
+                self.item(
+                    &a,
+                    format!(
+                        "sends {} events to Provider {}/{}",
+                        a.object.spec.event_severity.as_deref().unwrap_or("info"),
+                        a.namespace,
+                        a.object.spec.provider_ref.name
+                    ),
+                );
+                self.alerts.push(a);
+            }
+            ("notification.toolkit.fluxcd.io", "Provider") => {
+                supported(&["v1beta3"])?;
+                let p: Parsed<objects::ProviderSpec> = self.parse(repo, &r)?;
+                self.item(&p, format!("type {}", p.object.spec.kind));
+                self.providers.insert(p.key(), p);
+            }
             ("notification.toolkit.fluxcd.io", "Receiver") => {
                 supported(&["v1", "v1beta2"])?;
                 let r: Parsed<objects::ReceiverSpec> = self.parse(repo, &r)?;
@@ -541,7 +575,7 @@ impl Discovery<'_> {
             _ => {
                 return Err(refuse(format!(
                     "{api_version} {kind} is not built in rekon (it reads GitRepository, Kustomization, \
-                     ImageRepository, ImagePolicy, ImageUpdateAutomation)"
+                     ImageRepository, ImagePolicy, ImageUpdateAutomation, Receiver, Alert, Provider)"
                 )));
             }
         }
@@ -834,6 +868,27 @@ impl Discovery<'_> {
             }
             config.receivers.push(receiver);
         }
+        // Alerts, with their Providers.
+        for a in &self.alerts {
+            let key = format!("{}/{}", a.namespace, a.object.spec.provider_ref.name);
+            let Some(p) = self.providers.get(&key) else {
+                return Err(a.error(format!(
+                    "spec.providerRef: Provider {key} is not defined in the repository"
+                )));
+            };
+            if p.object.spec.secret_ref.is_some() && cluster.is_none() {
+                self.graph.notes.push(format!(
+                    "Alert {}: not sent: Provider {key}'s secretRef is read from the cluster, and there is none",
+                    a.key()
+                ));
+                continue;
+            }
+            config
+                .alerts
+                .alerts
+                .push(alert_config(a, p, cluster).await?);
+        }
+        config.alerts.labels = std::mem::take(&mut self.labels);
         Ok(self.graph)
     }
 
@@ -1000,6 +1055,146 @@ impl Discovery<'_> {
         };
         Ok(Some(receiver))
     }
+}
+
+/// A Flux Alert and its Provider as rekon's alert; the Provider's Secret is
+/// read now, its values kept as [`Secret::Value`] (never shown).
+async fn alert_config(
+    a: &Parsed<objects::AlertSpec>,
+    p: &Parsed<objects::ProviderSpec>,
+    cluster: Option<&Cluster>,
+) -> Result<crate::config::AlertConfig, FluxError> {
+    use crate::config::alerts::regexes;
+    use crate::config::{AlertConfig, EventSource, ProviderConfig, ProviderKind};
+    let spec = &p.object.spec;
+    let unsupported = [
+        (
+            spec.timeout.is_some(),
+            "spec.timeout is not supported yet (rekon waits 15s per request)",
+        ),
+        (
+            spec.cert_secret_ref.is_some(),
+            "spec.certSecretRef: client certificates and CAs are not supported yet",
+        ),
+        (
+            spec.commit_status_expr.is_some(),
+            "spec.commitStatusExpr is not supported yet (the status is named KIND/NAME)",
+        ),
+        (
+            spec.service_account_name.is_some(),
+            "spec.serviceAccountName: workload identity is not supported",
+        ),
+    ];
+    if let Some((_, message)) = unsupported.iter().find(|(bad, _)| *bad) {
+        return Err(p.error(*message));
+    }
+    let kind: ProviderKind = spec
+        .kind
+        .parse()
+        .map_err(|e: String| p.error(format!("spec.{e}")))?;
+    let value = |from: String, value: String| Secret::Value { from, value };
+    let mut provider = ProviderConfig {
+        kind,
+        address: spec
+            .address
+            .clone()
+            .map(|v| value(format!("Provider {}: spec.address", p.key()), v)),
+        channel: spec.channel.clone(),
+        username: spec.username.clone(),
+        token: None,
+        password: None,
+        headers: Vec::new(),
+        proxy: spec
+            .proxy
+            .clone()
+            .map(|v| value(format!("Provider {}: spec.proxy", p.key()), v)),
+    };
+    if let Some(secret) = &spec.secret_ref {
+        let data = read_secret(cluster, &p.describe(), &p.namespace, &secret.name)
+            .await
+            .map_err(|m| p.error(format!("spec.secretRef: {m}")))?;
+        let name = format!("{}/{}", p.namespace, secret.name);
+        let text = |key: &str| -> Result<Option<Secret>, FluxError> {
+            data.get(key)
+                .map(|v| {
+                    String::from_utf8(v.clone())
+                        .map(|v| value(format!("{name}[{key}]"), v.trim_end().to_string()))
+                        .map_err(|_| {
+                            p.error(format!("spec.secretRef: Secret {name}: {key} is not UTF-8"))
+                        })
+                })
+                .transpose()
+        };
+        let plain = |s: Option<Secret>| s.and_then(|s| s.read().ok());
+        provider.address = text("address")?.or(provider.address);
+        provider.proxy = text("proxy")?.or(provider.proxy);
+        provider.token = text("token")?;
+        provider.password = text("password")?;
+        provider.username = plain(text("username")?).or(provider.username);
+        if let Some(headers) = plain(text("headers")?) {
+            let map: BTreeMap<String, String> =
+                serde_yaml_ng::from_str(&headers).map_err(|_| {
+                    p.error(format!(
+                        "spec.secretRef: Secret {name}: headers is not a YAML map of strings"
+                    ))
+                })?;
+            provider.headers = map
+                .into_iter()
+                .map(|(k, v)| {
+                    let from = format!("{name}[headers.{k}]");
+                    (k, value(from, v))
+                })
+                .collect();
+        }
+    }
+    let missing = [
+        (
+            kind.needs_address() && provider.address.is_none(),
+            "an address (spec.address or the Secret's address)",
+        ),
+        (
+            kind.needs_token() && provider.token.is_none(),
+            "a token (the Secret's token)",
+        ),
+        (
+            kind.needs_channel() && provider.channel.is_none(),
+            "spec.channel",
+        ),
+    ];
+    if let Some((_, what)) = missing.iter().find(|(bad, _)| *bad) {
+        return Err(p.error(format!("a {kind} provider needs {what}")));
+    }
+    let spec = &a.object.spec;
+    let severity = match spec.event_severity.as_deref() {
+        None => Default::default(),
+        Some(s) => s
+            .parse()
+            .map_err(|e| a.error(format!("spec.eventSeverity: {e}")))?,
+    };
+    let compile = |field: &str, list: &[String]| {
+        regexes(list.iter().map(String::as_str))
+            .map_err(|(i, e)| a.error(format!("spec.{field}[{i}]: {e}")))
+    };
+    Ok(AlertConfig {
+        name: a.key(),
+        severity,
+        sources: spec
+            .event_sources
+            .iter()
+            .map(|s| EventSource {
+                kind: s.kind.clone(),
+                name: s.name.clone(),
+                namespace: Some(s.namespace.clone().unwrap_or_else(|| a.namespace.clone())),
+                match_labels: s.match_labels.clone(),
+            })
+            .collect(),
+        inclusions: compile("inclusionList", &spec.inclusion_list)?,
+        exclusions: compile("exclusionList", &spec.exclusion_list)?,
+        summary: spec.summary.clone(),
+        metadata: spec.event_metadata.clone(),
+        suspend: spec.suspend || p.object.spec.suspend,
+        provider,
+    })
 }
 
 /// Refuse what a GitRepository asks and rekon does not do.

@@ -32,6 +32,8 @@
 //!   registry; **ImageUpdateAutomation** → `[git]` (one per repository).
 //!   **Receiver** → a webhook at Flux's own path (`/hook/` + sha256 of its
 //!   token, name and namespace), triggering what its `resources` name.
+//! - **Alert + Provider** (v1beta3) → alerts ([`crate::alerts`]), the
+//!   Provider's `secretRef` read from the cluster.
 //!
 //! Flux objects are never applied (the cluster has no Flux CRDs), nor are
 //! Flux's own controllers and CRDs (`gotk-components.yaml`); every other

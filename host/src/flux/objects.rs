@@ -456,6 +456,95 @@ impl LabelSelector {
     }
 }
 
+/// `Alert.spec` (notification.toolkit.fluxcd.io/v1beta3).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AlertSpec {
+    /// `providerRef`: a Provider in the Alert's namespace.
+    pub provider_ref: LocalRef,
+    /// `eventSeverity`: `info` (default) or `error`.
+    #[serde(default)]
+    pub event_severity: Option<String>,
+    /// `eventSources`.
+    pub event_sources: Vec<EventSourceRef>,
+    /// `inclusionList`: regexes a message must match one of.
+    #[serde(default)]
+    pub inclusion_list: Vec<String>,
+    /// `exclusionList`: regexes of messages not sent.
+    #[serde(default)]
+    pub exclusion_list: Vec<String>,
+    /// `eventMetadata`: added to each event's metadata.
+    #[serde(default)]
+    pub event_metadata: BTreeMap<String, String>,
+    /// `summary` (deprecated by Flux for `eventMetadata.summary`, still read).
+    #[serde(default)]
+    pub summary: Option<String>,
+    /// `suspend`.
+    #[serde(default)]
+    pub suspend: bool,
+}
+
+/// An `eventSources` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EventSourceRef {
+    /// `apiVersion` (not compared, as in Flux).
+    #[serde(default)]
+    pub api_version: Option<String>,
+    /// `kind`.
+    pub kind: String,
+    /// `name`, `*` for all.
+    pub name: String,
+    /// `namespace` (default: the Alert's).
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// `matchLabels` (with `name: '*'`).
+    #[serde(default)]
+    pub match_labels: BTreeMap<String, String>,
+}
+
+/// `Provider.spec` (notification.toolkit.fluxcd.io/v1beta3).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ProviderSpec {
+    /// `type`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `address`.
+    #[serde(default)]
+    pub address: Option<String>,
+    /// `channel`.
+    #[serde(default)]
+    pub channel: Option<String>,
+    /// `username`.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// `proxy`.
+    #[serde(default)]
+    pub proxy: Option<String>,
+    /// `secretRef`: `address`, `token`, `username`, `password`, `headers`, `proxy`.
+    #[serde(default)]
+    pub secret_ref: Option<LocalRef>,
+    /// `suspend`.
+    #[serde(default)]
+    pub suspend: bool,
+    /// Accepted: deprecated and unused by Flux's v1beta3 itself.
+    #[serde(default)]
+    pub interval: Option<String>,
+    /// Not built: refused by name.
+    #[serde(default)]
+    pub timeout: Option<Value>,
+    /// Not built: refused by name.
+    #[serde(default)]
+    pub cert_secret_ref: Option<Value>,
+    /// Not built: refused by name.
+    #[serde(default)]
+    pub commit_status_expr: Option<Value>,
+    /// Not built: refused by name.
+    #[serde(default)]
+    pub service_account_name: Option<Value>,
+}
+
 /// `Receiver.spec` (notification.toolkit.fluxcd.io/v1).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]

@@ -11,6 +11,9 @@
 //! | `rekon_plugin_timeouts_total` | plugin | calls stopped at their deadline |
 //! | `rekon_image_tags_scanned` | image | tags the last scan of an image listed |
 //! | `rekon_applied_revision_info` | kustomization, revision | 1 for the revision last applied |
+//! | `rekon_alerts_sent_total` | alert | events an alert delivered |
+//! | `rekon_alert_failures_total` | alert | deliveries that failed after their retries |
+//! | `rekon_alerts_dropped_total` | | events dropped because the alert queue was full |
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
@@ -49,6 +52,11 @@ struct RevisionLabels {
     revision: String,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AlertLabels {
+    alert: String,
+}
+
 type HistogramFamily = Family<ItemLabels, Histogram, fn() -> Histogram>;
 
 /// The daemon's metrics. Cheap to update from any task; encoded per scrape.
@@ -64,6 +72,9 @@ pub struct Metrics {
     /// when the next one is applied.
     applied: Mutex<HashMap<String, String>>,
     plugins: Arc<PluginCounters>,
+    alerts_sent: Family<AlertLabels, Counter>,
+    alert_failures: Family<AlertLabels, Counter>,
+    alerts_dropped: Counter,
 }
 
 impl Default for Metrics {
@@ -108,6 +119,24 @@ impl Metrics {
             revisions.clone(),
         );
         registry.register_collector(Box::new(plugins.clone()));
+        let alerts_sent = Family::<AlertLabels, Counter>::default();
+        let alert_failures = Family::<AlertLabels, Counter>::default();
+        let alerts_dropped = Counter::default();
+        registry.register(
+            "alerts_sent",
+            "Events an alert delivered",
+            alerts_sent.clone(),
+        );
+        registry.register(
+            "alert_failures",
+            "Alert deliveries that failed after their retries",
+            alert_failures.clone(),
+        );
+        registry.register(
+            "alerts_dropped",
+            "Events dropped because the alert queue was full",
+            alerts_dropped.clone(),
+        );
         Metrics {
             registry,
             reconciles,
@@ -117,6 +146,9 @@ impl Metrics {
             revisions,
             applied: Mutex::default(),
             plugins,
+            alerts_sent,
+            alert_failures,
+            alerts_dropped,
         }
     }
 
@@ -162,6 +194,23 @@ impl Metrics {
                 revision: revision.to_string(),
             })
             .set(1);
+    }
+
+    /// Count one delivery of `alert`, sent or failed (after its retries).
+    pub fn alert(&self, alert: &str, sent: bool) {
+        let labels = AlertLabels {
+            alert: alert.to_string(),
+        };
+        if sent {
+            self.alerts_sent.get_or_create(&labels).inc();
+        } else {
+            self.alert_failures.get_or_create(&labels).inc();
+        }
+    }
+
+    /// Count an event dropped because the alert queue was full.
+    pub fn alert_dropped(&self) {
+        self.alerts_dropped.inc();
     }
 
     /// Export the call counters of plugin `name`. The counters are read at
