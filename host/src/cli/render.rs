@@ -11,7 +11,9 @@ use crate::render::{self, RenderError, Renderer};
 ///
 /// Builds each kustomization of the config (or only NAME) from the source
 /// tree (fetching the [sources.NAME] git repositories it reads), runs its mutators in order and its validators, and prints the final
-/// objects as YAML on stdout. Validator warnings go to stderr; an
+/// objects as YAML on stdout (the Secrets of kustomizations that decrypt
+/// SOPS files show `**SOPS**` for their values, as `flux build` does).
+/// Validator warnings go to stderr; an
 /// error-severity violation prints the findings and exits 1 with nothing on
 /// stdout.
 ///
@@ -60,8 +62,23 @@ pub fn run(cli: &super::Cli, args: &RenderArgs) -> anyhow::Result<ExitCode> {
         eprintln!("warning: {line}");
     }
     if args.explain {
-        for change in rendered.iter().flat_map(|r| &r.changes) {
-            println!("{change}");
+        for r in &rendered {
+            for change in &r.changes {
+                let secret_value = change.object.starts_with("Secret/")
+                    && (change.field.path.starts_with("data")
+                        || change.field.path.starts_with("stringData"));
+                if r.masked && secret_value {
+                    println!(
+                        "{}: {} {}: {m} -> {m}",
+                        change.plugin,
+                        change.object,
+                        change.field.path,
+                        m = render::MASK
+                    );
+                } else {
+                    println!("{change}");
+                }
+            }
         }
     } else {
         print!("{}", render::to_yaml(&rendered));

@@ -199,6 +199,13 @@ pub async fn expand(
             progress = true;
             let repo = (Some(&key) != entry_repo.as_ref()).then(|| key.clone());
             let mut flux = flux_kustomization(k, &key)?;
+            let decryption_secret = k
+                .object
+                .spec
+                .decryption
+                .as_ref()
+                .and_then(|d| d.secret_ref.as_ref())
+                .map(|s| s.name.clone());
             let name = k.key();
             let path = normalize(k.object.spec.path.as_deref().unwrap_or(""));
             let root = match &repo {
@@ -216,6 +223,16 @@ pub async fn expand(
                 None => Lookup::Repository(&d.repo_objects),
             };
             values::resolve(&mut flux, lookup).await?;
+            if let Some(secret) = &decryption_secret {
+                let lookup = match d.access.cluster {
+                    Some(cluster) => Lookup::Both(cluster, &d.repo_objects),
+                    None => Lookup::Repository(&d.repo_objects),
+                };
+                flux.decryption = Some(crate::config::Decryption::Flux {
+                    secret: format!("{}/{secret}", flux.namespace),
+                    keys: values::age_keys(&flux.namespace, secret, lookup).await,
+                });
+            }
             if d.kustomizations[index]
                 .0
                 .object
@@ -723,6 +740,7 @@ impl Discovery<'_> {
                 interval,
                 depends_on: deps,
                 suspend: spec.suspend,
+                decryption: flux.decryption.clone(),
                 flux: Some(Box::new(flux.clone())),
             });
         }
@@ -904,10 +922,6 @@ fn flux_kustomization(
     let spec = &k.object.spec;
     let unsupported = [
         (
-            spec.decryption.is_some(),
-            "spec.decryption: SOPS decryption is not supported yet",
-        ),
-        (
             spec.kube_config.is_some(),
             "spec.kubeConfig: remote clusters are not supported",
         ),
@@ -922,6 +936,19 @@ fn flux_kustomization(
     ];
     if let Some((_, message)) = unsupported.iter().find(|(bad, _)| *bad) {
         return Err(k.error(*message));
+    }
+    if let Some(d) = &spec.decryption {
+        if d.provider != "sops" {
+            return Err(k.error(format!(
+                "spec.decryption.provider `{}`: only sops is supported",
+                d.provider
+            )));
+        }
+        if d.secret_ref.is_none() {
+            return Err(k.error(
+                "spec.decryption.secretRef is required: rekon reads age identities from the Secret's *.agekey entries (cloud KMS is not supported)",
+            ));
+        }
     }
     let interval =
         duration("interval", &spec.interval).map_err(|e| k.error(format!("spec.{e}")))?;
@@ -964,6 +991,7 @@ fn flux_kustomization(
             })
             .collect(),
         source: source.to_string(),
+        decryption: None,
     })
 }
 

@@ -102,6 +102,8 @@ pub struct FluxKustomization {
     pub health_checks: Vec<String>,
     /// The GitRepository it reads, `namespace/name`.
     pub source: String,
+    /// `decryption`: its Secret's age identities, read at discovery.
+    pub decryption: Option<crate::config::Decryption>,
 }
 
 impl FluxKustomization {

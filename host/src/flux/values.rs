@@ -144,6 +144,54 @@ pub(super) async fn resolve(
     Ok(())
 }
 
+/// The age identities of a Kustomization's decryption Secret
+/// `namespace/name`: its `*.agekey` entries, as kustomize-controller reads
+/// them, from the cluster or else the repository (`substituteFrom`'s
+/// lookup). An error says where it was looked for and never holds a key.
+pub(super) async fn age_keys(
+    namespace: &str,
+    name: &str,
+    lookup: Lookup<'_>,
+) -> Result<crate::sops::Keys, String> {
+    let what = format!("decryption Secret {namespace}/{name}");
+    let (cluster, repo) = match lookup {
+        Lookup::Cluster(c) => (Some(c), None),
+        Lookup::Repository(r) => (None, Some(r)),
+        Lookup::Both(c, r) => (Some(c), Some(r)),
+    };
+    let mut data: Option<BTreeMap<String, String>> = None;
+    if let Some(cluster) = cluster {
+        data = cluster
+            .read_data("Secret", namespace, name)
+            .await
+            .map_err(|e| format!("{what}: {e}"))?
+            .map(|d| {
+                d.into_iter()
+                    .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
+                    .collect()
+            });
+    }
+    if data.is_none() {
+        data = repo.and_then(|r| r.get("Secret", namespace, name).cloned());
+    }
+    let Some(data) = data else {
+        return Err(match cluster {
+            Some(_) => format!("{what} does not exist"),
+            None => format!(
+                "{what} is not in the repository, and there is no cluster to read it from (give a kubeconfig)"
+            ),
+        });
+    };
+    let mut keys = crate::sops::Keys::default();
+    for (key, text) in data.iter().filter(|(k, _)| k.ends_with(".agekey")) {
+        keys.add(text, &format!("{what} key {key}"))?;
+    }
+    if keys.is_empty() {
+        return Err(format!("{what} has no *.agekey entry with an age identity"));
+    }
+    Ok(keys)
+}
+
 /// Read `k`'s `substituteFrom` again from the cluster (each reconcile, as
 /// kustomize-controller does).
 pub async fn refresh_vars(k: &mut FluxKustomization, cluster: &Cluster) -> Result<(), FluxError> {

@@ -119,15 +119,69 @@ pub fn decrypt_document(doc: &mut Value, file: &Path, keys: &Keys) -> Result<(),
         file: file.to_path_buf(),
         message,
     };
-    let Some(map) = doc.as_object_mut() else {
-        return Err(err("the document is not a mapping".into()));
+    let (meta, key) = open(doc, keys).map_err(err)?;
+    meta.decrypt_tree(doc, &key, true).map_err(err)
+}
+
+/// Decrypt `object`, built from `original` (the document as `file` holds
+/// it): the MAC is checked on `original`, as SOPS wrote it, then the values
+/// of `object` are decrypted at their paths there. The build may have
+/// added or changed clear values (a namespace, labels); an encrypted value
+/// it moved fails authentication.
+pub fn decrypt_built(
+    object: &mut Value,
+    original: &Value,
+    file: &Path,
+    keys: &Keys,
+) -> Result<(), SopsError> {
+    decrypt_document(&mut original.clone(), file, keys)?;
+    let err = |message: String| SopsError {
+        file: file.to_path_buf(),
+        message,
     };
-    let meta = map
+    let (meta, key) = open(object, keys).map_err(err)?;
+    meta.decrypt_tree(object, &key, false).map_err(err)
+}
+
+/// Take the `sops` metadata out of `doc` and unwrap its data key.
+fn open(doc: &mut Value, keys: &Keys) -> Result<(Metadata, [u8; 32]), String> {
+    let meta = doc
+        .as_object_mut()
+        .ok_or("the document is not a mapping")?
         .remove("sops")
-        .ok_or_else(|| err("no `sops` metadata".into()))?;
-    let meta = Metadata::read(&meta).map_err(err)?;
-    let key = meta.data_key(keys).map_err(err)?;
-    meta.decrypt_tree(doc, &key).map_err(err)
+        .ok_or("no `sops` metadata")?;
+    let meta = Metadata::read(&meta)?;
+    let key = meta.data_key(keys)?;
+    Ok((meta, key))
+}
+
+/// Whether a generator's file `content` is SOPS-encrypted.
+pub fn is_encrypted_file(content: &[u8], format: Format) -> bool {
+    parse_file(content, format).is_some()
+}
+
+/// The document of an encrypted YAML, JSON or binary file, or the text of
+/// an encrypted dotenv file.
+enum Parsed<'a> {
+    Document(Value),
+    Dotenv(&'a str),
+}
+
+fn parse_file(content: &[u8], format: Format) -> Option<Parsed<'_>> {
+    let text = std::str::from_utf8(content).ok();
+    match format {
+        Format::Dotenv => text
+            .filter(|t| t.lines().any(|l| l.starts_with("sops_mac=")))
+            .map(Parsed::Dotenv),
+        Format::Yaml => text
+            .and_then(|t| serde_yaml_ng::from_str::<Value>(t).ok())
+            .filter(is_encrypted)
+            .map(Parsed::Document),
+        Format::Json | Format::Binary => serde_json::from_slice::<Value>(content)
+            .ok()
+            .filter(is_encrypted)
+            .map(Parsed::Document),
+    }
 }
 
 /// How a generator file is stored.
@@ -167,42 +221,27 @@ pub fn decrypt_file(
         file: file.to_path_buf(),
         message,
     };
-    match format {
-        Format::Dotenv => {
-            let Ok(text) = std::str::from_utf8(content) else {
-                return Ok(None);
-            };
-            if !text.lines().any(|l| l.starts_with("sops_mac=")) {
-                return Ok(None);
-            }
-            decrypt_dotenv(text, keys)
+    let mut doc = match parse_file(content, format) {
+        None => return Ok(None),
+        Some(Parsed::Dotenv(text)) => {
+            return decrypt_dotenv(text, keys)
                 .map(|t| Some(t.into_bytes()))
                 .map_err(err)
         }
-        Format::Yaml | Format::Json | Format::Binary => {
-            let doc: Option<Value> = match format {
-                Format::Yaml => std::str::from_utf8(content)
-                    .ok()
-                    .and_then(|t| serde_yaml_ng::from_str(t).ok()),
-                _ => serde_json::from_slice(content).ok(),
-            };
-            let Some(mut doc) = doc.filter(is_encrypted) else {
-                return Ok(None);
-            };
-            decrypt_document(&mut doc, file, keys)?;
-            Ok(Some(match format {
-                Format::Yaml => serde_yaml_ng::to_string(&doc)
-                    .map_err(|e| err(format!("cannot write the decrypted YAML: {e}")))?
-                    .into_bytes(),
-                Format::Json => serde_json::to_vec_pretty(&doc)
-                    .map_err(|e| err(format!("cannot write the decrypted JSON: {e}")))?,
-                _ => match doc.get("data") {
-                    Some(Value::String(s)) => s.clone().into_bytes(),
-                    _ => return Err(err("a binary file has no `data` string".into())),
-                },
-            }))
-        }
-    }
+        Some(Parsed::Document(doc)) => doc,
+    };
+    decrypt_document(&mut doc, file, keys)?;
+    Ok(Some(match format {
+        Format::Yaml => serde_yaml_ng::to_string(&doc)
+            .map_err(|e| err(format!("cannot write the decrypted YAML: {e}")))?
+            .into_bytes(),
+        Format::Json => serde_json::to_vec_pretty(&doc)
+            .map_err(|e| err(format!("cannot write the decrypted JSON: {e}")))?,
+        Format::Dotenv | Format::Binary => match doc.get("data") {
+            Some(Value::String(s)) => s.clone().into_bytes(),
+            _ => return Err(err("a binary file has no `data` string".into())),
+        },
+    }))
 }
 
 /// A dotenv file: `KEY=value` lines, metadata in `sops_` lines.
@@ -227,7 +266,7 @@ fn decrypt_dotenv(text: &str, keys: &Keys) -> Result<String, String> {
     let meta = Metadata::read(&Value::Object(meta))?;
     let key = meta.data_key(keys)?;
     let mut tree = Value::Object(values);
-    meta.decrypt_tree(&mut tree, &key)?;
+    meta.decrypt_tree(&mut tree, &key, true)?;
     let mut out = String::new();
     for (k, v) in tree.as_object().into_iter().flatten() {
         let v = v.as_str().unwrap_or_default();
@@ -415,11 +454,16 @@ impl Metadata {
         ))
     }
 
-    /// Decrypt every value of `tree` in place and check the MAC.
-    fn decrypt_tree(&self, tree: &mut Value, key: &[u8; 32]) -> Result<(), String> {
+    /// Decrypt every value of `tree` in place and check the MAC (`check`;
+    /// otherwise clear values where encrypted ones are expected are left
+    /// alone: the build added them).
+    fn decrypt_tree(&self, tree: &mut Value, key: &[u8; 32], check: bool) -> Result<(), String> {
         let mut hash = Sha512::new();
         let mut path = Vec::new();
-        self.walk(tree, &mut path, key, &mut hash)?;
+        self.walk(tree, &mut path, key, &mut hash, check)?;
+        if !check {
+            return Ok(());
+        }
         let computed = hex::encode_upper(hash.finalize());
         let stored = value::decrypt(&self.mac, key, &self.lastmodified)
             .map_err(|e| format!("sops.mac: {e}"))?;
@@ -437,18 +481,19 @@ impl Metadata {
         path: &mut Vec<String>,
         key: &[u8; 32],
         hash: &mut Sha512,
+        check: bool,
     ) -> Result<(), String> {
         match node {
             Value::Object(map) => {
                 for (k, v) in map.iter_mut() {
                     path.push(k.clone());
-                    self.walk(v, path, key, hash)?;
+                    self.walk(v, path, key, hash, check)?;
                     path.pop();
                 }
             }
             Value::Array(items) => {
                 for v in items {
-                    self.walk(v, path, key, hash)?;
+                    self.walk(v, path, key, hash, check)?;
                 }
             }
             Value::Null => {}
@@ -457,7 +502,7 @@ impl Metadata {
                 let at = || format!("{}:", path.join(":"));
                 if encrypted {
                     if let Value::String(s) = leaf {
-                        if !s.is_empty() {
+                        if !s.is_empty() && (check || s.starts_with("ENC[")) {
                             let clear = value::decrypt(s, key, &at())
                                 .map_err(|e| format!("value at `{}`: {e}", at()))?;
                             if clear.kind == Kind::Comment {
@@ -469,7 +514,7 @@ impl Metadata {
                                 .map_err(|e| format!("value at `{}`: {e}", at()))?;
                             return Ok(());
                         }
-                    } else {
+                    } else if check {
                         return Err(format!(
                             "value at `{}` should be encrypted and is not (the file was changed after it was encrypted)",
                             at()

@@ -77,7 +77,12 @@ pub(super) fn plain_mac_bytes(value: &Value) -> Vec<u8> {
         Value::String(s) => s.as_bytes().to_vec(),
         Value::Bool(true) => b"True".to_vec(),
         Value::Bool(false) => b"False".to_vec(),
-        Value::Number(n) => n.to_string().into_bytes(),
+        // Go's FormatFloat(f, 'f', -1, 64), which Rust's Display matches
+        // (`1.0` is `1`, no exponent).
+        Value::Number(n) => match n.as_f64().filter(|_| n.is_f64()) {
+            Some(f) => f.to_string().into_bytes(),
+            None => n.to_string().into_bytes(),
+        },
         Value::Null | Value::Array(_) | Value::Object(_) => Vec::new(),
     }
 }
