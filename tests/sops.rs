@@ -543,7 +543,11 @@ fn decrypted_values_reach_the_cluster_and_nothing_else() {
         std::thread::sleep(Duration::from_millis(100));
     };
     let table = Command::new(env!("CARGO_BIN_EXE_rekon"))
-        .args(["status", "--url", &format!("http://127.0.0.1:{}", site.port)])
+        .args([
+            "status",
+            "--url",
+            &format!("http://127.0.0.1:{}", site.port),
+        ])
         .output()
         .unwrap();
     drop(daemon);

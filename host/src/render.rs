@@ -174,8 +174,8 @@ pub struct Rendered {
     /// Flux variables used without a value, one line per object (they
     /// became `""`, as in Flux).
     pub unresolved: Vec<String>,
-    /// The kustomization decrypts SOPS files: [`to_yaml`] and `--explain`
-    /// mask its Secrets' values.
+    /// The kustomization decrypts SOPS files: [`to_yaml`] masks its
+    /// Secrets' values (as [`Rendered::changes`] already are).
     pub masked: bool,
 }
 
@@ -318,6 +318,24 @@ impl Renderer {
             objects = self.mutate(u, objects, &mut changes)?;
         }
 
+        if k.decryption.is_some() {
+            // `--explain`, `/status` and the status page show changes.
+            for c in &mut changes {
+                if c.object.starts_with("Secret/")
+                    && ["data", "stringData"]
+                        .iter()
+                        .any(|f| c.field.path.starts_with(f))
+                {
+                    let mask = |v: &mut Option<Value>| {
+                        if v.is_some() {
+                            *v = Some(Value::String(MASK.into()));
+                        }
+                    };
+                    mask(&mut c.field.before);
+                    mask(&mut c.field.after);
+                }
+            }
+        }
         let texts: Vec<String> = objects.iter().map(|o| o.object.to_string()).collect();
         let mut findings = Vec::new();
         for u in &k.validators {

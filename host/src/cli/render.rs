@@ -62,23 +62,8 @@ pub fn run(cli: &super::Cli, args: &RenderArgs) -> anyhow::Result<ExitCode> {
         eprintln!("warning: {line}");
     }
     if args.explain {
-        for r in &rendered {
-            for change in &r.changes {
-                let secret_value = change.object.starts_with("Secret/")
-                    && (change.field.path.starts_with("data")
-                        || change.field.path.starts_with("stringData"));
-                if r.masked && secret_value {
-                    println!(
-                        "{}: {} {}: {m} -> {m}",
-                        change.plugin,
-                        change.object,
-                        change.field.path,
-                        m = render::MASK
-                    );
-                } else {
-                    println!("{change}");
-                }
-            }
+        for change in rendered.iter().flat_map(|r| &r.changes) {
+            println!("{change}");
         }
     } else {
         print!("{}", render::to_yaml(&rendered));

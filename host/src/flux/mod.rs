@@ -28,14 +28,19 @@
 //! - **Kustomization** → a kustomization ([`FluxKustomization`] carries what
 //!   rekon's own kustomizations lack: the build overlay, post-build
 //!   substitution, `commonMetadata`, the service account).
+//! - **Kustomization `decryption`** (SOPS) → the `*.agekey` entries of its
+//!   `secretRef` (from the cluster, else the repository's own Secrets),
+//!   read at discovery into [`crate::config::Decryption`]; the build then
+//!   decrypts with them ([`crate::sops`], in [`crate::render`]).
 //! - **ImageRepository + ImagePolicy** → `[images."NS:NAME"]` and a
 //!   registry; **ImageUpdateAutomation** → `[git]` (one per repository).
 //!   Receivers are listed by `rekon check` but not served yet.
 //!
 //! Flux objects are never applied (the cluster has no Flux CRDs), nor are
 //! Flux's own controllers and CRDs (`gotk-components.yaml`); every other
-//! object is. Helm and OCI sources, Buckets and SOPS decryption are refused
-//! by name (file, line, object), as is every unknown field.
+//! object is. Helm and OCI sources and Buckets are refused by name (file,
+//! line, object), as is every unknown field, and a `decryption` provider
+//! other than `sops` or without a `secretRef` (cloud KMS).
 
 mod discover;
 pub mod objects;
