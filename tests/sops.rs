@@ -309,6 +309,24 @@ spec:
     provider: sops
     secretRef:
       name: sops-age
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: web
+  namespace: shop
+spec:
+  interval: 10m0s
+  path: ./web
+  prune: true
+  sourceRef:
+    kind: GitRepository
+    name: flux-system
+    namespace: flux-system
+  postBuild:
+    substituteFrom:
+      - kind: Secret
+        name: db
 ";
 
 #[test]
@@ -328,6 +346,13 @@ fn flux_render_decrypts_with_the_repositorys_key_secret_and_masks_its_output() {
     )
     .unwrap();
     std::fs::remove_file(dir.path().join("age.key")).unwrap();
+    // `web` substitutes from the Secret `apps` decrypts.
+    std::fs::create_dir_all(dir.path().join("web")).unwrap();
+    std::fs::write(
+        dir.path().join("web/settings.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: shop\ndata:\n  pw: ${password}\n",
+    )
+    .unwrap();
 
     let mut config = Config::for_flux(dir.path(), Path::new("flux/clusters/production")).unwrap();
     config.state_dir = Some(dir.path().join("state"));
@@ -364,6 +389,10 @@ fn flux_render_decrypts_with_the_repositorys_key_secret_and_masks_its_output() {
     assert_eq!(decoded(env, "DB_PASS"), ENV_VALUE);
     assert_eq!(decoded(env, "DB_USER"), "admin");
     assert_eq!(decoded(env, "tls.crt"), CERT);
+    let web = config.select(Some("shop/web")).unwrap()[0];
+    let settings = renderer.render(roots.of(web), web).unwrap();
+    assert_eq!(settings.objects[0].object["data"]["pw"], PASSWORD);
+    assert!(settings.unresolved.is_empty(), "{:?}", settings.unresolved);
 
     // `rekon render --flux` prints the same objects, values masked as `flux build` does.
     let out = Command::new(env!("CARGO_BIN_EXE_rekon"))

@@ -446,30 +446,18 @@ fn decryption_keys<'a>(
     .map_err(Clone::clone)
 }
 
-/// Decrypt the built object `r` (it has a top-level `sops` key), the MAC
-/// checked on its document in the file it was read from, as kustomize-
-/// controller decrypts after its build.
+/// Decrypt the built object `r` (it has a top-level `sops` key).
 fn decrypt_object(
     root: &Path,
     k: &Kustomization,
     keys: &std::cell::OnceCell<Result<sops::Keys, String>>,
     r: &mut rekon_kustomize::Resource,
 ) -> Result<(), sops::SopsError> {
-    let file = &r.origin.file;
-    let err = |message: String| sops::SopsError {
-        file: file.clone(),
-        message,
-    };
-    let keys = decryption_keys(k, keys).map_err(|e| err(format!("SOPS-encrypted: {e}")))?;
-    let text = std::fs::read_to_string(root.join(file))
-        .map_err(|e| err(format!("cannot read it again to check its MAC: {e}")))?;
-    let original = rekon_kustomize::parse_yaml_documents(&text, file)
-        .map_err(|e| err(e.to_string()))?
-        .into_iter()
-        .find(|(_, line)| *line == r.origin.line)
-        .map(|(doc, _)| doc)
-        .ok_or_else(|| err(format!("no document at line {}", r.origin.line)))?;
-    sops::decrypt_built(&mut r.object, &original, file, keys)
+    let keys = decryption_keys(k, keys).map_err(|e| sops::SopsError {
+        file: r.origin.file.clone(),
+        message: format!("SOPS-encrypted: {e}"),
+    })?;
+    sops::decrypt_resource(root, r, keys)
 }
 
 /// What a masked Secret value shows: `**SOPS**`, as `flux build` prints

@@ -243,7 +243,8 @@ pub async fn expand(
                 flux.overlay.components.retain(|c| dir.join(c).exists());
             }
             let what = format!("Kustomization {name}");
-            let built = build(&root, &path, &flux.overlay, &what)?;
+            let mut built = build(&root, &path, &flux.overlay, &what)?;
+            decrypt_for_discovery(&root, &flux, &mut built);
             d.kustomizations[index].1 = Some(flux.clone());
             d.add_build(repo.as_deref(), Some(&flux), built)?;
         }
@@ -293,6 +294,23 @@ fn build(
     };
     let dir = rekon_kustomize::open_root(root).map_err(wrap)?;
     rekon_kustomize::build_with(&dir, Path::new(path), overlay).map_err(wrap)
+}
+
+/// Decrypt the SOPS-encrypted objects of a Kustomization's build, so the
+/// Secrets it defines serve `substituteFrom` without a cluster as they
+/// would once applied. What cannot be decrypted yet stays encrypted (and
+/// is not read as variables: see [`RepoObjects::collect`]); rendering the
+/// Kustomization says why.
+fn decrypt_for_discovery(root: &Path, flux: &FluxKustomization, built: &mut [Resource]) {
+    let Some(Ok(keys)) = flux.decryption.as_ref().map(|d| d.keys()) else {
+        return;
+    };
+    for r in built
+        .iter_mut()
+        .filter(|r| crate::sops::is_encrypted(&r.object))
+    {
+        let _ = crate::sops::decrypt_resource(root, r, &keys);
+    }
 }
 
 fn duration(field: &str, text: &str) -> Result<Duration, String> {

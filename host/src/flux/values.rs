@@ -18,11 +18,16 @@ use crate::apply::Cluster;
 pub struct RepoObjects(BTreeMap<(String, String, String), BTreeMap<String, String>>);
 
 impl RepoObjects {
-    /// Remember the ConfigMaps and Secrets among `objects`.
+    /// Remember the ConfigMaps and Secrets among `objects` (not those still
+    /// SOPS-encrypted).
     pub fn collect<'a>(&mut self, objects: impl IntoIterator<Item = &'a Value>) {
         for o in objects {
             let kind = o["kind"].as_str().unwrap_or_default();
-            if o["apiVersion"] != "v1" || !matches!(kind, "ConfigMap" | "Secret") {
+            // Still SOPS-encrypted (no key yet): its values are not variables.
+            if o["apiVersion"] != "v1"
+                || !matches!(kind, "ConfigMap" | "Secret")
+                || crate::sops::is_encrypted(o)
+            {
                 continue;
             }
             let mut data = BTreeMap::new();

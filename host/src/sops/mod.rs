@@ -143,6 +143,31 @@ pub fn decrypt_built(
     meta.decrypt_tree(object, &key, false).map_err(err)
 }
 
+/// Decrypt the built object `r` (it has a top-level `sops` key) of the
+/// source tree at `root`, its MAC checked on its document in the file it
+/// was read from ([`decrypt_built`]), as kustomize-controller decrypts
+/// after its build.
+pub fn decrypt_resource(
+    root: &Path,
+    r: &mut rekon_kustomize::Resource,
+    keys: &Keys,
+) -> Result<(), SopsError> {
+    let file = &r.origin.file;
+    let err = |message: String| SopsError {
+        file: file.clone(),
+        message,
+    };
+    let text = std::fs::read_to_string(root.join(file))
+        .map_err(|e| err(format!("cannot read it again to check its MAC: {e}")))?;
+    let original = rekon_kustomize::parse_yaml_documents(&text, file)
+        .map_err(|e| err(e.to_string()))?
+        .into_iter()
+        .find(|(_, line)| *line == r.origin.line)
+        .map(|(doc, _)| doc)
+        .ok_or_else(|| err(format!("no document at line {}", r.origin.line)))?;
+    decrypt_built(&mut r.object, &original, file, keys)
+}
+
 /// Take the `sops` metadata out of `doc` and unwrap its data key.
 fn open(doc: &mut Value, keys: &Keys) -> Result<(Metadata, [u8; 32]), String> {
     let meta = doc
