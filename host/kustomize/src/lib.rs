@@ -125,6 +125,10 @@
 //! (broken into lines of 70 from 70 characters on, as kustomize writes
 //! them). Files are read like every other file: inside the root only.
 //!
+//! A caller may pass the bytes of every `secretGenerator` file through a
+//! callback ([`build_filtered`]): rekon decrypts SOPS-encrypted files
+//! there, in memory.
+//!
 //! `behavior: merge` or `replace` acts on the object of the same kind, name
 //! and namespace (current, or before renames) built so far, normally a
 //! base's: it keeps its name and namespace and the union of labels and

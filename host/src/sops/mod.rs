@@ -43,7 +43,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha512};
 
-pub use value::Kind;
+use value::Kind;
 
 /// Why a file could not be decrypted. Never holds a decrypted value.
 #[derive(Debug, thiserror::Error)]
@@ -198,8 +198,11 @@ fn parse_file(content: &[u8], format: Format) -> Option<Parsed<'_>> {
         Format::Dotenv => text
             .filter(|t| t.lines().any(|l| l.starts_with("sops_mac=")))
             .map(Parsed::Dotenv),
+        // Typed as kustomize (go-yaml v3, like SOPS) types plain scalars.
         Format::Yaml => text
-            .and_then(|t| serde_yaml_ng::from_str::<Value>(t).ok())
+            .and_then(|t| rekon_kustomize::parse_yaml_documents(t, Path::new("")).ok())
+            .and_then(|docs| docs.into_iter().next())
+            .map(|(doc, _)| doc)
             .filter(is_encrypted)
             .map(Parsed::Document),
         Format::Json | Format::Binary => serde_json::from_slice::<Value>(content)
@@ -257,9 +260,7 @@ pub fn decrypt_file(
     };
     decrypt_document(&mut doc, file, keys)?;
     Ok(Some(match format {
-        Format::Yaml => serde_yaml_ng::to_string(&doc)
-            .map_err(|e| err(format!("cannot write the decrypted YAML: {e}")))?
-            .into_bytes(),
+        Format::Yaml => rekon_kustomize::to_yaml_document(&doc).into_bytes(),
         Format::Json => serde_json::to_vec_pretty(&doc)
             .map_err(|e| err(format!("cannot write the decrypted JSON: {e}")))?,
         Format::Dotenv | Format::Binary => match doc.get("data") {
@@ -273,12 +274,12 @@ pub fn decrypt_file(
 fn decrypt_dotenv(text: &str, keys: &Keys) -> Result<String, String> {
     let mut values = Map::new();
     let mut meta = Map::new();
-    for line in text.lines() {
+    for (index, line) in text.lines().enumerate() {
         if line.trim().is_empty() || line.starts_with('#') {
             continue;
         }
         let Some((key, value)) = line.split_once('=') else {
-            return Err(format!("a line without `=` (key `{line}`)"));
+            return Err(format!("line {} has no `=`", index + 1));
         };
         let value = Value::String(value.replace("\\n", "\n"));
         match key.strip_prefix("sops_") {
@@ -293,8 +294,9 @@ fn decrypt_dotenv(text: &str, keys: &Keys) -> Result<String, String> {
     let mut tree = Value::Object(values);
     meta.decrypt_tree(&mut tree, &key, true)?;
     let mut out = String::new();
+    // Newlines escaped again, as `sops -d` writes a dotenv file.
     for (k, v) in tree.as_object().into_iter().flatten() {
-        let v = v.as_str().unwrap_or_default();
+        let v = v.as_str().unwrap_or_default().replace('\n', "\\n");
         out.push_str(&format!("{k}={v}\n"));
     }
     Ok(out)

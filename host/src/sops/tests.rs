@@ -309,6 +309,24 @@ fn dotenv_and_binary_files() {
         .unwrap()
         .unwrap();
     assert_eq!(out, b"line 1\nline 2\n");
+    // YAML: decrypted to YAML.
+    let clear = json!({"db": {"user": "admin", "port": 5432}});
+    let doc = encrypt_doc(&clear, None, &id);
+    let text = rekon_kustomize::to_yaml_document(&doc);
+    let out = decrypt_file(
+        text.as_bytes(),
+        Format::Yaml,
+        Path::new("c.yaml"),
+        &keys(&id),
+    )
+    .unwrap()
+    .unwrap();
+    let back = rekon_kustomize::parse_yaml_documents(
+        std::str::from_utf8(&out).unwrap(),
+        Path::new("c.yaml"),
+    )
+    .unwrap();
+    assert_eq!(back[0].0, clear);
     assert_eq!(Format::of_path(Path::new("a/t.crt")), Format::Binary);
     assert_eq!(Format::of_path(Path::new("a/t.yml")), Format::Yaml);
 }

@@ -11,7 +11,7 @@ type Cipher = AesGcm<Aes256, U32>;
 
 /// The `type` of an encrypted value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(super) enum Kind {
     /// `str`.
     Str,
     /// `int`.
