@@ -32,6 +32,18 @@
 //!   with `__map_` and `__list_N`, newlines written `\n`); binary files are
 //!   the JSON `{"data": "ENC[...]", "sops": {...}}`.
 //!
+//! Where it runs: [`crate::render`] decrypts the built objects that carry a
+//! top-level `sops` key, as kustomize-controller does after its build. The
+//! MAC is checked on the object's document as its file holds it
+//! ([`decrypt_resource`]), since the build may have changed clear values
+//! (`targetNamespace`, labels) that the MAC covers; the built object's
+//! values are then decrypted at their paths (one a patch moved fails
+//! authentication). `secretGenerator` files are decrypted as the build
+//! reads them, through the callback `rekon_kustomize::build_filtered`
+//! takes, so the checkout on disk is never changed.
+//!
+//! A module of the host, not a crate: the build crate needs only that
+//! callback, so the format and its crypto dependencies stay out of it.
 //! Written from the format's description rather than by binding the Go
 //! implementation; `tests/sops.rs` wraps data keys with the real `age` CLI.
 
@@ -105,11 +117,11 @@ impl Keys {
     }
 }
 
-/// Whether `object` (a parsed YAML or JSON document) is SOPS-encrypted.
+/// Whether `object` (a parsed YAML or JSON document) is SOPS-encrypted:
+/// it has a top-level `sops` mapping (what kustomize-controller looks for;
+/// one without a MAC is then refused, not applied as it is).
 pub fn is_encrypted(object: &Value) -> bool {
-    object
-        .get("sops")
-        .is_some_and(|s| s.get("mac").is_some() && s.get("lastmodified").is_some())
+    object.get("sops").is_some_and(Value::is_object)
 }
 
 /// Decrypt the YAML or JSON document `doc` read from `file` in place (its
