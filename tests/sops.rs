@@ -744,3 +744,71 @@ fn decryption_settings_are_checked_with_their_line() {
     .to_string();
     assert!(err.contains("age-key"), "{err}");
 }
+
+/// With a cluster, the decryption Secret is read from it (the repository
+/// does not hold the key); a Secret that is missing is named when the
+/// Kustomization is built, and the others still build.
+#[test]
+fn flux_reads_the_key_secret_from_the_cluster() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path(), "age.key");
+    std::fs::remove_file(dir.path().join("age.key")).unwrap();
+    write_app(dir.path(), &key);
+    let entry = dir.path().join("flux/clusters/production");
+    std::fs::create_dir_all(&entry).unwrap();
+    let sync = FLUX_SYNC.split("\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: web").next().unwrap();
+    std::fs::write(entry.join("sync.yaml"), sync).unwrap();
+    let server = ApiServer::start();
+    let kubeconfig = dir.path().join("kubeconfig");
+    server.write_kubeconfig(&kubeconfig).unwrap();
+
+    let render = || -> Result<rekon::render::Rendered, String> {
+        let mut config =
+            Config::for_flux(dir.path(), Path::new("flux/clusters/production")).unwrap();
+        config.state_dir = Some(dir.path().join("state"));
+        let mut roots = Roots::fetch(&config).unwrap();
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async {
+                let cluster = rekon::apply::Cluster::connect(Some(&kubeconfig), None)
+                    .await
+                    .unwrap();
+                let access = Access {
+                    cluster: Some(&cluster),
+                    fetch: false,
+                };
+                expand(&mut config, &mut roots, access).await
+            })
+            .unwrap();
+        let system = config.select(Some("flux-system/flux-system")).unwrap()[0];
+        let renderer = Renderer::load(&config, support::runtime(), &[system]).unwrap();
+        renderer.render(roots.of(system), system).unwrap();
+        let k = config.select(Some("flux-system/apps")).unwrap()[0];
+        renderer.render(roots.of(k), k).map_err(|e| e.to_string())
+    };
+
+    let err = render().unwrap_err();
+    assert!(
+        err.contains("apps/db.env: secretGenerator 'app-env': SOPS-encrypted: decryption Secret flux-system/sops-age does not exist"),
+        "{err}"
+    );
+
+    let secret = serde_json::json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "sops-age", "namespace": "flux-system"},
+        "data": {"age.agekey": b64(key.text.as_bytes())},
+    });
+    let namespace = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "flux-system"}});
+    server.apply_as("kubectl", &namespace, false).unwrap();
+    server.apply_as("kubectl", &secret, false).unwrap();
+    let rendered = render().unwrap();
+    let db = rendered
+        .objects
+        .iter()
+        .find(|o| o.object["metadata"]["name"] == "db")
+        .unwrap();
+    assert_eq!(db.object["stringData"]["password"], PASSWORD);
+    assert!(rendered.masked);
+}
