@@ -401,7 +401,7 @@ fn bad_objects_are_errors_naming_file_and_line() {
         (
             "flux/clusters/production/apps.yaml",
             APPS.replace("  prune: true\n", "  prune: true\n  decryption:\n    provider: sops\n"),
-            "flux/clusters/production/apps.yaml:1: Kustomization flux-system/apps: spec.decryption: SOPS decryption is not supported yet",
+            "flux/clusters/production/apps.yaml:1: Kustomization flux-system/apps: spec.decryption.secretRef is required",
         ),
         (
             "flux/clusters/production/podinfo.yaml",

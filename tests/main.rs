@@ -21,5 +21,6 @@ mod sandbox;
 mod scaffold;
 mod server;
 mod setters;
+mod sops;
 mod status_page;
 mod support;

@@ -23,6 +23,14 @@ if [ ! -x /usr/sbin/sshd ] || ! command -v ssh-keygen >/dev/null; then
         echo "tests/run.sh: openssh-server missing and not root: the ssh remote tests will skip (and fail under CI)" >&2
     fi
 fi
+# tests/sops.rs wraps SOPS data keys with the real age CLI (age, age-keygen).
+if ! command -v age >/dev/null || ! command -v age-keygen >/dev/null; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends age
+    else
+        echo "tests/run.sh: age missing and not root: the SOPS tests will fail" >&2
+    fi
+fi
 # tests/status_page.rs loads rekon's status page in headless Chromium (DOM
 # checks and phone/desktop screenshots).
 if ! command -v chromium >/dev/null; then

@@ -185,6 +185,66 @@ pub struct Kustomization {
     /// What a Flux Kustomization adds to the build, after it and to the
     /// apply (`None`: a `[[kustomizations]]` entry).
     pub flux: Option<Box<crate::flux::FluxKustomization>>,
+    /// `decryption`: the age identities that decrypt its SOPS-encrypted
+    /// files (`None`: such files are built as they are).
+    pub decryption: Option<Decryption>,
+}
+
+/// Where a kustomization's age identities come from (see [`crate::sops`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decryption {
+    /// `decryption = { age-key-file = "..." }`: a file of identities (as
+    /// `age-keygen` writes it), relative to rekon.toml's directory; read at
+    /// each build, so a rotated key needs no restart.
+    AgeKeyFile(PathBuf),
+    /// `decryption = { age-key-env = "VAR" }`: an environment variable
+    /// holding identities.
+    AgeKeyEnv(String),
+    /// A Flux Kustomization's `decryption.secretRef`: the `*.agekey`
+    /// entries of Secret `namespace/name`, read at discovery, or why they
+    /// could not be (said when the kustomization is built).
+    Flux {
+        /// `namespace/name`.
+        secret: String,
+        /// The identities.
+        keys: Result<crate::sops::Keys, String>,
+    },
+}
+
+impl Decryption {
+    /// The identities (an error says where they were looked for).
+    pub fn keys(&self) -> Result<crate::sops::Keys, String> {
+        let mut keys = crate::sops::Keys::default();
+        match self {
+            Decryption::AgeKeyFile(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("decryption age-key-file {}: {e}", path.display()))?;
+                keys.add(&text, &format!("age-key-file {}", path.display()))?;
+            }
+            Decryption::AgeKeyEnv(var) => {
+                let text = std::env::var(var).map_err(|_| {
+                    format!("decryption age-key-env: ${var} is not set (or not UTF-8)")
+                })?;
+                keys.add(&text, &format!("${var}"))?;
+            }
+            Decryption::Flux { keys: found, .. } => keys = found.clone()?,
+        }
+        if keys.is_empty() {
+            return Err(format!(
+                "{}: no age identity (AGE-SECRET-KEY-1...)",
+                self.describe()
+            ));
+        }
+        Ok(keys)
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Decryption::AgeKeyFile(p) => format!("age-key-file {}", p.display()),
+            Decryption::AgeKeyEnv(v) => format!("age-key-env ${v}"),
+            Decryption::Flux { secret, .. } => format!("decryption Secret {secret}"),
+        }
+    }
 }
 
 impl Kustomization {
@@ -288,6 +348,14 @@ struct RawKustomization {
     depends_on: Vec<String>,
     #[serde(default)]
     suspend: bool,
+    decryption: Option<Spanned<RawDecryption>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawDecryption {
+    age_key_file: Option<PathBuf>,
+    age_key_env: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -501,9 +569,36 @@ impl Config {
                     })?
                 }
             };
+            let decryption = match k.decryption {
+                None => None,
+                Some(d) => {
+                    let line = text[..d.span().start].matches('\n').count() + 1;
+                    match d.into_inner() {
+                        RawDecryption {
+                            age_key_file: Some(file),
+                            age_key_env: None,
+                        } => Some(Decryption::AgeKeyFile(base.join(file))),
+                        RawDecryption {
+                            age_key_file: None,
+                            age_key_env: Some(var),
+                        } => Some(Decryption::AgeKeyEnv(var)),
+                        _ => {
+                            return Err(ConfigError::Invalid {
+                                path: path.to_path_buf(),
+                                line,
+                                message: format!(
+                                    "kustomization `{}`: decryption takes one of age-key-file and age-key-env",
+                                    k.name
+                                ),
+                            })
+                        }
+                    }
+                }
+            };
             depends.push((k.name.clone(), span.clone(), k.depends_on.clone()));
             kustomizations.push(Kustomization {
                 flux: None,
+                decryption,
                 source: k.source,
                 interval,
                 depends_on: k.depends_on,

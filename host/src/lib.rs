@@ -25,6 +25,7 @@ pub mod plugin;
 pub mod render;
 pub mod retry;
 pub mod server;
+pub mod sops;
 pub mod source;
 pub mod status;
 pub mod testing;

@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::config::{Config, Kustomization, PluginUse};
 use crate::explain::{self, FieldChange};
 use crate::plugin::{Plugin, PluginError, PluginSource, Runtime, Severity, Violation, World};
+use crate::sops;
 
 /// Why a render failed.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +51,14 @@ pub enum RenderError {
         kustomization: String,
         /// The plugin.
         plugin: String,
+    },
+    /// A SOPS-encrypted object could not be decrypted (names the file).
+    #[error("kustomization `{kustomization}`: {error}")]
+    Sops {
+        /// The kustomization.
+        kustomization: String,
+        /// Why (never holds a decrypted value).
+        error: crate::sops::SopsError,
     },
     /// Flux's post-build steps failed (a bad substitution).
     #[error("kustomization `{kustomization}`: {error}")]
@@ -165,6 +174,9 @@ pub struct Rendered {
     /// Flux variables used without a value, one line per object (they
     /// became `""`, as in Flux).
     pub unresolved: Vec<String>,
+    /// The kustomization decrypts SOPS files: [`to_yaml`] masks its
+    /// Secrets' values (as [`Rendered::changes`] already are).
+    pub masked: bool,
 }
 
 /// The plugins of a configuration, loaded and with their settings checked.
@@ -247,13 +259,42 @@ impl Renderer {
             kustomization: k.name.clone(),
             error: Box::new(error),
         };
-        let root = rekon_kustomize::open_root(root).map_err(build_err)?;
+        let dir = rekon_kustomize::open_root(root).map_err(build_err)?;
+        let keys = std::cell::OnceCell::new();
+        let secret_files = |path: &Path, env: bool, bytes: Vec<u8>| {
+            let format = if env {
+                sops::Format::Dotenv
+            } else {
+                sops::Format::of_path(path)
+            };
+            if !sops::is_encrypted_file(&bytes, format) {
+                return Ok(bytes);
+            }
+            let keys = decryption_keys(k, &keys).map_err(|e| format!("SOPS-encrypted: {e}"))?;
+            match sops::decrypt_file(&bytes, format, path, keys) {
+                Ok(clear) => Ok(clear.unwrap_or(bytes)),
+                Err(e) => Err(format!("SOPS: {}", e.message)),
+            }
+        };
         let mut unresolved = Vec::new();
+        let overlay = k
+            .flux
+            .as_ref()
+            .map(|f| f.overlay.clone())
+            .unwrap_or_default();
+        let mut built = rekon_kustomize::build_filtered(&dir, &k.path, &overlay, &secret_files)
+            .map_err(build_err)?;
+        for r in &mut built {
+            if sops::is_encrypted(&r.object) {
+                decrypt_object(root, k, &keys, r).map_err(|error| RenderError::Sops {
+                    kustomization: k.name.clone(),
+                    error,
+                })?;
+            }
+        }
         let resources = match &k.flux {
-            None => rekon_kustomize::build(&root, &k.path).map_err(build_err)?,
+            None => built,
             Some(flux) => {
-                let built = rekon_kustomize::build_with(&root, &k.path, &flux.overlay)
-                    .map_err(build_err)?;
                 let post = crate::flux::post_build(Some(flux), built).map_err(|error| {
                     RenderError::Flux {
                         kustomization: k.name.clone(),
@@ -277,6 +318,24 @@ impl Renderer {
             objects = self.mutate(u, objects, &mut changes)?;
         }
 
+        if k.decryption.is_some() {
+            // `--explain`, `/status` and the status page show changes.
+            for c in &mut changes {
+                if c.object.starts_with("Secret/")
+                    && ["data", "stringData"]
+                        .iter()
+                        .any(|f| c.field.path.starts_with(f))
+                {
+                    let mask = |v: &mut Option<Value>| {
+                        if v.is_some() {
+                            *v = Some(Value::String(MASK.into()));
+                        }
+                    };
+                    mask(&mut c.field.before);
+                    mask(&mut c.field.after);
+                }
+            }
+        }
         let texts: Vec<String> = objects.iter().map(|o| o.object.to_string()).collect();
         let mut findings = Vec::new();
         for u in &k.validators {
@@ -306,6 +365,7 @@ impl Renderer {
             changes,
             findings,
             unresolved,
+            masked: k.decryption.is_some(),
         })
     }
 
@@ -365,6 +425,59 @@ impl Renderer {
     }
 }
 
+/// The identities of `k`, read once per render.
+fn decryption_keys<'a>(
+    k: &Kustomization,
+    keys: &'a std::cell::OnceCell<Result<sops::Keys, String>>,
+) -> Result<&'a sops::Keys, String> {
+    keys.get_or_init(|| match &k.decryption {
+        None => Err(format!(
+            "kustomization `{}` has no decryption ({})",
+            k.name,
+            if k.flux.is_some() {
+                "spec.decryption with provider sops and a secretRef"
+            } else {
+                "decryption = { age-key-file = \"...\" } or { age-key-env = \"VAR\" }"
+            }
+        )),
+        Some(d) => d.keys(),
+    })
+    .as_ref()
+    .map_err(Clone::clone)
+}
+
+/// Decrypt the built object `r` (it has a top-level `sops` key).
+fn decrypt_object(
+    root: &Path,
+    k: &Kustomization,
+    keys: &std::cell::OnceCell<Result<sops::Keys, String>>,
+    r: &mut rekon_kustomize::Resource,
+) -> Result<(), sops::SopsError> {
+    let keys = decryption_keys(k, keys).map_err(|e| sops::SopsError {
+        file: r.origin.file.clone(),
+        message: format!("SOPS-encrypted: {e}"),
+    })?;
+    sops::decrypt_resource(root, r, keys)
+}
+
+/// What a masked Secret value shows: `**SOPS**`, as `flux build` prints
+/// decrypted Secrets (base64 in `data`).
+pub const MASK: &str = "**SOPS**";
+
+/// Mask the values of `object`'s `data` and `stringData` if it is a Secret.
+pub fn mask_secret(object: &mut Value) {
+    if object["kind"] != "Secret" {
+        return;
+    }
+    for (field, mask) in [("data", "KipTT1BTKio="), ("stringData", MASK)] {
+        if let Some(map) = object.get_mut(field).and_then(Value::as_object_mut) {
+            for v in map.values_mut() {
+                *v = Value::String(mask.into());
+            }
+        }
+    }
+}
+
 /// `Kind/namespace/name` (or `Kind/name` when cluster-scoped).
 pub fn identity(object: &Value) -> String {
     let s = |p: &str| object.pointer(p).and_then(Value::as_str).unwrap_or("");
@@ -391,11 +504,20 @@ fn check_object(object: &Value) -> Result<(), String> {
     Ok(())
 }
 
-/// Multi-document YAML of rendered objects.
+/// Multi-document YAML of rendered objects, the Secrets of kustomizations
+/// that decrypt SOPS files masked (see [`mask_secret`]).
 pub fn to_yaml(rendered: &[Rendered]) -> String {
     let objects: Vec<Value> = rendered
         .iter()
-        .flat_map(|r| r.objects.iter().map(|o| o.object.clone()))
+        .flat_map(|r| {
+            r.objects.iter().map(|o| {
+                let mut object = o.object.clone();
+                if r.masked {
+                    mask_secret(&mut object);
+                }
+                object
+            })
+        })
         .collect();
     rekon_kustomize::to_yaml(&objects)
 }

@@ -44,12 +44,15 @@ pub(crate) struct Builder<'a> {
     origin_path: PathBuf,
     /// Fields added to the built kustomization (taken when it is reached).
     pub overlay: Option<crate::Overlay>,
+    /// What `secretGenerator` files go through.
+    secret_files: &'a crate::SecretFiles<'a>,
 }
 
 impl<'a> Builder<'a> {
-    pub fn new(root: &'a Dir) -> Self {
+    pub fn new(root: &'a Dir, secret_files: &'a crate::SecretFiles<'a>) -> Self {
         Builder {
             root,
+            secret_files,
             stack: Vec::new(),
             order: Order::default(),
             build_metadata: Vec::new(),
@@ -251,6 +254,7 @@ impl<'a> Builder<'a> {
             file,
             text,
             configured_in: configured_in.as_deref(),
+            secret_files: self.secret_files,
         };
         generate::run(&generators, k, &mut items)?;
         let mut built = Built { items, config };

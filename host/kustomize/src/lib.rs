@@ -125,6 +125,10 @@
 //! (broken into lines of 70 from 70 characters on, as kustomize writes
 //! them). Files are read like every other file: inside the root only.
 //!
+//! A caller may pass the bytes of every `secretGenerator` file through a
+//! callback ([`build_filtered`]): rekon decrypts SOPS-encrypted files
+//! there, in memory.
+//!
 //! `behavior: merge` or `replace` acts on the object of the same kind, name
 //! and namespace (current, or before renames) built so far, normally a
 //! base's: it keeps its name and namespace and the union of labels and
@@ -388,6 +392,14 @@ impl Overlay {
     }
 }
 
+/// What a build does with a file a `secretGenerator` reads (`envs`,
+/// `files`), given its root-relative path, whether it is an env file, and
+/// its bytes: the bytes the generator uses, or why it cannot be used (the
+/// message is given with the file and the generator). rekon decrypts
+/// SOPS-encrypted files here, in memory, as Flux's kustomize-controller
+/// does before its build; the checkout on disk is never changed.
+pub type SecretFiles<'a> = dyn Fn(&Path, bool, Vec<u8>) -> Result<Vec<u8>, String> + 'a;
+
 /// Builds the kustomization (or plain directory, or YAML file) at `path`,
 /// relative to `root`, and returns its objects in kustomize's legacy order.
 pub fn build(root: &cap_std::fs::Dir, path: &Path) -> Result<Vec<Resource>, Error> {
@@ -401,6 +413,17 @@ pub fn build_with(
     path: &Path,
     overlay: &Overlay,
 ) -> Result<Vec<Resource>, Error> {
+    build_filtered(root, path, overlay, &|_, _, bytes| Ok(bytes))
+}
+
+/// [`build_with`], the files of `secretGenerator`s passed through
+/// `secret_files`.
+pub fn build_filtered(
+    root: &cap_std::fs::Dir,
+    path: &Path,
+    overlay: &Overlay,
+    secret_files: &SecretFiles<'_>,
+) -> Result<Vec<Resource>, Error> {
     let requested = path.to_string_lossy();
     let entry = fs::resolve(root, Path::new(""), path, "build path", &requested).map_err(
         |err| match err {
@@ -408,7 +431,7 @@ pub fn build_with(
             other => other,
         },
     )?;
-    let mut builder = build::Builder::new(root);
+    let mut builder = build::Builder::new(root, secret_files);
     if !overlay.is_empty() {
         if !entry.is_dir {
             return Err(Error::InvalidKustomization {

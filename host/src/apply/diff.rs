@@ -113,16 +113,58 @@ impl Cluster {
     }
 }
 
-/// Unified diff of `live` (absent: empty) and `desired`, as YAML.
+/// Unified diff of `live` (absent: empty) and `desired`, as YAML, Secret
+/// values masked.
 fn unified(id: &ObjectRef, live: Option<&Value>, desired: &Value) -> String {
-    let yaml = |v: &Value| rekon_kustomize::to_yaml_document(&normalize(v));
-    let before = live.map(yaml).unwrap_or_default();
-    let after = yaml(desired);
+    let (mut live, mut desired) = (live.map(normalize), normalize(desired));
+    mask_secrets(live.as_mut(), &mut desired);
+    let yaml = |v: &Value| rekon_kustomize::to_yaml_document(v);
+    let before = live.as_ref().map(yaml).unwrap_or_default();
+    let after = yaml(&desired);
     TextDiff::from_lines(&before, &after)
         .unified_diff()
         .context_radius(3)
         .header(&format!("live/{id}"), &format!("desired/{id}"))
         .to_string()
+}
+
+/// As `flux diff`: a Secret's `data` and `stringData` values show as
+/// `*****`, or `***** (before)` and `***** (after)` where they differ, so
+/// the diff says which keys change and never what they hold.
+fn mask_secrets(mut live: Option<&mut Value>, desired: &mut Value) {
+    if desired["kind"] != "Secret" {
+        return;
+    }
+    for field in ["data", "stringData"] {
+        let before = live
+            .as_ref()
+            .and_then(|l| l.get(field))
+            .cloned()
+            .unwrap_or(Value::Null);
+        let after = desired.get(field).cloned().unwrap_or(Value::Null);
+        let mask = |map: Option<&mut serde_json::Map<String, Value>>, other: &Value, side: &str| {
+            for (key, v) in map.into_iter().flatten() {
+                let same = other.get(key.as_str()) == Some(&*v);
+                *v = Value::String(if same {
+                    "*****".into()
+                } else {
+                    format!("***** ({side})")
+                });
+            }
+        };
+        if let Some(live) = live.as_deref_mut() {
+            mask(
+                live.get_mut(field).and_then(Value::as_object_mut),
+                &after,
+                "before",
+            );
+        }
+        mask(
+            desired.get_mut(field).and_then(Value::as_object_mut),
+            &before,
+            "after",
+        );
+    }
 }
 
 #[cfg(test)]
@@ -149,6 +191,32 @@ mod tests {
         );
         assert!(
             !d.contains("managedFields") && !d.contains("resourceVersion"),
+            "{d}"
+        );
+    }
+
+    #[test]
+    fn secret_values_are_masked() {
+        let id = ObjectRef::of(
+            &json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}}),
+        )
+        .unwrap();
+        let live = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"a": "b2xk", "same": "eA=="}});
+        let desired = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"a": "bmV3", "same": "eA=="}, "stringData": {"p": "hunter2"}});
+        let d = unified(&id, Some(&live), &desired);
+        assert!(
+            d.contains("-  a: \"***** (before)\"") && d.contains("+  a: \"***** (after)\""),
+            "{d}"
+        );
+        assert!(
+            d.contains(" same: \"*****\"") && d.contains("+  p: \"***** (after)\""),
+            "{d}"
+        );
+        assert!(
+            !d.contains("b2xk")
+                && !d.contains("bmV3")
+                && !d.contains("hunter2")
+                && !d.contains("eA=="),
             "{d}"
         );
     }

@@ -12,8 +12,10 @@ use crate::render::{self, RenderError, Renderer};
 /// Builds each kustomization of the config (or only NAME) from the source
 /// tree (fetching the [sources.NAME] git repositories it reads), runs its
 /// mutators in order and its validators, and prints the final objects as
-/// YAML on stdout. Validator warnings go to stderr; an error-severity
-/// violation prints the findings and exits 1 with nothing on stdout.
+/// YAML on stdout (the Secrets of kustomizations that decrypt SOPS files
+/// show `**SOPS**` for their values, as `flux build` does). Validator
+/// warnings go to stderr; an error-severity violation prints the findings
+/// and exits 1 with nothing on stdout.
 ///
 /// With --explain, prints instead one line per field a mutator changed:
 ///   PLUGIN: KIND/NAMESPACE/NAME FIELD.PATH: OLD -> NEW

@@ -208,6 +208,13 @@ pub async fn expand(
             progress = true;
             let repo = (Some(&key) != entry_repo.as_ref()).then(|| key.clone());
             let mut flux = flux_kustomization(k, &key)?;
+            let decryption_secret = k
+                .object
+                .spec
+                .decryption
+                .as_ref()
+                .and_then(|d| d.secret_ref.as_ref())
+                .map(|s| s.name.clone());
             let name = k.key();
             let path = normalize(k.object.spec.path.as_deref().unwrap_or(""));
             let root = match &repo {
@@ -225,6 +232,16 @@ pub async fn expand(
                 None => Lookup::Repository(&d.repo_objects),
             };
             values::resolve(&mut flux, lookup).await?;
+            if let Some(secret) = &decryption_secret {
+                let lookup = match d.access.cluster {
+                    Some(cluster) => Lookup::Both(cluster, &d.repo_objects),
+                    None => Lookup::Repository(&d.repo_objects),
+                };
+                flux.decryption = Some(crate::config::Decryption::Flux {
+                    secret: format!("{}/{secret}", flux.namespace),
+                    keys: values::age_keys(&flux.namespace, secret, lookup).await,
+                });
+            }
             if d.kustomizations[index]
                 .0
                 .object
@@ -235,7 +252,8 @@ pub async fn expand(
                 flux.overlay.components.retain(|c| dir.join(c).exists());
             }
             let what = format!("Kustomization {name}");
-            let built = build(&root, &path, &flux.overlay, &what)?;
+            let mut built = build(&root, &path, &flux.overlay, &what)?;
+            decrypt_for_discovery(&root, &flux, &mut built);
             d.kustomizations[index].1 = Some(flux.clone());
             d.add_build(repo.as_deref(), Some(&flux), built)?;
         }
@@ -285,6 +303,23 @@ fn build(
     };
     let dir = rekon_kustomize::open_root(root).map_err(wrap)?;
     rekon_kustomize::build_with(&dir, Path::new(path), overlay).map_err(wrap)
+}
+
+/// Decrypt the SOPS-encrypted objects of a Kustomization's build, so the
+/// Secrets it defines serve `substituteFrom` without a cluster as they
+/// would once applied. What cannot be decrypted yet stays encrypted (and
+/// is not read as variables: see [`RepoObjects::collect`]); rendering the
+/// Kustomization says why.
+fn decrypt_for_discovery(root: &Path, flux: &FluxKustomization, built: &mut [Resource]) {
+    let Some(Ok(keys)) = flux.decryption.as_ref().map(|d| d.keys()) else {
+        return;
+    };
+    for r in built
+        .iter_mut()
+        .filter(|r| crate::sops::is_encrypted(&r.object))
+    {
+        let _ = crate::sops::decrypt_resource(root, r, &keys);
+    }
 }
 
 fn duration(field: &str, text: &str) -> Result<Duration, String> {
@@ -752,6 +787,7 @@ impl Discovery<'_> {
                 interval,
                 depends_on: deps,
                 suspend: spec.suspend,
+                decryption: flux.decryption.clone(),
                 flux: Some(Box::new(flux.clone())),
             });
         }
@@ -1281,10 +1317,6 @@ fn flux_kustomization(
     let spec = &k.object.spec;
     let unsupported = [
         (
-            spec.decryption.is_some(),
-            "spec.decryption: SOPS decryption is not supported yet",
-        ),
-        (
             spec.kube_config.is_some(),
             "spec.kubeConfig: remote clusters are not supported",
         ),
@@ -1299,6 +1331,19 @@ fn flux_kustomization(
     ];
     if let Some((_, message)) = unsupported.iter().find(|(bad, _)| *bad) {
         return Err(k.error(*message));
+    }
+    if let Some(d) = &spec.decryption {
+        if d.provider != "sops" {
+            return Err(k.error(format!(
+                "spec.decryption.provider `{}`: only sops is supported",
+                d.provider
+            )));
+        }
+        if d.secret_ref.is_none() {
+            return Err(k.error(
+                "spec.decryption.secretRef is required: rekon reads age identities from the Secret's *.agekey entries (cloud KMS is not supported)",
+            ));
+        }
     }
     let interval =
         duration("interval", &spec.interval).map_err(|e| k.error(format!("spec.{e}")))?;
@@ -1351,6 +1396,7 @@ fn flux_kustomization(
         retry_interval,
         health_checks,
         source: source.to_string(),
+        decryption: None,
     })
 }
 

@@ -28,6 +28,10 @@
 //! - **Kustomization** → a kustomization ([`FluxKustomization`] carries what
 //!   rekon's own kustomizations lack: the build overlay, post-build
 //!   substitution, `commonMetadata`, the service account).
+//! - **Kustomization `decryption`** (SOPS) → the `*.agekey` entries of its
+//!   `secretRef` (from the cluster, else the repository's own Secrets),
+//!   read at discovery into [`crate::config::Decryption`]; the build then
+//!   decrypts with them ([`crate::sops`], in [`crate::render`]).
 //! - **ImageRepository + ImagePolicy** → `[images."NS:NAME"]` and a
 //!   registry; **ImageUpdateAutomation** → `[git]` (one per repository).
 //!   **Receiver** → a webhook at Flux's own path (`/hook/` + sha256 of its
@@ -37,8 +41,9 @@
 //!
 //! Flux objects are never applied (the cluster has no Flux CRDs), nor are
 //! Flux's own controllers and CRDs (`gotk-components.yaml`); every other
-//! object is. Helm and OCI sources, Buckets and SOPS decryption are refused
-//! by name (file, line, object), as is every unknown field.
+//! object is. Helm and OCI sources and Buckets are refused by name (file,
+//! line, object), as is every unknown field, and a `decryption` provider
+//! other than `sops` or without a `secretRef` (cloud KMS).
 
 mod discover;
 pub mod objects;
@@ -105,6 +110,8 @@ pub struct FluxKustomization {
     pub health_checks: Vec<crate::apply::ObjectRef>,
     /// The GitRepository it reads, `namespace/name`.
     pub source: String,
+    /// `decryption`: its Secret's age identities, read at discovery.
+    pub decryption: Option<crate::config::Decryption>,
 }
 
 impl FluxKustomization {

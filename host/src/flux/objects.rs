@@ -55,6 +55,17 @@ pub struct LocalRef {
     pub name: String,
 }
 
+/// A Kustomization's `decryption`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Decryption {
+    /// `provider`: `sops` is the only one Flux has.
+    pub provider: String,
+    /// `secretRef`: the Secret whose `*.agekey` entries hold age identities.
+    #[serde(default)]
+    pub secret_ref: Option<LocalRef>,
+}
+
 /// A reference to an object, possibly in another namespace.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -200,9 +211,9 @@ pub struct KustomizationSpec {
     /// `postBuild`.
     #[serde(default)]
     pub post_build: Option<PostBuild>,
-    /// Not built: refused by name.
+    /// `decryption`: SOPS with age keys from `secretRef`.
     #[serde(default)]
-    pub decryption: Option<Value>,
+    pub decryption: Option<Decryption>,
     /// Not built: refused by name.
     #[serde(default)]
     pub kube_config: Option<Value>,

@@ -103,9 +103,15 @@ fn substitute_object(
     };
     let yaml = rekon_kustomize::to_yaml(std::slice::from_ref(&r.object));
     let done = substitute(&yaml, &k.vars).map_err(|e| {
+        // A Secret's text may be decrypted SOPS values: not quoted.
+        let near = if r.object["kind"] == "Secret" {
+            format!("at line {} of the Secret (its text is not shown)", e.line)
+        } else {
+            format!("near `{}`", e.near)
+        };
         fail(format!(
-            "postBuild substitution of Kustomization {}/{}: bad substitution near `{}`",
-            k.namespace, k.name, e.near
+            "postBuild substitution of Kustomization {}/{}: bad substitution {near}",
+            k.namespace, k.name
         ))
     })?;
     let mut documents = rekon_kustomize::parse_yaml_documents(&done.text, &r.origin.file)

@@ -18,11 +18,16 @@ use crate::apply::Cluster;
 pub struct RepoObjects(BTreeMap<(String, String, String), BTreeMap<String, String>>);
 
 impl RepoObjects {
-    /// Remember the ConfigMaps and Secrets among `objects`.
+    /// Remember the ConfigMaps and Secrets among `objects` (not those still
+    /// SOPS-encrypted).
     pub fn collect<'a>(&mut self, objects: impl IntoIterator<Item = &'a Value>) {
         for o in objects {
             let kind = o["kind"].as_str().unwrap_or_default();
-            if o["apiVersion"] != "v1" || !matches!(kind, "ConfigMap" | "Secret") {
+            // Still SOPS-encrypted (no key yet): its values are not variables.
+            if o["apiVersion"] != "v1"
+                || !matches!(kind, "ConfigMap" | "Secret")
+                || crate::sops::is_encrypted(o)
+            {
                 continue;
             }
             let mut data = BTreeMap::new();
@@ -142,6 +147,54 @@ pub(super) async fn resolve(
     k.vars = vars;
     k.unread = unread;
     Ok(())
+}
+
+/// The age identities of a Kustomization's decryption Secret
+/// `namespace/name`: its `*.agekey` entries, as kustomize-controller reads
+/// them, from the cluster or else the repository (`substituteFrom`'s
+/// lookup). An error says where it was looked for and never holds a key.
+pub(super) async fn age_keys(
+    namespace: &str,
+    name: &str,
+    lookup: Lookup<'_>,
+) -> Result<crate::sops::Keys, String> {
+    let what = format!("decryption Secret {namespace}/{name}");
+    let (cluster, repo) = match lookup {
+        Lookup::Cluster(c) => (Some(c), None),
+        Lookup::Repository(r) => (None, Some(r)),
+        Lookup::Both(c, r) => (Some(c), Some(r)),
+    };
+    let mut data: Option<BTreeMap<String, String>> = None;
+    if let Some(cluster) = cluster {
+        data = cluster
+            .read_data("Secret", namespace, name)
+            .await
+            .map_err(|e| format!("{what}: {e}"))?
+            .map(|d| {
+                d.into_iter()
+                    .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
+                    .collect()
+            });
+    }
+    if data.is_none() {
+        data = repo.and_then(|r| r.get("Secret", namespace, name).cloned());
+    }
+    let Some(data) = data else {
+        return Err(match cluster {
+            Some(_) => format!("{what} does not exist"),
+            None => format!(
+                "{what} is not in the repository, and there is no cluster to read it from (give a kubeconfig)"
+            ),
+        });
+    };
+    let mut keys = crate::sops::Keys::default();
+    for (key, text) in data.iter().filter(|(k, _)| k.ends_with(".agekey")) {
+        keys.add(text, &format!("{what} key {key}"))?;
+    }
+    if keys.is_empty() {
+        return Err(format!("{what} has no *.agekey entry with an age identity"));
+    }
+    Ok(keys)
 }
 
 /// Read `k`'s `substituteFrom` again from the cluster (each reconcile, as

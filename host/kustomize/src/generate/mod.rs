@@ -56,6 +56,8 @@ pub(crate) struct Generators<'a> {
     /// With `buildMetadata`, the kustomization's path from the built one:
     /// generated objects record their generator as their origin.
     pub configured_in: Option<&'a Path>,
+    /// What `secretGenerator` files go through (see [`crate::SecretFiles`]).
+    pub secret_files: &'a crate::SecretFiles<'a>,
 }
 
 /// The two generator fields.
@@ -334,7 +336,18 @@ impl Generators<'_> {
                 format!("{} '{entry}' is a directory, not a file", kind.source(env)),
             ));
         }
-        let content = fs::read_bytes(self.root, &resolved.path)?;
+        let mut content = fs::read_bytes(self.root, &resolved.path)?;
+        if kind == Kind::Secret {
+            content = (self.secret_files)(&resolved.path, env, content).map_err(|message| {
+                Error::Generator {
+                    file: resolved.path.clone(),
+                    line: None,
+                    what: kind.field(),
+                    name: name.to_string(),
+                    message,
+                }
+            })?;
+        }
         Ok((resolved.path, content))
     }
 
