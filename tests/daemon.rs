@@ -8,7 +8,7 @@
 
 use crate::support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rekon::config::Config;
 use rekon::daemon::{PluginEvent, PluginSet};
@@ -18,7 +18,9 @@ use rekon::status::StatusBoard;
 use serde_json::json;
 use support::registry::free_port;
 use support::registry::{ABC, DEF};
-use support::world::{git, harbor_push, http, replace, status_at, World, DEPLOYMENT, TOKEN};
+use support::world::{
+    git, harbor_push, http, replace, status_at, terminate, World, DEPLOYMENT, TOKEN,
+};
 
 #[test]
 fn rekon_run_reconciles_from_tag_push_to_applied_and_swaps_plugins_live() {
@@ -146,21 +148,7 @@ fn rekon_run_reconciles_from_tag_push_to_applied_and_swaps_plugins_live() {
     );
 
     // SIGTERM: a clean exit.
-    // SAFETY: kill(2) on our own child's pid.
-    unsafe { libc::kill(rekon.id() as i32, libc::SIGTERM) };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = rekon.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "rekon did not exit on SIGTERM\n{}",
-            world.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(status.success(), "{status:?}\n{}", world.log());
+    terminate(&mut rekon, || world.log());
 }
 
 #[test]

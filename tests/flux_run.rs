@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use rekon_apiserver_double::ApiServer;
 use serde_json::{json, Value};
 use support::registry::{free_port, Registry, ABC, FFF, PLACEHOLDER, REPO};
-use support::world::{git, http, status_at, GitDaemon};
+use support::world::{git, http, status_at, terminate, GitDaemon};
 
 struct Run {
     dir: tempfile::TempDir,
@@ -341,21 +341,7 @@ insecure = true
     assert_eq!(run.deployment()["spec"]["replicas"], 3);
 
     // SIGTERM: a clean exit.
-    // SAFETY: kill(2) on our own child's pid.
-    unsafe { libc::kill(rekon.id() as i32, libc::SIGTERM) };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = rekon.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no exit on SIGTERM\n{}",
-            run.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(status.success(), "{status:?}\n{}", run.log());
+    terminate(&mut rekon, || run.log());
     drop(git_daemon);
 }
 

@@ -442,3 +442,23 @@ pub fn harbor_push(tag: &str) -> String {
     })
     .to_string()
 }
+
+/// SIGTERM `child` and wait (at most 30 s) for it to exit cleanly; `log`
+/// is shown when it does not.
+pub fn terminate(child: &mut Child, log: impl Fn() -> String) {
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "rekon did not exit on SIGTERM\n{}",
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}\n{}", log());
+}

@@ -69,13 +69,15 @@ pub struct SopsError {
 
 /// Age identities (`AGE-SECRET-KEY-1...`), from a Flux decryption Secret's
 /// `*.agekey` entries or rekon.toml's `age-key-file`/`age-key-env`. Its
-/// `Debug` shows the count only.
+/// `Debug` shows their public keys (recipients) only, never the secret
+/// ones; the daemon compares configurations by it, so a rotated key is
+/// seen.
 #[derive(Clone, Default)]
 pub struct Keys(Vec<age::x25519::Identity>);
 
 impl fmt::Debug for Keys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Keys({} age identities)", self.0.len())
+        f.debug_tuple("Keys").field(&self.recipients()).finish()
     }
 }
 
