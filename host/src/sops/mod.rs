@@ -42,6 +42,13 @@
 //! reads them, through the callback `rekon_kustomize::build_filtered`
 //! takes, so the checkout on disk is never changed.
 //!
+//! Not yet checked against a file written by the real `sops` (it cannot be
+//! installed where rekon is built), and so the first things to compare with
+//! one: booleans hashed as `True`/`False`; dotenv metadata flattened as
+//! `sops_age__list_0__map_enc` with `\n` escapes; `_unencrypted` as the
+//! default suffix; empty strings left unencrypted; list items adding
+//! nothing to the key path.
+//!
 //! A module of the host, not a crate: the build crate needs only that
 //! callback, so the format and its crypto dependencies stay out of it.
 //! Written from the format's description rather than by binding the Go
