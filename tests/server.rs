@@ -614,6 +614,9 @@ fn oversized_bodies_are_refused() {
     // Refused on its Content-Length, before it is read.
     let answer = s.post("/hook/harbor", Some(TOKEN), &big);
     assert_eq!(answer.status, 413, "{}", answer.body);
+    // Without the token, refused before the body matters.
+    let answer = s.post("/hook/harbor", Some("wrong"), &big);
+    assert_eq!(answer.status, 401, "{}", answer.body);
     // Chunked, so only counting while reading finds out.
     let answer = s.request(
         "POST",
