@@ -487,11 +487,7 @@ fn other_git_repositories_are_fetched_with_their_secret() {
     let namespace =
         json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "flux-system"}});
     server.apply_as("test", &namespace, false).unwrap();
-    let config = || {
-        let mut c = Config::for_flux(dir.path(), Path::new("flux/clusters/production")).unwrap();
-        c.state_dir = Some(dir.path().join("state"));
-        c
-    };
+    let config = || config_fresh(dir.path());
 
     let err = discover_config(config(), Some(&kubeconfig))
         .map(|_| ())
@@ -530,6 +526,30 @@ fn other_git_repositories_are_fetched_with_their_secret() {
     assert!(!podinfo.prune);
     let (objects, _) = render(&config, &roots, "flux-system/podinfo");
     assert_eq!(objects[0]["metadata"]["name"], "podinfo");
+
+    // Read again with the checkouts rekon has (as `rekon run` does when a
+    // source moves): they are read as they are, not fetched again, so the
+    // upstream being gone changes nothing.
+    std::fs::remove_dir_all(&upstream).unwrap();
+    let mut again = config_fresh(dir.path());
+    let mut known = roots.clone();
+    block_on(async {
+        let cluster = Cluster::connect(Some(&kubeconfig), None).await.unwrap();
+        let access = Access {
+            cluster: Some(&cluster),
+            fetch: true,
+        };
+        expand(&mut again, &mut known, access).await
+    })
+    .unwrap();
+    let (objects, _) = render(&again, &known, "flux-system/podinfo");
+    assert_eq!(objects[0]["metadata"]["name"], "podinfo");
+}
+
+fn config_fresh(dir: &Path) -> Config {
+    let mut c = Config::for_flux(dir, Path::new("flux/clusters/production")).unwrap();
+    c.state_dir = Some(dir.join("state"));
+    c
 }
 
 /// ImageRepository, ImagePolicy and ImageUpdateAutomation as `[images]`

@@ -143,6 +143,13 @@ impl Roots {
         Ok(roots)
     }
 
+    /// The git sources fetched so far, by name, with their directories.
+    pub fn checkouts(&self) -> impl Iterator<Item = (&str, &Path)> {
+        self.checkouts
+            .iter()
+            .map(|(name, c)| (name.as_str(), c.dir.as_path()))
+    }
+
     /// Record `source` at `checkout`.
     pub fn set(&mut self, source: &str, checkout: Checkout) {
         self.checkouts.insert(source.to_string(), checkout);

@@ -138,7 +138,13 @@ pub async fn expand(
     let mut d = Discovery {
         access,
         state_dir: config.state_dir.clone(),
-        roots: BTreeMap::new(),
+        // Checkouts rekon already has (the daemon's, when it reads the
+        // objects again) are read as they are: fetching them here would
+        // reset a checkout a render may be reading, and fetch it twice.
+        roots: roots
+            .checkouts()
+            .map(|(name, dir)| (name.to_string(), dir.to_path_buf()))
+            .collect(),
         entry_root: entry_root.clone(),
         repo_objects: RepoObjects::default(),
         seen: BTreeMap::new(),
