@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rekon::config::Config;
 use rekon::plugin::capabilities::{self, DeclaredIn};
-use rekon::plugin::{Capabilities, Limits, Plugin, PluginError, PluginSource};
+use rekon::plugin::{Capabilities, Grant, Limits, Plugin, PluginError, PluginSource};
 
 /// What the probe reported in one call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,7 +47,7 @@ fn load(path: &Path, granted: &[&str]) -> Result<Plugin, PluginError> {
         path: path.to_path_buf(),
         sha256: None,
         limits: Limits {
-            grant: grant(granted),
+            grant: Grant::of(grant(granted)),
             ..Limits::default()
         },
     })
@@ -95,8 +95,16 @@ fn assert_real_wall_clock(seen: &Seen) {
 fn without_a_declaration_clocks_are_frozen_and_random_is_fixed() {
     let dir = tempfile::tempdir().unwrap();
     let path = probe(Some(&[]), dir.path());
-    // Granting everything gives a plugin that declares nothing nothing.
-    let plugin = load(&path, &["clock", "random"]).unwrap();
+    // A grant must be asked for: granting what it does not declare refuses it.
+    let Err(err) = load(&path, &["clock", "random"]) else {
+        panic!("an undeclared grant was accepted")
+    };
+    assert!(
+        err.to_string()
+            .contains("its `grant` gives `clock`, `random`, which the plugin does not declare"),
+        "{err}"
+    );
+    let plugin = load(&path, &[]).unwrap();
     let admission = plugin.admission();
     assert_eq!(admission.declared.declared_in, DeclaredIn::Component);
     assert_eq!(admission.effective, Capabilities::NONE);
@@ -203,13 +211,13 @@ fn rekon_toml_grants_reach_the_plugin() {
     std::fs::copy(probe(None, dir.path()), dir.path().join("probe.wasm")).unwrap();
     let config = Config::parse(TOML, &dir.path().join("rekon.toml")).unwrap();
     let p = &config.plugins["probe"];
-    assert_eq!(p.limits.grant, grant(&["clock", "random"]));
+    assert_eq!(p.limits.grant, Grant::of(grant(&["clock", "random"])));
     let plugin = support::runtime()
         .load(&PluginSource {
             name: "probe".into(),
             path: p.path.clone(),
             sha256: None,
-            limits: p.limits,
+            limits: p.limits.clone(),
         })
         .unwrap();
     assert_real_wall_clock(&see(&plugin));
@@ -223,7 +231,7 @@ fn an_unknown_capability_in_rekon_toml_names_its_line() {
         .to_string();
     assert_eq!(
         err,
-        "rekon.toml:5: plugins.probe.grant: unknown capability `network` (known: clock, random)"
+        "rekon.toml:5: plugins.probe.grant: unknown capability `network` (known: clock, random, secrets, create, delete, rename)"
     );
 }
 

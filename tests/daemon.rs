@@ -303,11 +303,11 @@ fn plugin_versions_are_verified_before_they_replace_the_current_one() {
     let old = in_flight["free"]
         .mutate(&json!({}), std::slice::from_ref(&object))
         .unwrap();
-    assert!(old[0].contains("\"v1\""), "{old:?}");
+    assert!(old.replaced[0].object.contains("\"v1\""), "{old:?}");
     let new = set.snapshot()["free"]
         .mutate(&json!({}), std::slice::from_ref(&object))
         .unwrap();
-    assert!(new[0].contains("\"v2\""), "{new:?}");
+    assert!(new.replaced[0].object.contains("\"v2\""), "{new:?}");
 
     // v1 fails stamp's suite: refused, v2 stays.
     replace(&support::wasm("stamp_v1_plugin"), &file);

@@ -14,6 +14,7 @@ mod flux_run;
 mod install;
 mod languages;
 mod lease;
+mod least_privilege;
 mod plugin_oci;
 mod registry;
 mod render;

@@ -25,7 +25,7 @@ fn assert_still_works(plugin: &rekon::plugin::Plugin) {
     let out = plugin
         .mutate(&json!({"mode": "ok"}), &input)
         .expect("a good call after a bad one");
-    assert_eq!(out, input);
+    assert!(out.replaced.is_empty() && out.removed.is_empty() && out.added.is_empty());
 }
 
 fn call_failure(mode: &str, limits: Limits) -> (CallFailure, Duration, rekon::plugin::Plugin) {
@@ -150,7 +150,7 @@ fn a_log_flood_is_cut_and_the_call_still_succeeds() {
     let out = plugin
         .mutate(&json!({"mode": "log-flood"}), &input)
         .unwrap();
-    assert_eq!(out, input);
+    assert!(out.replaced.is_empty() && out.removed.is_empty() && out.added.is_empty());
 }
 
 #[test]

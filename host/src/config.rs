@@ -10,10 +10,13 @@
 //! sha256 = "…"                                # optional pin
 //! timeout-ms = 1000                           # per call (default 1000)
 //! memory-mib = 64                             # per call (default 64)
-//! grant = ["clock"]                           # capabilities it may use (default none)
+//! grant = ["clock"]                           # what it may use or do (default none; see below)
 //! settings = { readinessProbe = { initialDelaySeconds = 10 } }   # default settings
 //! # source = "website"                        # path is inside that git source's checkout
 //! # tests = "readiness-probe/rekon-test.yaml" # `rekon run` swaps a new version in only if it passes
+//!
+//! [render]
+//! sensitive = ["bitnami.com/SealedSecret"]    # shown, like Secrets, only to plugins granted `secrets`
 //!
 //! [[kustomizations]]
 //! name = "frontend"
@@ -34,6 +37,12 @@
 //! With `[flux]` (described in `config/flux.rs`), kustomizations, sources,
 //! images and `[git]` come from the Flux objects of a repository instead
 //! (see [`crate::flux`]).
+//!
+//! `grant` entries: `clock`, `random` (what the sandbox returns), `secrets`
+//! (shown Secrets and `[render] sensitive` kinds), `create`, `delete` (each
+//! may be limited to kinds: `"create:HelmChart,core/Namespace"`), `rename`
+//! (a new namespace or name). A plugin must declare what it is granted and
+//! be granted what it declares (see [`crate::plugin::capabilities`]).
 //!
 //! Unknown fields are errors; every error names the file and, where it can,
 //! the line.
@@ -296,6 +305,18 @@ struct RawConfig {
     flux: Option<Spanned<flux::RawFlux>>,
     #[serde(default)]
     alerts: BTreeMap<String, Spanned<alerts::RawAlert>>,
+    #[serde(default)]
+    render: RawRender,
+}
+
+/// `[render]`: what every plugin of a render is subject to.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawRender {
+    /// Kinds shown only to plugins granted `secrets`, besides `v1` Secrets
+    /// (`"bitnami.com/SealedSecret"`, `"Kind"`, `"core/ConfigMap"`).
+    #[serde(default)]
+    sensitive: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -323,7 +344,8 @@ struct RawPlugin {
     settings: Option<toml::Value>,
     source: Option<String>,
     tests: Option<PathBuf>,
-    /// Capabilities granted (`grant = ["clock"]`); spans name the line of an unknown one.
+    /// What is granted (`grant = ["clock", "create:HelmChart"]`); spans name
+    /// the line of a bad entry.
     #[serde(default)]
     grant: Vec<Spanned<String>>,
 }
@@ -428,6 +450,16 @@ impl Config {
             )
         };
 
+        let mut sensitive = crate::plugin::Sensitive::default();
+        for kind in &raw.render.sensitive {
+            sensitive
+                .kinds
+                .push(kind.get_ref().parse().map_err(|e| ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    line: text[..kind.span().start].matches('\n').count() + 1,
+                    message: format!("render.sensitive: {e}"),
+                })?);
+        }
         let mut plugins = BTreeMap::new();
         for (name, p) in raw.plugins {
             let memory = p.memory_mib.unwrap_or(64);
@@ -440,14 +472,15 @@ impl Config {
                 });
             }
             let defaults = Limits::default();
-            let mut grant = crate::plugin::Capabilities::NONE;
-            for cap in &p.grant {
-                let capability = cap.get_ref().parse().map_err(|e| ConfigError::Invalid {
-                    path: path.to_path_buf(),
-                    line: text[..cap.span().start].matches('\n').count() + 1,
-                    message: format!("plugins.{name}.grant: {e}"),
-                })?;
-                grant.insert(capability);
+            let mut grant = crate::plugin::Grant::none();
+            for entry in &p.grant {
+                grant
+                    .add(entry.get_ref())
+                    .map_err(|e| ConfigError::Invalid {
+                        path: path.to_path_buf(),
+                        line: text[..entry.span().start].matches('\n').count() + 1,
+                        message: format!("plugins.{name}.grant: {e}"),
+                    })?;
             }
             let limits = Limits {
                 timeout: p
@@ -461,6 +494,7 @@ impl Config {
                     .unwrap_or(defaults.max_output_bytes),
                 max_log_bytes: defaults.max_log_bytes,
                 grant,
+                sensitive: sensitive.clone(),
             };
             let settings = to_json(p.settings);
             let invalid = |message: String| ConfigError::Invalid {

@@ -31,16 +31,6 @@ pub enum RenderError {
     /// An `oci://` plugin could not be pulled or failed its digest check.
     #[error(transparent)]
     Oci(#[from] crate::plugin::oci::OciError),
-    /// A mutator returned something that is not a Kubernetes object.
-    #[error("plugin `{plugin}` returned an invalid object at position {index}: {message}")]
-    InvalidOutput {
-        /// The plugin.
-        plugin: String,
-        /// Position in its output.
-        index: usize,
-        /// What is wrong.
-        message: String,
-    },
     /// A plugin the kustomization uses is not loaded (`rekon run`: its file
     /// is missing or every version so far was refused).
     #[error(
@@ -96,22 +86,58 @@ pub struct RenderedObject {
     pub object: Value,
     /// The file and line it was built from (`None` if a mutator added it).
     pub origin: Option<Origin>,
+    /// The mutator that added it, if one did.
+    pub added_by: Option<String>,
 }
 
-/// One field a mutator changed.
+/// One field a mutator changed, or an object it added or removed.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Change {
     /// The plugin (name in the configuration).
     pub plugin: String,
     /// `Kind/namespace/name` of the object.
     pub object: String,
-    /// The field.
+    /// A changed field, or the whole object added or removed.
+    pub change: ChangeKind,
+    /// The field (empty path for an added or removed object).
     #[serde(flatten)]
     pub field: FieldChange,
 }
 
+/// What a [`Change`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChangeKind {
+    /// One field of an object changed.
+    Field,
+    /// The plugin added the object (granted `create`).
+    Added,
+    /// The plugin removed the object (granted `delete`).
+    Removed,
+}
+
+impl Change {
+    fn whole(plugin: &str, object: &Value, change: ChangeKind) -> Change {
+        Change {
+            plugin: plugin.to_string(),
+            object: identity(object),
+            change,
+            field: FieldChange {
+                path: String::new(),
+                before: None,
+                after: None,
+            },
+        }
+    }
+}
+
 impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.change {
+            ChangeKind::Added => return write!(f, "{}: {} added", self.plugin, self.object),
+            ChangeKind::Removed => return write!(f, "{}: {} removed", self.plugin, self.object),
+            ChangeKind::Field => {}
+        }
         write!(
             f,
             "{}: {} {}: {} -> {}",
@@ -212,7 +238,7 @@ impl Renderer {
                         name: u.plugin.clone(),
                         path,
                         sha256: declared.sha256.clone(),
-                        limits: declared.limits,
+                        limits: declared.limits.clone(),
                     })?;
                     plugins.insert(u.plugin.clone(), plugin);
                 }
@@ -310,12 +336,13 @@ impl Renderer {
             .map(|r| RenderedObject {
                 object: r.object,
                 origin: Some(r.origin),
+                added_by: None,
             })
             .collect();
 
         let mut changes = Vec::new();
         for u in &k.mutators {
-            objects = self.mutate(u, objects, &mut changes)?;
+            self.mutate(u, &mut objects, &mut changes)?;
         }
 
         if k.decryption.is_some() {
@@ -336,10 +363,10 @@ impl Renderer {
                 }
             }
         }
-        let texts: Vec<String> = objects.iter().map(|o| o.object.to_string()).collect();
+        let values: Vec<&Value> = objects.iter().map(|o| &o.object).collect();
         let mut findings = Vec::new();
         for u in &k.validators {
-            for violation in self.plugin(u).validate(&u.settings, &texts)? {
+            for violation in self.plugin(u).validate_objects(&u.settings, &values)? {
                 let origin = objects
                     .get(violation.object.index as usize)
                     .and_then(|o| o.origin.clone());
@@ -373,55 +400,45 @@ impl Renderer {
         &self.plugins[&u.plugin]
     }
 
+    /// Run mutator `u` over `objects`: it sees what its interest and grant
+    /// allow, and its checked answer is put back in place (see
+    /// [`crate::plugin::scope`]).
     fn mutate(
         &self,
         u: &PluginUse,
-        objects: Vec<RenderedObject>,
+        objects: &mut Vec<RenderedObject>,
         changes: &mut Vec<Change>,
-    ) -> Result<Vec<RenderedObject>, RenderError> {
-        let inputs: Vec<String> = objects.iter().map(|o| o.object.to_string()).collect();
-        let outputs = self.plugin(u).mutate(&u.settings, &inputs)?;
-        let mut by_identity: HashMap<String, &RenderedObject> =
-            objects.iter().map(|o| (identity(&o.object), o)).collect();
-        let mut result = Vec::with_capacity(outputs.len());
-        for (index, text) in outputs.into_iter().enumerate() {
-            // Unchanged objects come back as the identical string: skip the parse.
-            if inputs.get(index) == Some(&text) {
-                result.push(objects[index].clone());
-                continue;
-            }
-            let object: Value =
-                serde_json::from_str(&text).map_err(|e| RenderError::InvalidOutput {
-                    plugin: u.plugin.clone(),
-                    index,
-                    message: format!("not JSON: {e}"),
-                })?;
-            check_object(&object).map_err(|message| RenderError::InvalidOutput {
-                plugin: u.plugin.clone(),
-                index,
-                message,
-            })?;
-            let id = identity(&object);
-            let before = by_identity.remove(&id);
-            let fields = match before {
-                Some(b) => explain::diff(&b.object, &object),
-                None => vec![FieldChange {
-                    path: String::new(),
-                    before: None,
-                    after: Some(Value::String("(object added)".into())),
-                }],
-            };
-            changes.extend(fields.into_iter().map(|field| Change {
-                plugin: u.plugin.clone(),
-                object: id.clone(),
-                field,
-            }));
-            result.push(RenderedObject {
+    ) -> Result<(), RenderError> {
+        let values: Vec<&Value> = objects.iter().map(|o| &o.object).collect();
+        let mutation = self.plugin(u).mutate_objects(&u.settings, &values)?;
+        for (at, after) in mutation.replaced {
+            let before = &objects[at].object;
+            let object = identity(before);
+            changes.extend(
+                explain::diff(before, &after)
+                    .into_iter()
+                    .map(|field| Change {
+                        plugin: u.plugin.clone(),
+                        object: object.clone(),
+                        change: ChangeKind::Field,
+                        field,
+                    }),
+            );
+            objects[at].object = after;
+        }
+        for at in mutation.removed.into_iter().rev() {
+            let removed = objects.remove(at);
+            changes.push(Change::whole(&u.plugin, &removed.object, ChangeKind::Removed));
+        }
+        for object in mutation.added {
+            changes.push(Change::whole(&u.plugin, &object, ChangeKind::Added));
+            objects.push(RenderedObject {
                 object,
-                origin: before.and_then(|b| b.origin.clone()),
+                origin: None,
+                added_by: Some(u.plugin.clone()),
             });
         }
-        Ok(result)
+        Ok(())
     }
 }
 
@@ -487,7 +504,8 @@ pub fn identity(object: &Value) -> String {
     }
 }
 
-fn check_object(object: &Value) -> Result<(), String> {
+/// Refuse an object without apiVersion, kind or name.
+pub(crate) fn check_object(object: &Value) -> Result<(), String> {
     for (pointer, field) in [
         ("/apiVersion", "apiVersion"),
         ("/kind", "kind"),

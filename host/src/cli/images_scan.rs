@@ -134,7 +134,7 @@ pub(super) fn load(runtime: &Runtime, config: &Config, name: &str) -> anyhow::Re
         name: name.to_string(),
         path,
         sha256: declared.sha256.clone(),
-        limits: declared.limits,
+        limits: declared.limits.clone(),
     })?)
 }
 

@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
-use crate::plugin::capabilities::{self, Capabilities, Capability};
+use crate::plugin::capabilities::{self, Capabilities, Capability, Grant};
 use crate::plugin::{
     precompile_for_target, write_atomically, Limits, Plugin, PluginError, PluginInfo, PluginSource,
     Runtime, Severity, Tag, World,
@@ -58,13 +58,25 @@ pub struct RunArgs {
     /// Memory cap of the call in MiB.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=crate::config::MAX_MEMORY_MIB as u64))]
     memory_mib: u64,
-    /// Grant a capability the plugin declares (clock, random); repeat for more.
-    #[arg(long, value_name = "CAP")]
-    grant: Vec<Capability>,
+    /// Grant what the plugin declares (clock, random, secrets, create[:KINDS],
+    /// delete[:KINDS], rename); repeat for more.
+    #[arg(long, value_name = "GRANT", value_parser = grant_entry)]
+    grant: Vec<String>,
+}
+
+/// Check one `--grant` entry as clap parses it, so a typo is named at once.
+fn grant_entry(entry: &str) -> Result<String, String> {
+    Grant::parse([entry]).map(|_| entry.to_string())
+}
+
+fn grant_of(entries: &[String]) -> Grant {
+    // Each entry was checked by `grant_entry`.
+    Grant::parse(entries.iter().map(String::as_str)).unwrap_or_default()
 }
 
 /// Show what a plugin is: world, contract version, description, declared
-/// capabilities, and each import with what the host provides for it.
+/// capabilities and interest (which objects it is shown), and each import
+/// with what the host provides for it.
 ///
 /// With --grant or --config it also says whether that grant admits the
 /// plugin (--config finds the [plugins.NAME] table whose path is FILE).
@@ -80,15 +92,16 @@ pub struct InspectArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
-    /// A granted capability (clock, random); repeat for more.
-    #[arg(long, value_name = "CAP")]
-    grant: Vec<Capability>,
+    /// Something granted (clock, random, secrets, create[:KINDS],
+    /// delete[:KINDS], rename); repeat for more.
+    #[arg(long, value_name = "GRANT", value_parser = grant_entry)]
+    grant: Vec<String>,
     /// Take the grant from the table of this rekon.toml that configures FILE.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
 }
 
-/// Write the capabilities a plugin declares into its component.
+/// Write what a plugin declares into its component.
 ///
 /// Replaces the component's `rekon.capabilities` custom section (and, with
 /// it, any declaration its core modules carry, e.g. from the Rust SDK's
@@ -96,16 +109,33 @@ pub struct InspectArgs {
 /// components from any language (componentize-js, componentize-py, ...).
 /// Without --capability the plugin declares nothing beyond `log`.
 ///
-/// Example:
+/// With --interest it also replaces the `rekon.interest` section: the
+/// objects of a render the plugin is shown (an object is shown when any
+/// rule matches). Each rule is a JSON object with optional `groups` ("" is
+/// the core group), `kinds`, `namespaces` and `selector` (a label selector:
+/// matchLabels, matchExpressions). Without --interest the section stays as
+/// it is; --every-object removes it (the plugin is shown every object).
+/// Secrets are shown only to plugins granted `secrets`, whatever the rules.
+///
+/// Examples:
 ///   rekon plugin annotate policy.wasm --capability clock -o policy.annotated.wasm
+///   rekon plugin annotate affinity.wasm \
+///     --interest '{"groups":["apps"],"kinds":["Deployment","StatefulSet","DaemonSet"]}' -o affinity.wasm
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct AnnotateArgs {
     /// The plugin component (.wasm).
     file: PathBuf,
-    /// A capability it needs (clock, random); repeat for more.
+    /// A capability it needs (clock, random, secrets, create, delete,
+    /// rename); repeat for more.
     #[arg(long, value_name = "CAP")]
     capability: Vec<Capability>,
+    /// A rule of the objects it is shown (JSON, see above); repeat for more.
+    #[arg(long, value_name = "JSON", conflicts_with = "every_object")]
+    interest: Vec<String>,
+    /// Remove its interest declaration: it is shown every object.
+    #[arg(long)]
+    every_object: bool,
     /// Output file (may be FILE itself; written atomically).
     #[arg(short, long, value_name = "OUT")]
     output: PathBuf,
@@ -175,7 +205,7 @@ fn run_plugin(cli: &super::Cli, args: &RunArgs) -> anyhow::Result<ExitCode> {
     let limits = Limits {
         timeout: Duration::from_millis(args.timeout_ms),
         memory_bytes: (args.memory_mib as usize) << 20,
-        grant: args.grant.iter().copied().collect(),
+        grant: grant_of(&args.grant),
         ..Limits::default()
     };
     let (_runtime, plugin) = load(cli, &args.plugin, limits)?;
@@ -205,22 +235,25 @@ fn run_plugin(cli: &super::Cli, args: &RunArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         World::ManifestMutator => {
-            let objects = yaml_objects(&input, &input_name)?;
-            let out = plugin.mutate(&settings, &objects)?;
-            let values: Vec<Value> = out
-                .iter()
-                .enumerate()
-                .map(|(i, t)| {
-                    serde_json::from_str(t)
-                        .with_context(|| format!("plugin returned invalid JSON for object {i}"))
-                })
-                .collect::<anyhow::Result<_>>()?;
-            print!("{}", rekon_kustomize::to_yaml(&values));
+            let objects = yaml_values(&input, &input_name)?;
+            let refs: Vec<&Value> = objects.iter().collect();
+            // The same path as a render: interest, Secrets and the grant apply.
+            let mutation = plugin.mutate_objects(&settings, &refs)?;
+            let mut out = objects.clone();
+            for (at, object) in mutation.replaced {
+                out[at] = object;
+            }
+            for at in mutation.removed.iter().rev() {
+                out.remove(*at);
+            }
+            out.extend(mutation.added);
+            print!("{}", rekon_kustomize::to_yaml(&out));
             Ok(ExitCode::SUCCESS)
         }
         World::ManifestValidator => {
-            let objects = yaml_objects(&input, &input_name)?;
-            let violations = plugin.validate(&settings, &objects)?;
+            let objects = yaml_values(&input, &input_name)?;
+            let refs: Vec<&Value> = objects.iter().collect();
+            let violations = plugin.validate_objects(&settings, &refs)?;
             let mut denied = false;
             for v in &violations {
                 let severity = match v.severity {
@@ -255,7 +288,7 @@ struct Inspection {
     #[serde(flatten)]
     info: PluginInfo,
     /// The grant from --grant and --config (`null`: none given).
-    granted: Option<Capabilities>,
+    granted: Option<Grant>,
     /// Why that grant refuses the plugin (`null`: it admits it, or none given).
     refused: Option<String>,
 }
@@ -266,31 +299,45 @@ fn inspect(cli: &super::Cli, args: &InspectArgs) -> anyhow::Result<ExitCode> {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "plugin".into());
-    let mut given: Option<Capabilities> = None;
+    let mut given: Option<Grant> = None;
     if let Some(config) = &args.config {
         let (configured, grant) = configured_grant(config, &args.file)?;
         name = configured;
         given = Some(grant);
     }
-    if !args.grant.is_empty() {
-        let flags: Capabilities = args.grant.iter().copied().collect();
-        given = Some(given.unwrap_or_default().union(flags));
+    for entry in &args.grant {
+        let grant = given.get_or_insert_with(Grant::none);
+        // Checked by `grant_entry`.
+        grant.add(entry).map_err(anyhow::Error::msg)?;
     }
     let runtime = cli.runtime(None)?;
-    let asked = given.unwrap_or_default();
-    let with_grant = |grant| Limits {
-        grant,
+    let mut limits = Limits {
+        grant: given.clone().unwrap_or_default(),
         ..Limits::default()
     };
-    let (plugin, refused) = match load_as(&runtime, name.clone(), &args.file, with_grant(asked)) {
-        Ok(plugin) => (plugin, None),
-        // Show the plugin anyway (granting what it lacks), and say why
-        // the given grant refuses it.
-        Err(err @ PluginError::CapabilityNotGranted { missing, .. }) => (
-            load_as(&runtime, name, &args.file, with_grant(asked.union(missing)))?,
-            given.is_some().then(|| err.to_string()),
-        ),
-        Err(err) => return Err(err.into()),
+    // Show the plugin anyway, with the grant adjusted to what it declares,
+    // and say why the given grant refuses it. Two adjustments at most: what
+    // is missing, and what is granted but not declared.
+    let mut refused = None;
+    let mut attempts = 0;
+    let plugin = loop {
+        let err = match load_as(&runtime, name.clone(), &args.file, limits.clone()) {
+            Ok(plugin) => break plugin,
+            Err(err) => err,
+        };
+        attempts += 1;
+        match &err {
+            PluginError::CapabilityNotGranted { missing, .. } if attempts <= 2 => {
+                limits.grant.capabilities = limits.grant.capabilities.union(*missing);
+            }
+            PluginError::GrantNotDeclared { undeclared, .. } if attempts <= 2 => {
+                limits.grant.capabilities = limits.grant.capabilities.without(*undeclared);
+            }
+            _ => return Err(err.into()),
+        }
+        if given.is_some() && refused.is_none() {
+            refused = Some(err.to_string());
+        }
     };
     let inspection = Inspection {
         info: plugin.info(),
@@ -306,7 +353,7 @@ fn inspect(cli: &super::Cli, args: &InspectArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The name and grant of the `[plugins.NAME]` table of `config` whose path is `file`.
-fn configured_grant(config: &Path, file: &Path) -> anyhow::Result<(String, Capabilities)> {
+fn configured_grant(config: &Path, file: &Path) -> anyhow::Result<(String, Grant)> {
     let loaded = crate::config::Config::load(config)?;
     let wanted =
         std::fs::canonicalize(file).with_context(|| format!("reading {}", file.display()))?;
@@ -314,7 +361,7 @@ fn configured_grant(config: &Path, file: &Path) -> anyhow::Result<(String, Capab
         .plugins
         .iter()
         .find(|(_, p)| std::fs::canonicalize(&p.path).is_ok_and(|p| p == wanted))
-        .map(|(name, p)| (name.clone(), p.limits.grant))
+        .map(|(name, p)| (name.clone(), p.limits.grant.clone()))
         .with_context(|| {
             format!(
                 "{}: no [plugins.NAME] table has path {} (its plugins: {})",
@@ -347,14 +394,31 @@ fn print_inspection(inspection: &Inspection) {
     } else {
         println!("  declared:  {} ({})", info.declared, info.declared_in);
     }
-    match inspection.granted {
+    match &inspection.granted {
         Some(granted) => println!("  granted:   {granted}"),
-        None => println!("  granted:   (not given: use --grant CAP or --config FILE)"),
+        None => println!("  granted:   (not given: use --grant GRANT or --config FILE)"),
     }
     match &inspection.refused {
         Some(why) => println!("  refused:   {why}"),
-        None => println!("  in force:  {}", info.effective),
+        None if inspection.granted.is_some() => println!("  in force:  {}", info.grant),
+        None => {}
     }
+    println!("interest:");
+    if info.interest.is_declared() {
+        println!("  declared:  ({})", info.interest_declared_in);
+        for line in info.interest.lines() {
+            println!("    {line}");
+        }
+    } else if info.interest_declared_in == capabilities::DeclaredIn::NotRecorded {
+        println!("  every object (not recorded in a precompiled artifact)");
+    } else {
+        println!("  every object (no declaration)");
+    }
+    println!("  Secrets:   {}", if info.effective.contains(Capability::Secrets) {
+        "shown (granted `secrets`)"
+    } else {
+        "withheld (not granted `secrets`)"
+    });
     println!("imports:");
     let width = info.imports.iter().map(String::len).max().unwrap_or(0);
     for import in &info.import_uses {
@@ -391,10 +455,33 @@ fn annotate(args: &AnnotateArgs) -> anyhow::Result<ExitCode> {
     let wasm =
         std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
     let declared: Capabilities = args.capability.iter().copied().collect();
-    let annotated = capabilities::annotate(&wasm, declared)
-        .with_context(|| format!("annotating {}", args.file.display()))?;
+    let context = || format!("annotating {}", args.file.display());
+    let mut annotated = capabilities::annotate(&wasm, declared).with_context(context)?;
+    let mut interest_note = String::new();
+    if !args.interest.is_empty() || args.every_object {
+        let text = args.interest.join("\n");
+        // Parsed as the host will read it, so a bad rule is refused here.
+        if !args.every_object {
+            crate::plugin::Interest::parse(&text, capabilities::DeclaredIn::Component)
+                .map_err(|e| anyhow::anyhow!("--interest: {}", e.to_string().trim_start_matches("its ")))?;
+        }
+        annotated = capabilities::replace_section(
+            &annotated,
+            crate::plugin::interest::SECTION,
+            (!args.every_object).then_some(text.as_str()),
+        )
+        .with_context(context)?;
+        interest_note = if args.every_object {
+            "; shown every object".into()
+        } else {
+            format!("; shown objects matching {} rule(s)", args.interest.len())
+        };
+    }
     write_atomically(&args.output, &annotated)?;
-    eprintln!("wrote {}: declares {declared}", args.output.display());
+    eprintln!(
+        "wrote {}: declares {declared}{interest_note}",
+        args.output.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -422,7 +509,7 @@ fn read_input(arg: &str) -> anyhow::Result<String> {
     }
 }
 
-fn yaml_objects(text: &str, file: &Path) -> anyhow::Result<Vec<String>> {
+fn yaml_values(text: &str, file: &Path) -> anyhow::Result<Vec<Value>> {
     let docs = rekon_kustomize::parse_yaml_documents(text, file)?;
-    Ok(docs.into_iter().map(|(v, _)| v.to_string()).collect())
+    Ok(docs.into_iter().map(|(v, _)| v).collect())
 }

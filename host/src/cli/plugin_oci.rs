@@ -9,7 +9,6 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::config::{Config, RegistryConfig};
-use crate::plugin::capabilities::Capabilities;
 use crate::plugin::oci::{self, ArtifactRef, ComponentInfo};
 use crate::plugin::{write_atomically, Limits, PluginSource, World};
 
@@ -94,14 +93,17 @@ pub fn push(cli: &super::Cli, args: &PushArgs) -> anyhow::Result<ExitCode> {
     }
     let wasm =
         std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
-    // Every capability granted: pushing judges what the plugin is, not
-    // what a node will grant it.
+    // Granted exactly what it declares: pushing judges what the plugin is,
+    // not what a node will grant it.
+    let declared = crate::plugin::capabilities::read_declaration(&wasm)
+        .map(|d| d.capabilities)
+        .unwrap_or_default();
     let plugin = cli.runtime(None)?.load(&PluginSource {
         name: reference.repository.clone(),
         path: args.file.clone(),
         sha256: None,
         limits: Limits {
-            grant: Capabilities::all(),
+            grant: crate::plugin::Grant::of(declared),
             ..Limits::default()
         },
     })?;

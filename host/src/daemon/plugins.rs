@@ -8,6 +8,11 @@
 //! that replaces the current version; one that fails is refused, the old
 //! version stays, and the plugin's status says why. Work in flight holds a
 //! [`PluginSet::snapshot`] and finishes with the versions it started with.
+//!
+//! A version that passed all that can still overstep its grant in a real
+//! render (on objects its suite did not have): [`PluginSet::roll_back`] then
+//! puts the version before it back, and the file stays refused until it
+//! changes again.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -63,6 +68,8 @@ struct Seen {
 #[derive(Default)]
 struct Entry {
     current: Option<Plugin>,
+    /// The version `current` replaced, for [`PluginSet::roll_back`].
+    previous: Option<Plugin>,
     seen: Option<Seen>,
     /// The last file problem reported, so a missing file is said once, not every poll.
     unreadable: Option<String>,
@@ -217,13 +224,43 @@ impl PluginSet {
                         .write()
                         .expect("plugin set lock")
                         .insert(name.clone(), plugin.clone());
-                    entry.current = Some(plugin);
+                    entry.previous = entry.current.replace(plugin);
                     events.push(event);
                 }
                 Err(reason) => events.push(self.refuse(board, name, entry, sha256, reason)),
             }
         }
         events
+    }
+
+    /// Take version `sha256` of plugin `name` out of service for `reason`
+    /// and put the version it replaced back. Returns whether that happened
+    /// (not when `sha256` is no longer current or there is no version
+    /// before it: then the render's failure stands). The refused file is
+    /// not loaded again until it changes.
+    pub fn roll_back(&self, name: &str, sha256: &str, reason: &str, board: &StatusBoard) -> bool {
+        let mut entries = self.entries.lock().expect("plugin entries lock");
+        let Some(entry) = entries.get_mut(name) else {
+            return false;
+        };
+        if entry.current.as_ref().map(Plugin::sha256) != Some(sha256) {
+            return false;
+        }
+        let Some(previous) = entry.previous.take() else {
+            return false;
+        };
+        self.current
+            .write()
+            .expect("plugin set lock")
+            .insert(name.to_string(), previous.clone());
+        entry.current = Some(previous);
+        self.refuse(board, name, entry, sha256.to_string(), reason.to_string());
+        let back = entry.current.as_ref().map(Plugin::sha256).unwrap_or_default();
+        board.update(Kind::Plugin, name, |s| {
+            s.ready = Some(true);
+            s.revision = Some(back.to_string());
+        });
+        true
     }
 
     fn refuse(
@@ -287,7 +324,7 @@ impl PluginSet {
                 name: name.to_string(),
                 path: file.to_path_buf(),
                 sha256: declared.sha256.clone(),
-                limits: declared.limits,
+                limits: declared.limits.clone(),
             })
             .map_err(|e| e.to_string())?;
         let uses = uses(config, name);

@@ -2,7 +2,7 @@
 //! scan an image, write the chosen images to git. Each returns what the
 //! status board shows; scheduling is [`super::run_item`]'s job.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::alerts::{Event, Severity};
@@ -13,7 +13,9 @@ use crate::images::message::CommitMessage;
 use crate::images::registry::RegistryClient;
 use crate::images::scan::scan;
 use crate::images::tagstore::TagStore;
-use crate::render::Renderer;
+use crate::config::Kustomization;
+use crate::plugin::{Plugin, PluginError};
+use crate::render::{ChangeKind, RenderError, Rendered, Renderer};
 use crate::retry::Retry;
 use crate::status::{
     timestamp, CommitRecord, FieldChanged, ImageDetail, Kind, KustomizationDetail, ObjectAction,
@@ -141,14 +143,23 @@ pub async fn reconcile(shared: Arc<Shared>, name: String) -> Outcome {
             )));
         }
     }
-    let renderer = Renderer::with_plugins(shared.plugins.snapshot(), &k)?;
-    let rendered = {
-        let _reading = match &k.source {
-            Some(source) => Some(shared.checkout_locks[source].read().await),
-            None => None,
-        };
-        let k = k.clone();
-        tokio::task::spawn_blocking(move || renderer.render(&root, &k)).await??
+    let rendered = match render(&shared, &k, &root).await? {
+        // A version that oversteps its grant is taken out of service and
+        // the one before it put back, so one bad update does not stop
+        // every reconcile; the render then runs again.
+        (Err(RenderError::Plugin(PluginError::Overstep { plugin, overstep })), plugins)
+            if plugins.get(&plugin).is_some_and(|p| {
+                shared.plugins.roll_back(
+                    &plugin,
+                    p.sha256(),
+                    &format!("it overstepped its grant in a render of `{name}`: {overstep}"),
+                    &shared.board,
+                )
+            }) =>
+        {
+            render(&shared, &k, &root).await?.0?
+        }
+        (result, _) => result?,
     };
     shared.board.update(Kind::Kustomization, &name, |s| {
         let detail = s
@@ -162,7 +173,11 @@ pub async fn reconcile(shared: Arc<Shared>, name: String) -> Outcome {
             .map(|c| FieldChanged {
                 plugin: c.plugin.clone(),
                 object: c.object.clone(),
-                path: c.field.path.clone(),
+                path: match c.change {
+                    ChangeKind::Field => c.field.path.clone(),
+                    ChangeKind::Added => "(object added)".into(),
+                    ChangeKind::Removed => "(object removed)".into(),
+                },
                 before: crate::explain::short(&c.field.before),
                 after: crate::explain::short(&c.field.after),
             })
@@ -265,6 +280,24 @@ pub async fn reconcile(shared: Arc<Shared>, name: String) -> Outcome {
 }
 
 /// Scan image `name`; a new certain choice rings the automation.
+/// Render `k` from `root` with the current plugin versions, holding the
+/// checkout's read lock; the versions used come back with the result.
+async fn render(
+    shared: &Arc<Shared>,
+    k: &Kustomization,
+    root: &std::path::Path,
+) -> Result<(Result<Rendered, RenderError>, HashMap<String, Plugin>), NotDone> {
+    let plugins = shared.plugins.snapshot();
+    let renderer = Renderer::with_plugins(plugins.clone(), k)?;
+    let _reading = match &k.source {
+        Some(source) => Some(shared.checkout_locks[source].read().await),
+        None => None,
+    };
+    let (k, root) = (k.clone(), root.to_path_buf());
+    let result = tokio::task::spawn_blocking(move || renderer.render(&root, &k)).await?;
+    Ok((result, plugins))
+}
+
 pub async fn scan_image(shared: Arc<Shared>, name: String) -> Outcome {
     let image = &shared.config.images[&name];
     let Some(plugin) = shared.plugins.snapshot().remove(&image.policy) else {

@@ -46,36 +46,69 @@ use super::error::PluginError;
 /// Name of the custom section that holds a plugin's declaration.
 pub const SECTION: &str = "rekon.capabilities";
 
-/// Something a plugin may ask for beyond the base sandbox.
+/// Something a plugin may ask for beyond the base sandbox and scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Capability {
     /// The real wall and monotonic clocks.
     Clock,
     /// Real randomness (`wasi:random/*`).
     Random,
+    /// Being shown Secrets and the kinds the operator marks sensitive.
+    Secrets,
+    /// Adding objects to the render (the grant may limit the kinds).
+    Create,
+    /// Removing objects from the render (the grant may limit the kinds).
+    Delete,
+    /// Changing an object's namespace or name.
+    Rename,
 }
 
 impl Capability {
     /// Every capability this host knows, in display order.
-    pub const ALL: [Capability; 2] = [Capability::Clock, Capability::Random];
+    pub const ALL: [Capability; 6] = [
+        Capability::Clock,
+        Capability::Random,
+        Capability::Secrets,
+        Capability::Create,
+        Capability::Delete,
+        Capability::Rename,
+    ];
+
+    /// The capabilities about what a plugin is shown and may change (rather
+    /// than what the sandbox returns). `rekon:plugin@0.1.0` predates them, so
+    /// for a 0.1.0 component the operator's grant stands in for a declaration.
+    pub const SCOPE: [Capability; 4] = [
+        Capability::Secrets,
+        Capability::Create,
+        Capability::Delete,
+        Capability::Rename,
+    ];
 
     /// The name used in declarations, `rekon.toml` and on the command line.
     pub fn name(self) -> &'static str {
         match self {
             Capability::Clock => "clock",
             Capability::Random => "random",
+            Capability::Secrets => "secrets",
+            Capability::Create => "create",
+            Capability::Delete => "delete",
+            Capability::Rename => "rename",
         }
     }
 
-    /// What a plugin sees with the capability.
+    /// What a plugin sees or may do with the capability.
     pub fn granted_behaviour(self) -> &'static str {
         match self {
             Capability::Clock => "the host's real wall and monotonic clocks",
             Capability::Random => "the host's real random generators",
+            Capability::Secrets => "shown Secrets and the kinds marked sensitive",
+            Capability::Create => "may add objects",
+            Capability::Delete => "may remove objects",
+            Capability::Rename => "may change an object's namespace or name",
         }
     }
 
-    /// What a plugin sees without it.
+    /// What a plugin sees or may do without it.
     pub fn base_behaviour(self) -> &'static str {
         match self {
             Capability::Clock => {
@@ -84,6 +117,10 @@ impl Capability {
             Capability::Random => {
                 "fixed-seed generators: the same bytes in every call (ChaCha12, constant seeds)"
             }
+            Capability::Secrets => "never shown a Secret or a kind marked sensitive",
+            Capability::Create => "adding an object fails the render",
+            Capability::Delete => "removing an object fails the render",
+            Capability::Rename => "changing a namespace or name fails the render",
         }
     }
 
@@ -114,7 +151,7 @@ impl FromStr for Capability {
     }
 }
 
-/// A set of capabilities (small and `Copy`, so it travels in [`super::Limits`]).
+/// A set of capabilities (small and `Copy`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Capabilities(u8);
 
@@ -255,6 +292,14 @@ pub enum DeclarationError {
     /// The section names a capability this host does not know.
     #[error("its `{SECTION}` section declares an {0}; a newer rekon may know it")]
     Unknown(UnknownCapability),
+    /// Its interest declaration does not parse.
+    #[error("its `{}` section{}: {message}", super::interest::SECTION, if *line == 0 { String::new() } else { format!(", line {line}") })]
+    Interest {
+        /// The line (1-based; 0 for the section as a whole).
+        line: usize,
+        /// What is wrong, naming the field.
+        message: String,
+    },
 }
 
 /// Read the declaration of a component: its own [`SECTION`] if it has one,
@@ -309,6 +354,22 @@ fn parse_text(data: &[u8]) -> Result<Capabilities, DeclarationError> {
 /// `capabilities` (an empty set declares "nothing beyond log", overriding
 /// what its core modules say). Everything else is copied byte for byte.
 pub fn annotate(component: &[u8], capabilities: Capabilities) -> Result<Vec<u8>, DeclarationError> {
+    let mut text = String::new();
+    for name in capabilities.names() {
+        text.push_str(name);
+        text.push('\n');
+    }
+    replace_section(component, SECTION, Some(&text))
+}
+
+/// `component` with its own custom section `name` removed and, if `text` is
+/// given, a new one holding it appended. Nested modules and components are
+/// copied whole, so their sections stay.
+pub fn replace_section(
+    component: &[u8],
+    name: &str,
+    text: Option<&str>,
+) -> Result<Vec<u8>, DeclarationError> {
     if !Parser::is_component(component) {
         return Err(DeclarationError::Malformed(
             if Parser::is_core_wasm(component) {
@@ -333,22 +394,202 @@ pub fn annotate(component: &[u8], capabilities: Capabilities) -> Result<Vec<u8>,
         let ours = id == 0
             && BinaryReader::new(content, 0)
                 .read_string()
-                .is_ok_and(|name| name == SECTION);
+                .is_ok_and(|found| found == name);
         if !ours {
             out.extend_from_slice(&component[start..reader.original_position()]);
         }
     }
-    let mut text = String::new();
-    for name in capabilities.names() {
-        text.push_str(name);
-        text.push('\n');
+    if let Some(text) = text {
+        CustomSection {
+            name: name.into(),
+            data: text.as_bytes().into(),
+        }
+        .append_to_component(&mut out);
     }
-    CustomSection {
-        name: SECTION.into(),
-        data: text.as_bytes().into(),
-    }
-    .append_to_component(&mut out);
     Ok(out)
+}
+
+/// A kind a grant or `[render] sensitive` names: `Kind` (any group),
+/// `group/Kind`, or `core/Kind` for the core group (which has no name).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct KindName {
+    /// The API group; `None` matches any group, `Some("")` the core group.
+    pub group: Option<String>,
+    /// The kind, e.g. `HelmChart`.
+    pub kind: String,
+}
+
+impl KindName {
+    /// Whether an object of `group` and `kind` is named.
+    pub fn matches(&self, group: &str, kind: &str) -> bool {
+        self.kind == kind && self.group.as_deref().is_none_or(|g| g == group)
+    }
+}
+
+impl FromStr for KindName {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (group, kind) = match s.rsplit_once('/') {
+            Some(("core", kind)) => (Some(String::new()), kind),
+            Some((group, kind)) => (Some(group.to_string()), kind),
+            None => (None, s),
+        };
+        let valid = |t: &str| {
+            !t.is_empty() && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        };
+        if !valid(kind) || group.as_deref().is_some_and(|g| !g.is_empty() && !valid(g)) {
+            return Err(format!(
+                "`{s}` is not a kind (write `Kind`, `group/Kind`, or `core/Kind` for the core group)"
+            ));
+        }
+        Ok(KindName {
+            group,
+            kind: kind.to_string(),
+        })
+    }
+}
+
+impl fmt::Display for KindName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.group.as_deref() {
+            None => f.write_str(&self.kind),
+            Some("") => write!(f, "core/{}", self.kind),
+            Some(g) => write!(f, "{g}/{}", self.kind),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for KindName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// What the operator grants a plugin: capabilities, and for `create` and
+/// `delete` optionally the kinds they are limited to (`"create:HelmChart"`,
+/// `"delete:helm.toolkit.fluxcd.io/HelmRelease,HelmRepository"`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Grant {
+    /// The capabilities granted.
+    pub capabilities: Capabilities,
+    /// Kinds `create` is limited to (empty: any kind).
+    pub create_kinds: Vec<KindName>,
+    /// Kinds `delete` is limited to (empty: any kind).
+    pub delete_kinds: Vec<KindName>,
+}
+
+impl Grant {
+    /// Nothing granted.
+    pub fn none() -> Grant {
+        Grant::default()
+    }
+
+    /// These capabilities, no kind limits.
+    pub fn of(capabilities: Capabilities) -> Grant {
+        Grant {
+            capabilities,
+            ..Grant::default()
+        }
+    }
+
+    /// Parse one entry (`clock`, `create`, `create:HelmChart,Namespace`) into `self`.
+    pub fn add(&mut self, entry: &str) -> Result<(), String> {
+        let (name, kinds) = match entry.split_once(':') {
+            Some((name, kinds)) => (name, Some(kinds)),
+            None => (entry, None),
+        };
+        let capability: Capability = name.parse().map_err(|e: UnknownCapability| e.to_string())?;
+        if let Some(kinds) = kinds {
+            let list = match capability {
+                Capability::Create => &mut self.create_kinds,
+                Capability::Delete => &mut self.delete_kinds,
+                other => {
+                    return Err(format!(
+                        "`{entry}`: only `create` and `delete` can be limited to kinds, not `{other}`"
+                    ))
+                }
+            };
+            for kind in kinds.split(',') {
+                list.push(kind.trim().parse()?);
+            }
+        } else if capability == Capability::Create {
+            self.create_kinds.clear();
+        } else if capability == Capability::Delete {
+            self.delete_kinds.clear();
+        }
+        self.capabilities.insert(capability);
+        Ok(())
+    }
+
+    /// Parse a list of entries (as `grant` in rekon.toml, `--grant`, suites write them).
+    pub fn parse<'a>(entries: impl IntoIterator<Item = &'a str>) -> Result<Grant, String> {
+        let mut grant = Grant::none();
+        for entry in entries {
+            grant.add(entry)?;
+        }
+        Ok(grant)
+    }
+
+    /// Whether adding an object of `group`/`kind` is granted.
+    pub fn may_create(&self, group: &str, kind: &str) -> bool {
+        self.capabilities.contains(Capability::Create)
+            && (self.create_kinds.is_empty()
+                || self.create_kinds.iter().any(|k| k.matches(group, kind)))
+    }
+
+    /// Whether removing an object of `group`/`kind` is granted.
+    pub fn may_delete(&self, group: &str, kind: &str) -> bool {
+        self.capabilities.contains(Capability::Delete)
+            && (self.delete_kinds.is_empty()
+                || self.delete_kinds.iter().any(|k| k.matches(group, kind)))
+    }
+
+    /// The entries, as they would be written in rekon.toml.
+    pub fn entries(&self) -> Vec<String> {
+        self.capabilities
+            .iter()
+            .map(|c| {
+                let kinds = match c {
+                    Capability::Create => &self.create_kinds,
+                    Capability::Delete => &self.delete_kinds,
+                    _ => return c.name().to_string(),
+                };
+                if kinds.is_empty() {
+                    c.name().to_string()
+                } else {
+                    let list: Vec<String> = kinds.iter().map(ToString::to_string).collect();
+                    format!("{c}:{}", list.join(","))
+                }
+            })
+            .collect()
+    }
+}
+
+impl fmt::Display for Grant {
+    /// `clock, create:HelmChart`, or `none`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.capabilities.is_empty() {
+            return f.write_str("none");
+        }
+        f.write_str(&self.entries().join(", "))
+    }
+}
+
+impl serde::Serialize for Grant {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.entries())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Grant {
+    /// A list of entries; a bad one is an error the format's parser places at its line.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let entries = Vec::<String>::deserialize(d)?;
+        Grant::parse(entries.iter().map(String::as_str)).map_err(serde::de::Error::custom)
+    }
 }
 
 /// What the host links for one family of imports.
@@ -438,19 +679,24 @@ pub struct Admission {
     pub declared: Declaration,
     /// What the operator granted.
     pub granted: Capabilities,
-    /// What it actually gets: the declaration, all of it granted.
+    /// What it actually gets: its declaration, all of it granted (plus, for
+    /// a 0.1.0 component, the scope capabilities granted in its stead).
     pub effective: Capabilities,
 }
 
 /// Decide what plugin `plugin` (file `path`) gets: refuse it when it imports
 /// something `rules` do not provide, imports something needing a capability
-/// it did not declare, or declares a capability the operator did not grant.
+/// it did not declare, declares a capability the operator did not grant, or
+/// is granted one it did not declare (a grant must be asked for; for a
+/// component of `rekon:plugin@0.1.0` (`v0_1`) the scope capabilities are
+/// the exception, since that contract predates them).
 /// `declared` is `None` for a precompiled artifact (the grant stands in).
 pub(crate) fn admit(
     plugin: &str,
     path: &Path,
     declared: Option<Declaration>,
     granted: Capabilities,
+    v0_1: bool,
     imports: &[String],
     rules: &[ImportRule],
 ) -> Result<Admission, PluginError> {
@@ -486,10 +732,23 @@ pub(crate) fn admit(
             granted,
         });
     }
+    let stand_in: Capabilities = if v0_1 {
+        Capability::SCOPE.into_iter().collect()
+    } else {
+        Capabilities::NONE
+    };
+    let undeclared = granted.without(declared.capabilities).without(stand_in);
+    if !undeclared.is_empty() {
+        return Err(PluginError::GrantNotDeclared {
+            plugin: plugin.to_string(),
+            path: path.to_path_buf(),
+            undeclared,
+        });
+    }
     Ok(Admission {
         declared,
         granted,
-        effective: declared.capabilities,
+        effective: granted,
     })
 }
 

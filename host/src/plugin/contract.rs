@@ -2,15 +2,19 @@
 //!
 //! Compatibility rule (also in `wit/README.md`): a host speaking
 //! `rekon:plugin@MAJOR.MINOR.x` accepts plugins built against the same
-//! `MAJOR.MINOR` and any patch version; anything else is refused before the
-//! plugin is instantiated, with both versions named.
+//! `MAJOR.MINOR` and any patch version, and the earlier series it lists in
+//! [`SUPPORTED`] (run through bindings of that frozen version); anything else
+//! is refused before the plugin is instantiated, with both versions named.
 
 use std::fmt;
 
 /// The contract package this host implements.
 pub const PACKAGE: &str = "rekon:plugin";
 /// The contract version this host implements (the version in `wit/*.wit`).
-pub const VERSION: &str = "0.1.0";
+pub const VERSION: &str = "0.2.0";
+/// Every `MAJOR.MINOR` series this host runs, newest first: its own and
+/// `0.1` (`wit/0.1.0/`, frozen).
+pub const SUPPORTED: &[&str] = &["0.2", "0.1"];
 
 /// Which of the three plugin worlds a component implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -68,8 +72,16 @@ impl fmt::Display for World {
 pub struct Contract {
     /// The world the component implements.
     pub world: World,
-    /// The full contract version it was built against, e.g. `0.1.0`.
+    /// The full contract version it was built against, e.g. `0.2.0`.
     pub version: String,
+}
+
+impl Contract {
+    /// Whether it was built against `rekon:plugin@0.1.x`, which this host
+    /// runs through the frozen 0.1.0 bindings.
+    pub fn is_v0_1(&self) -> bool {
+        series(&self.version) == "0.1"
+    }
 }
 
 /// Why a component is not a plugin this host can run.
@@ -86,13 +98,13 @@ pub enum ContractError {
     /// It was built against another major/minor version of the contract.
     #[error(
         "it was built against contract {PACKAGE}@{found}, but this host speaks {PACKAGE}@{VERSION} \
-         and accepts only {PACKAGE}@{host_series}.x; rebuild the plugin against wit/ of this rekon"
+         and runs plugins of {accepted}; rebuild the plugin against wit/ of this rekon \
+         (or use a rekon that speaks {PACKAGE}@{found})",
+        accepted = SUPPORTED.iter().map(|s| format!("{PACKAGE}@{s}.x")).collect::<Vec<_>>().join(" and ")
     )]
     Incompatible {
         /// The plugin's contract version.
         found: String,
-        /// `MAJOR.MINOR` of this host.
-        host_series: String,
     },
     /// It exports `plugin` but no world interface, or several.
     #[error("it must export `plugin` and exactly one of image-policy, mutator, validator; it exports: {exports}")]
@@ -120,16 +132,15 @@ pub fn identify<'a>(
             exports: list(&names),
         });
     }
-    let host_series = series(VERSION);
     for (_, version) in &ours {
-        if series(version) != host_series {
+        // Mixed versions cannot happen with one WIT package; refuse them anyway.
+        if !SUPPORTED.contains(&series(version)) || series(version) != series(ours[0].1) {
             return Err(ContractError::Incompatible {
                 found: if version.is_empty() {
                     "(unversioned)".to_string()
                 } else {
                     version.to_string()
                 },
-                host_series: host_series.to_string(),
             });
         }
     }
@@ -175,14 +186,17 @@ mod tests {
 
     #[test]
     fn identifies_each_world() {
-        let c = identify(["rekon:plugin/plugin@0.1.0", "rekon:plugin/mutator@0.1.0"]).unwrap();
+        let c = identify(["rekon:plugin/plugin@0.2.0", "rekon:plugin/mutator@0.2.0"]).unwrap();
         assert_eq!(
             c,
             Contract {
                 world: World::ManifestMutator,
-                version: "0.1.0".into()
+                version: "0.2.0".into()
             }
         );
+        assert!(!c.is_v0_1());
+        let c = identify(["rekon:plugin/plugin@0.1.0", "rekon:plugin/mutator@0.1.0"]).unwrap();
+        assert!(c.is_v0_1());
         let c = identify([
             "rekon:plugin/plugin@0.1.4",
             "rekon:plugin/image-policy@0.1.4",
@@ -195,10 +209,15 @@ mod tests {
     #[test]
     fn refuses_another_minor_naming_both_versions() {
         let err =
-            identify(["rekon:plugin/plugin@0.2.0", "rekon:plugin/mutator@0.2.0"]).unwrap_err();
+            identify(["rekon:plugin/plugin@0.3.0", "rekon:plugin/mutator@0.3.0"]).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("rekon:plugin@0.2.0"), "{msg}");
-        assert!(msg.contains("rekon:plugin@0.1.0"), "{msg}");
+        assert!(msg.contains("rekon:plugin@0.3.0"), "{msg}");
+        assert!(msg.contains("speaks rekon:plugin@0.2.0"), "{msg}");
+        assert!(
+            msg.contains("rekon:plugin@0.2.x and rekon:plugin@0.1.x"),
+            "{msg}"
+        );
+        assert!(identify(["rekon:plugin/plugin@0.1.0", "rekon:plugin/mutator@0.2.0"]).is_err());
     }
 
     #[test]
@@ -209,14 +228,14 @@ mod tests {
         ));
         assert!(matches!(
             identify([
-                "rekon:plugin/plugin@0.1.0",
-                "rekon:plugin/mutator@0.1.0",
-                "rekon:plugin/validator@0.1.0"
+                "rekon:plugin/plugin@0.2.0",
+                "rekon:plugin/mutator@0.2.0",
+                "rekon:plugin/validator@0.2.0"
             ]),
             Err(ContractError::AmbiguousWorld { .. })
         ));
         assert!(matches!(
-            identify(["rekon:plugin/mutator@0.1.0"]),
+            identify(["rekon:plugin/mutator@0.2.0"]),
             Err(ContractError::AmbiguousWorld { .. })
         ));
     }

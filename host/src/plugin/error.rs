@@ -73,6 +73,40 @@ pub enum PluginError {
         /// What the operator granted.
         granted: super::Capabilities,
     },
+    /// The operator grants something the plugin does not declare.
+    #[error(
+        "plugin `{plugin}` ({}) is refused: its `grant` gives {}, which the plugin does not declare; \
+         remove {} from `grant` under [plugins.{plugin}] (or the suite's `grant`), or declare {} in the plugin \
+         (`declare_capabilities!` with the Rust SDK, `rekon plugin annotate FILE --capability NAME -o OUT` for any component)",
+        path.display(),
+        undeclared.names().iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "),
+        if undeclared.names().len() == 1 { "it" } else { "them" },
+        if undeclared.names().len() == 1 { "it" } else { "them" },
+    )]
+    GrantNotDeclared {
+        /// The plugin's name.
+        plugin: String,
+        /// Its file.
+        path: PathBuf,
+        /// The granted capabilities it does not declare.
+        undeclared: super::Capabilities,
+    },
+    /// A mutator changed what its grant does not allow; nothing is applied.
+    #[error("plugin `{plugin}` overstepped its grant: {overstep}; the render is stopped and nothing is applied")]
+    Overstep {
+        /// The plugin's name.
+        plugin: String,
+        /// What it tried, naming the object.
+        overstep: super::scope::Overstep,
+    },
+    /// A mutator's answer does not fit the objects it was given.
+    #[error("plugin `{plugin}`, export `mutate`: {problem}")]
+    BadAnswer {
+        /// The plugin's name.
+        plugin: String,
+        /// What is wrong (an index out of range, an object that is not JSON...).
+        problem: String,
+    },
     /// The plugin imports an interface that needs a capability it did not declare.
     #[error(
         "plugin `{plugin}` ({}) is refused: it imports `{import}`, which needs capability `{capability}` \

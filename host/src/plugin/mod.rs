@@ -14,8 +14,10 @@ pub mod capabilities;
 pub mod contract;
 mod engine;
 mod error;
+pub mod interest;
 pub mod oci;
 pub mod sandbox;
+pub mod scope;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,15 +27,17 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Store, Trap, WasmBacktrace};
 
-pub use bindings::{Description, ObjectRef, Severity, Tag, Violation};
+pub use bindings::{Changes, Description, ObjectRef, Replacement, Severity, Tag, Violation};
 pub use cache::{store as write_atomically, CacheOutcome};
-pub use capabilities::{Admission, Capabilities, Capability};
+pub use capabilities::{Admission, Capabilities, Capability, Grant, KindName};
+pub use interest::{Interest, Sensitive};
+pub use scope::{Mutation, Overstep};
 pub use contract::World;
 pub use engine::{precompile_for_target, Allocation, PoolSize, Runtime, RuntimeOptions};
 pub use error::{CallFailure, PluginError};
 pub use sandbox::{Limits, LogLine};
 
-use bindings::{image_policy, mutator, validator};
+use bindings::{image_policy, mutator, v0_1, validator};
 use sandbox::CallState;
 
 /// Frames kept in a trap's backtrace.
@@ -63,6 +67,7 @@ pub struct Plugin {
     description: Description,
     imports: Vec<String>,
     admission: Admission,
+    interest: Interest,
     limits: Limits,
     cache: CacheOutcome,
     prepared: Prepared,
@@ -102,6 +107,24 @@ enum Prepared {
     ImagePolicy(image_policy::ImagePolicyPluginPre<CallState>),
     Mutator(mutator::ManifestMutatorPluginPre<CallState>),
     Validator(validator::ManifestValidatorPluginPre<CallState>),
+    /// The same three worlds of `rekon:plugin@0.1.0`.
+    ImagePolicyV01(v0_1::image_policy::ImagePolicyPluginPre<CallState>),
+    MutatorV01(v0_1::mutator::ManifestMutatorPluginPre<CallState>),
+    ValidatorV01(v0_1::validator::ManifestValidatorPluginPre<CallState>),
+}
+
+/// Run `$body` with `$p` bound to whichever prepared world `$prepared` holds.
+macro_rules! each_world {
+    ($prepared:expr, $p:ident => $body:expr) => {
+        match $prepared {
+            Prepared::ImagePolicy($p) => $body,
+            Prepared::Mutator($p) => $body,
+            Prepared::Validator($p) => $body,
+            Prepared::ImagePolicyV01($p) => $body,
+            Prepared::MutatorV01($p) => $body,
+            Prepared::ValidatorV01($p) => $body,
+        }
+    };
 }
 
 impl Runtime {
@@ -131,18 +154,23 @@ impl Runtime {
             path: path.clone(),
             reason,
         };
+        let declaration_error = |error| PluginError::Declaration {
+            plugin: name.clone(),
+            path: path.clone(),
+            error,
+        };
         // A precompiled artifact keeps no custom sections (see capabilities).
-        let declaration = if wasmtime::Engine::detect_precompiled(&bytes).is_some() {
-            None
+        let (declaration, interest) = if wasmtime::Engine::detect_precompiled(&bytes).is_some() {
+            (
+                None,
+                Interest::everything(capabilities::DeclaredIn::NotRecorded),
+            )
         } else {
             check_magic(&bytes).map_err(not_a_component)?;
-            Some(capabilities::read_declaration(&bytes).map_err(|source| {
-                PluginError::Declaration {
-                    plugin: name.clone(),
-                    path: path.clone(),
-                    error: source,
-                }
-            })?)
+            (
+                Some(capabilities::read_declaration(&bytes).map_err(declaration_error)?),
+                interest::read(&bytes).map_err(declaration_error)?,
+            )
         };
         let (component, cache) = self
             .compile(&name, &path, &bytes, &sha256)
@@ -165,7 +193,8 @@ impl Runtime {
             &name,
             &path,
             declaration,
-            source.limits.grant,
+            source.limits.grant.capabilities,
+            contract.is_v0_1(),
             &imports,
             capabilities::IMPORTS,
         )?;
@@ -173,15 +202,24 @@ impl Runtime {
         let pre = linker(&self.engine)
             .and_then(|l| l.instantiate_pre(&component))
             .map_err(|e| not_a_component(format!("{e:#}")))?;
-        let prepared = match contract.world {
-            World::ImagePolicy => {
+        let prepared = match (contract.world, contract.is_v0_1()) {
+            (World::ImagePolicy, false) => {
                 image_policy::ImagePolicyPluginPre::new(pre).map(Prepared::ImagePolicy)
             }
-            World::ManifestMutator => {
+            (World::ManifestMutator, false) => {
                 mutator::ManifestMutatorPluginPre::new(pre).map(Prepared::Mutator)
             }
-            World::ManifestValidator => {
+            (World::ManifestValidator, false) => {
                 validator::ManifestValidatorPluginPre::new(pre).map(Prepared::Validator)
+            }
+            (World::ImagePolicy, true) => {
+                v0_1::image_policy::ImagePolicyPluginPre::new(pre).map(Prepared::ImagePolicyV01)
+            }
+            (World::ManifestMutator, true) => {
+                v0_1::mutator::ManifestMutatorPluginPre::new(pre).map(Prepared::MutatorV01)
+            }
+            (World::ManifestValidator, true) => {
+                v0_1::validator::ManifestValidatorPluginPre::new(pre).map(Prepared::ValidatorV01)
             }
         }
         .map_err(|e| not_a_component(format!("{e:#}")))?;
@@ -199,7 +237,8 @@ impl Runtime {
             },
             imports,
             admission,
-            limits: source.limits,
+            interest,
+            limits: source.limits.clone(),
             cache,
             prepared,
             stats: Arc::default(),
@@ -247,6 +286,10 @@ fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<CallState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
     bindings::host::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)?;
+    v0_1::image_policy::rekon::plugin::host::add_to_linker::<CallState, HasSelf<CallState>>(
+        &mut linker,
+        |s| s,
+    )?;
     Ok(linker)
 }
 
@@ -282,6 +325,12 @@ pub struct PluginInfo {
     /// Capabilities in force in its calls (it runs with its whole
     /// declaration or is refused).
     pub effective: Capabilities,
+    /// The whole grant, with kind limits (`create:HelmChart`).
+    pub grant: Grant,
+    /// The objects it wants to be shown (`null`: every object).
+    pub interest: Interest,
+    /// Where its interest was declared.
+    pub interest_declared_in: capabilities::DeclaredIn,
 }
 
 /// One import of a plugin and what the host links for it.
@@ -325,8 +374,18 @@ impl Plugin {
     }
 
     /// The call limits in force.
-    pub fn limits(&self) -> Limits {
-        self.limits
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// What it wants to be shown.
+    pub fn interest(&self) -> &Interest {
+        &self.interest
+    }
+
+    /// Whether it was built against `rekon:plugin@0.1.x`.
+    pub fn is_v0_1(&self) -> bool {
+        self.contract.is_v0_1()
     }
 
     /// Everything `rekon plugin inspect` shows.
@@ -355,6 +414,9 @@ impl Plugin {
             declared: self.admission.declared.capabilities,
             declared_in: self.admission.declared.declared_in,
             effective: self.admission.effective,
+            grant: self.limits.grant.clone(),
+            interest: self.interest.clone(),
+            interest_declared_in: self.interest.declared_in,
         }
     }
 
@@ -379,17 +441,9 @@ impl Plugin {
     /// anything: the fixed cost every call pays (benchmarks, health checks).
     pub fn instantiate_only(&self) -> Result<(), PluginError> {
         self.call("instantiate", |store, prepared| {
-            match prepared {
-                Prepared::ImagePolicy(p) => {
-                    p.instantiate(&mut *store)?;
-                }
-                Prepared::Mutator(p) => {
-                    p.instantiate(&mut *store)?;
-                }
-                Prepared::Validator(p) => {
-                    p.instantiate(&mut *store)?;
-                }
-            }
+            each_world!(prepared, p => {
+                p.instantiate(&mut *store)?;
+            });
             Ok(())
         })
         .map(|_| ())
@@ -397,20 +451,11 @@ impl Plugin {
 
     fn describe(&self) -> Result<Description, PluginError> {
         self.call("describe", |store, prepared| {
-            Ok(match prepared {
-                Prepared::ImagePolicy(p) => p
-                    .instantiate(&mut *store)?
-                    .rekon_plugin_plugin()
-                    .call_describe(&mut *store)?,
-                Prepared::Mutator(p) => p
-                    .instantiate(&mut *store)?
-                    .rekon_plugin_plugin()
-                    .call_describe(&mut *store)?,
-                Prepared::Validator(p) => p
-                    .instantiate(&mut *store)?
-                    .rekon_plugin_plugin()
-                    .call_describe(&mut *store)?,
-            })
+            Ok(each_world!(prepared, p => p
+                .instantiate(&mut *store)?
+                .rekon_plugin_plugin()
+                .call_describe(&mut *store)?
+                .into()))
         })
         .map(|(d, _)| d)
     }
@@ -420,20 +465,10 @@ impl Plugin {
         let text = settings.to_string();
         let result = self
             .call("check-settings", |store, prepared| {
-                Ok(match prepared {
-                    Prepared::ImagePolicy(p) => p
-                        .instantiate(&mut *store)?
-                        .rekon_plugin_plugin()
-                        .call_check_settings(&mut *store, &text)?,
-                    Prepared::Mutator(p) => p
-                        .instantiate(&mut *store)?
-                        .rekon_plugin_plugin()
-                        .call_check_settings(&mut *store, &text)?,
-                    Prepared::Validator(p) => p
-                        .instantiate(&mut *store)?
-                        .rekon_plugin_plugin()
-                        .call_check_settings(&mut *store, &text)?,
-                })
+                Ok(each_world!(prepared, p => p
+                    .instantiate(&mut *store)?
+                    .rekon_plugin_plugin()
+                    .call_check_settings(&mut *store, &text)?))
             })?
             .0;
         // The SDK already says `settings: <field>: <problem>`; do not say it twice.
@@ -453,61 +488,157 @@ impl Plugin {
         repository: &str,
         tags: &[Tag],
     ) -> Result<Vec<String>, PluginError> {
-        let Prepared::ImagePolicy(pre) = &self.prepared else {
-            return Err(self.wrong_world(World::ImagePolicy));
-        };
         let text = settings.to_string();
-        let (result, _) = self.call("rank", |store, _| {
-            pre.instantiate(&mut *store)?
-                .rekon_plugin_image_policy()
-                .call_rank(&mut *store, &text, repository, tags)
-        })?;
+        let (result, _) = match &self.prepared {
+            Prepared::ImagePolicy(pre) => self.call("rank", |store, _| {
+                pre.instantiate(&mut *store)?
+                    .rekon_plugin_image_policy()
+                    .call_rank(&mut *store, &text, repository, tags)
+            })?,
+            Prepared::ImagePolicyV01(pre) => {
+                let tags: Vec<v0_1::Tag> = tags.iter().map(v0_1::tag).collect();
+                self.call("rank", |store, _| {
+                    pre.instantiate(&mut *store)?
+                        .rekon_plugin_image_policy()
+                        .call_rank(&mut *store, &text, repository, &tags)
+                })?
+            }
+            _ => return Err(self.wrong_world(World::ImagePolicy)),
+        };
         let ranked = result.map_err(|m| self.refused("rank", m))?;
         self.check_output("rank", ranked.iter().map(String::len).sum())?;
         Ok(ranked)
     }
 
-    /// Mutate the objects of one render (mutator plugins).
+    /// Call `mutate` on exactly `objects` (JSON texts) and return what the
+    /// plugin changed, as positions in `objects`, whatever its contract
+    /// version (a 0.1.0 answer is converted, see [`scope`]). Not checked
+    /// against the grant: [`Plugin::mutate_objects`] does that.
     pub fn mutate(
         &self,
         settings: &serde_json::Value,
         objects: &[String],
-    ) -> Result<Vec<String>, PluginError> {
-        let Prepared::Mutator(pre) = &self.prepared else {
-            return Err(self.wrong_world(World::ManifestMutator));
-        };
+    ) -> Result<Changes, PluginError> {
         let text = settings.to_string();
-        let (result, _) = self.call("mutate", |store, _| {
-            pre.instantiate(&mut *store)?
-                .rekon_plugin_mutator()
-                .call_mutate(&mut *store, &text, objects)
-        })?;
-        let mutated = result.map_err(|m| self.refused("mutate", m))?;
-        self.check_output("mutate", mutated.iter().map(String::len).sum())?;
-        Ok(mutated)
+        match &self.prepared {
+            Prepared::Mutator(pre) => {
+                let (result, _) = self.call("mutate", |store, _| {
+                    pre.instantiate(&mut *store)?
+                        .rekon_plugin_mutator()
+                        .call_mutate(&mut *store, &text, objects)
+                })?;
+                let changes = result.map_err(|m| self.refused("mutate", m))?;
+                let bytes = changes.replaced.iter().map(|r| r.object.len()).sum::<usize>()
+                    + changes.added.iter().map(String::len).sum::<usize>();
+                self.check_output("mutate", bytes)?;
+                Ok(changes)
+            }
+            Prepared::MutatorV01(pre) => {
+                let (result, _) = self.call("mutate", |store, _| {
+                    pre.instantiate(&mut *store)?
+                        .rekon_plugin_mutator()
+                        .call_mutate(&mut *store, &text, objects)
+                })?;
+                let mutated = result.map_err(|m| self.refused("mutate", m))?;
+                self.check_output("mutate", mutated.iter().map(String::len).sum())?;
+                scope::from_full_list(&self.name, objects, mutated)
+            }
+            _ => Err(self.wrong_world(World::ManifestMutator)),
+        }
     }
 
-    /// Validate the objects of one render (validator plugins).
+    /// The positions of the `objects` this plugin is shown: those its
+    /// interest matches, Secrets and the kinds its limits mark sensitive
+    /// only with `secrets`.
+    pub fn shown(&self, objects: &[&serde_json::Value]) -> Vec<usize> {
+        let secrets = self.admission.effective.contains(Capability::Secrets);
+        let sensitive = &self.limits.sensitive;
+        objects
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| self.interest.matches(o) && (secrets || !sensitive.covers(o)))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// Mutate the objects of one render: show the plugin the objects it may
+    /// see, call it, and check its answer against its grant (see [`scope`]).
+    /// The result is in positions of `objects`; nothing is applied when the
+    /// plugin oversteps.
+    pub fn mutate_objects(
+        &self,
+        settings: &serde_json::Value,
+        objects: &[&serde_json::Value],
+    ) -> Result<Mutation, PluginError> {
+        let shown = self.shown(objects);
+        if shown.is_empty() {
+            return Ok(Mutation::default());
+        }
+        let texts: Vec<String> = shown.iter().map(|i| objects[*i].to_string()).collect();
+        let changes = self.mutate(settings, &texts)?;
+        scope::check(&self.name, &self.limits.grant, objects, &shown, changes)
+    }
+
+    /// Validate exactly `objects` (validator plugins); a violation's index
+    /// is a position in `objects`.
     pub fn validate(
         &self,
         settings: &serde_json::Value,
         objects: &[String],
     ) -> Result<Vec<Violation>, PluginError> {
-        let Prepared::Validator(pre) = &self.prepared else {
-            return Err(self.wrong_world(World::ManifestValidator));
-        };
         let text = settings.to_string();
-        let (result, _) = self.call("validate", |store, _| {
-            pre.instantiate(&mut *store)?
-                .rekon_plugin_validator()
-                .call_validate(&mut *store, &text, objects)
-        })?;
+        let (result, _) = match &self.prepared {
+            Prepared::Validator(pre) => self.call("validate", |store, _| {
+                pre.instantiate(&mut *store)?
+                    .rekon_plugin_validator()
+                    .call_validate(&mut *store, &text, objects)
+            })?,
+            Prepared::ValidatorV01(pre) => self.call("validate", |store, _| {
+                Ok(pre
+                    .instantiate(&mut *store)?
+                    .rekon_plugin_validator()
+                    .call_validate(&mut *store, &text, objects)?
+                    .map(|v| v.into_iter().map(Violation::from).collect()))
+            })?,
+            _ => return Err(self.wrong_world(World::ManifestValidator)),
+        };
         let violations = result.map_err(|m| self.refused("validate", m))?;
         let bytes = violations
             .iter()
             .map(|v| v.message.len() + v.path.len() + v.object.name.len() + 64)
             .sum();
         self.check_output("validate", bytes)?;
+        Ok(violations)
+    }
+
+    /// Validate the objects of one render it may see (as
+    /// [`Plugin::mutate_objects`] picks them); violation indices are
+    /// positions in `objects`. An index outside what it was shown is an error.
+    pub fn validate_objects(
+        &self,
+        settings: &serde_json::Value,
+        objects: &[&serde_json::Value],
+    ) -> Result<Vec<Violation>, PluginError> {
+        let shown = self.shown(objects);
+        if shown.is_empty() {
+            return Ok(Vec::new());
+        }
+        let texts: Vec<String> = shown.iter().map(|i| objects[*i].to_string()).collect();
+        let mut violations = self.validate(settings, &texts)?;
+        for v in &mut violations {
+            let Some(at) = shown.get(v.object.index as usize) else {
+                return Err(PluginError::Call {
+                    plugin: self.name.clone(),
+                    export: "validate",
+                    failure: CallFailure::Refused(format!(
+                        "a violation names object {}, but the plugin was shown {} objects",
+                        v.object.index,
+                        shown.len()
+                    )),
+                });
+            };
+            v.object.index = *at as u32;
+        }
         Ok(violations)
     }
 
@@ -547,11 +678,7 @@ impl Plugin {
         export: &'static str,
         f: impl FnOnce(&mut Store<CallState>, &Prepared) -> wasmtime::Result<R>,
     ) -> Result<(R, Vec<LogLine>), PluginError> {
-        let engine = match &self.prepared {
-            Prepared::ImagePolicy(p) => p.engine(),
-            Prepared::Mutator(p) => p.engine(),
-            Prepared::Validator(p) => p.engine(),
-        };
+        let engine = each_world!(&self.prepared, p => p.engine());
         let mut store = Store::new(
             engine,
             CallState::new(&self.name, &self.limits, self.admission.effective),

@@ -29,7 +29,7 @@ pub const STDIO_CAPTURE_BYTES: usize = 64 * 1024;
 
 /// Limits of one plugin's calls, and the capabilities the operator granted
 /// it. Defaults suit a Raspberry Pi and grant nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     /// Wall-clock deadline of one call, enforced by epoch interruption.
     pub timeout: Duration,
@@ -39,9 +39,13 @@ pub struct Limits {
     pub max_output_bytes: usize,
     /// Cap on the bytes one call may log through the `log` import.
     pub max_log_bytes: usize,
-    /// Capabilities the operator grants (`grant` in rekon.toml). A plugin
-    /// gets those it declares; declaring one not granted refuses it at load.
-    pub grant: Capabilities,
+    /// What the operator grants (`grant` in rekon.toml). A plugin declaring
+    /// a capability not granted, or granted one it does not declare, is
+    /// refused at load (see [`super::capabilities`]).
+    pub grant: super::Grant,
+    /// Kinds besides `v1` Secrets shown only with the `secrets` grant
+    /// (`[render] sensitive` in rekon.toml).
+    pub sensitive: super::Sensitive,
 }
 
 impl Default for Limits {
@@ -51,7 +55,8 @@ impl Default for Limits {
             memory_bytes: 64 << 20,
             max_output_bytes: 16 << 20,
             max_log_bytes: 64 << 10,
-            grant: Capabilities::NONE,
+            grant: super::Grant::none(),
+            sensitive: super::Sensitive::default(),
         }
     }
 }
@@ -140,6 +145,19 @@ impl WasiView for CallState {
 
 impl host::Host for CallState {
     fn log(&mut self, level: host::Level, message: String) {
+        self.write_log(level, message);
+    }
+}
+
+/// Plugins built against `rekon:plugin@0.1.0` log through the same path.
+impl super::bindings::v0_1::image_policy::rekon::plugin::host::Host for CallState {
+    fn log(&mut self, level: super::bindings::v0_1::Level, message: String) {
+        self.write_log(level.into(), message);
+    }
+}
+
+impl CallState {
+    fn write_log(&mut self, level: host::Level, message: String) {
         if self.log_bytes + message.len() > self.max_log_bytes {
             if !self.log_dropped {
                 self.log_dropped = true;

@@ -132,7 +132,7 @@ pub fn run_suite(runtime: &Runtime, path: &Path, report: &mut Report) {
         if let Some(ms) = suite.timeout_ms {
             limits.timeout = Duration::from_millis(ms);
         }
-        limits.grant = suite.grant;
+        limits.grant = suite.grant.clone();
         let source = PluginSource {
             name: name.clone(),
             path: dir.join(&suite.plugin),
@@ -262,33 +262,40 @@ fn run_case(plugin: &Plugin, suite: &Suite, case: &Case, dir: &Path) -> Result<(
             Err("this expectation does not apply to an image-policy plugin".into())
         }
         World::ManifestMutator => {
-            let inputs = input_objects(case, dir)?;
-            let result = plugin.mutate(&settings, &inputs);
+            let inputs = input_values(case, dir)?;
+            let refs: Vec<&Value> = inputs.iter().collect();
+            // As in a render: interest, Secrets and the grant apply.
+            let result = plugin.mutate_objects(&settings, &refs);
             if let Some(err) = expected_error(expect, &result) {
                 return err;
             }
-            let outputs = result.map_err(|e| e.to_string())?;
+            let mutation = result.map_err(|e| e.to_string())?;
             if expect.unchanged == Some(true) {
-                return match inputs.iter().zip(&outputs).position(|(a, b)| a != b) {
-                    _ if inputs.len() != outputs.len() => Err(format!(
-                        "expected {} objects back unchanged, got {}",
-                        inputs.len(),
-                        outputs.len()
+                if let Some((i, after)) = mutation.replaced.first() {
+                    return Err(format!(
+                        "object {i} changed, expected it untouched:\n{}",
+                        describe_diff(&inputs[*i].to_string(), &after.to_string())
+                    ));
+                }
+                return match (mutation.removed.first(), mutation.added.first()) {
+                    (Some(i), _) => Err(format!("object {i} was removed, expected it untouched")),
+                    (None, Some(o)) => Err(format!(
+                        "{} was added, expected no change",
+                        crate::render::identity(o)
                     )),
-                    Some(i) => Err(format!(
-                        "object {i} changed, expected byte-for-byte equal:\n{}",
-                        describe_diff(&inputs[i], &outputs[i])
-                    )),
-                    None => Ok(()),
+                    (None, None) => Ok(()),
                 };
             }
+            let mut got = inputs.clone();
+            for (at, after) in mutation.replaced {
+                got[at] = after;
+            }
+            for at in mutation.removed.iter().rev() {
+                got.remove(*at);
+            }
+            got.extend(mutation.added);
             if let Some(want) = &expect.objects {
                 let want = load_objects(want, dir)?;
-                let got: Vec<Value> = outputs
-                    .iter()
-                    .map(|t| serde_json::from_str(t))
-                    .collect::<Result<_, _>>()
-                    .map_err(|e| format!("plugin returned invalid JSON: {e}"))?;
                 if want.len() != got.len() {
                     return Err(format!(
                         "expected {} objects, got {}",
@@ -322,8 +329,9 @@ fn run_case(plugin: &Plugin, suite: &Suite, case: &Case, dir: &Path) -> Result<(
             Err("this expectation does not apply to a mutator plugin".into())
         }
         World::ManifestValidator => {
-            let inputs = input_objects(case, dir)?;
-            let result = plugin.validate(&settings, &inputs);
+            let inputs = input_values(case, dir)?;
+            let refs: Vec<&Value> = inputs.iter().collect();
+            let result = plugin.validate_objects(&settings, &refs);
             if let Some(err) = expected_error(expect, &result) {
                 return err;
             }
@@ -355,15 +363,12 @@ fn to_tag(spec: &TagSpec) -> Tag {
     }
 }
 
-fn input_objects(case: &Case, dir: &Path) -> Result<Vec<String>, String> {
+fn input_values(case: &Case, dir: &Path) -> Result<Vec<Value>, String> {
     let objects = case
         .objects
         .as_ref()
         .ok_or("a mutator or validator case needs `objects`")?;
-    Ok(load_objects(objects, dir)?
-        .iter()
-        .map(Value::to_string)
-        .collect())
+    load_objects(objects, dir)
 }
 
 /// `Some(verdict)` when the case expects an error; `None` to go on.

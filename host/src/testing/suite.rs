@@ -17,9 +17,10 @@ pub struct Suite {
     pub settings: Option<Value>,
     /// Deadline of each call in milliseconds (default: the host default, 1000).
     pub timeout_ms: Option<u64>,
-    /// Capabilities granted to the plugin, as `grant` in rekon.toml (default none).
+    /// What the plugin is granted, as `grant` in rekon.toml (default none):
+    /// `clock`, `random`, `secrets`, `create[:KINDS]`, `delete[:KINDS]`, `rename`.
     #[serde(default)]
-    pub grant: crate::plugin::Capabilities,
+    pub grant: crate::plugin::Grant,
     /// The cases, run in order, each in a fresh sandbox.
     pub cases: Vec<Case>,
 }
