@@ -316,7 +316,7 @@ mod tests {
             serde_json::from_str::<serde_json::Value>(line).unwrap();
         }
         assert_eq!(
-            serde_json::from_str::<serde_json::Value>(&text.lines().nth(1).unwrap()).unwrap()
+            serde_json::from_str::<serde_json::Value>(text.lines().nth(1).unwrap()).unwrap()
                 ["namespaces"][0],
             "web\"site\\\n"
         );
