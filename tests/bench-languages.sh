@@ -10,6 +10,9 @@ for tool in "$tools/node/node_modules/.bin/componentize-js" "$tools/python/bin/c
   [ -x "$tool" ] || { echo "$tool missing: run tests/run.sh once (it installs it)" >&2; exit 1; }
 done
 tests/build-plugins.sh
+# arm64-affinity's build.sh declares its interest with `rekon plugin annotate`.
+cargo build -p rekon
+export REKON="${CARGO_TARGET_DIR:-$PWD/target}/debug/rekon"
 COMPONENTIZE_JS=$PWD/$tools/node/node_modules/.bin/componentize-js examples/plugins/arm64-affinity/build.sh
 COMPONENTIZE_PY=$PWD/$tools/python/bin/componentize-py examples/plugins/calver-policy/build.sh
 cargo bench -p rekon --bench languages

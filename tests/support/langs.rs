@@ -76,7 +76,7 @@ fn newest_source(dir: &Path) -> SystemTime {
     newest
 }
 
-/// Run `dir/build.sh` (with the test toolchains) unless `dir/dist/NAME.wasm` is
+/// Run `dir/build.sh` (with the test toolchains and `$REKON`) unless `dir/dist/NAME.wasm` is
 /// newer than every source file and `wit/`; returns the component.
 pub fn build(dir: &Path, name: &str) -> PathBuf {
     // One build at a time: componentize and cargo each use both cores.
@@ -92,6 +92,8 @@ pub fn build(dir: &Path, name: &str) -> PathBuf {
         return wasm;
     }
     let out = Command::new(dir.join("build.sh"))
+        // For `rekon plugin annotate --interest` after componentize.
+        .env("REKON", env!("CARGO_BIN_EXE_rekon"))
         .env("COMPONENTIZE_JS", componentize_js())
         .env("COMPONENTIZE_PY", componentize_py())
         .env("CARGO_TARGET_DIR", cargo_target())

@@ -13,4 +13,10 @@ mkdir -p dist
 # and each one left out is an import less for the sandbox to refuse or allow.
 "$componentize" src/plugin.js --wit wit --world-name {{wit-world}} \
   --disable stdio random clocks http fetch-event -o dist/{{name}}.wasm
+# A manifest mutator or validator is shown every object of a render (Secrets
+# only with the operator's `secrets` grant) unless it declares an interest:
+# one JSON rule per --interest, e.g. only Deployments and StatefulSets
+# (docs/plugins.md in rekon, "Interest"):
+#   "${REKON:-rekon}" plugin annotate dist/{{name}}.wasm -o dist/{{name}}.wasm \
+#     --interest '{"groups":["apps"],"kinds":["Deployment","StatefulSet"]}'
 echo "built dist/{{name}}.wasm"

@@ -4,14 +4,20 @@ It adds the configured labels to every object that lacks them; a label an
 object already has keeps its value.
 
 componentize-py maps the WIT contract (wit/) to Python: each exported interface
-is a class of this module named after it (`Plugin`, `Mutator`), and a `result`
-error is `raise Err(message)`.
+is a class of this module named after it (`Plugin`, `Mutator`), records are
+dataclasses (`mutator.Changes`), and a `result` error is `raise Err(message)`.
+
+`mutate` returns only what changed: `replaced` objects (position and new
+text), positions of `removed` ones, and `added` objects. Removing or adding
+objects, or changing an object's namespace or name, needs the operator's
+grant (`delete`, `create`, `rename`); see rekon's docs/plugins.md.
 """
 
 import json
 
 from componentize_py_types import Err
 from wit_world import exports
+from wit_world.exports import mutator
 from wit_world.imports import host, types
 
 
@@ -48,7 +54,7 @@ class Plugin(exports.Plugin):
 class Mutator(exports.Mutator):
     def mutate(self, settings, objects):
         labels = parse_settings(settings)
-        out = []
+        replaced = []
         for index, text in enumerate(objects):
             obj = json.loads(text)
             metadata = obj.get("metadata")
@@ -57,11 +63,11 @@ class Mutator(exports.Mutator):
             present = metadata.setdefault("labels", {})
             missing = {k: v for k, v in labels.items() if k not in present}
             if not missing:
-                # The contract: an object the plugin leaves alone goes back as
-                # the identical string, so rekon can tell it was not touched.
-                out.append(text)
+                # Objects the plugin leaves alone are not returned at all.
                 continue
             present.update(missing)
             host.log(host.Level.DEBUG, f"labelled {obj.get('kind')}/{metadata.get('name')}")
-            out.append(json.dumps(obj, separators=(",", ":")))
-        return out
+            replaced.append(
+                mutator.Replacement(index=index, object=json.dumps(obj, separators=(",", ":")))
+            )
+        return mutator.Changes(replaced=replaced, removed=[], added=[])

@@ -258,6 +258,14 @@ fn image_findings(
     findings
 }
 
+// The workloads `k8s::containers` finds containers in (the kinds
+// `k8s::pod_template_path` knows): the only objects with images to check.
+rekon_plugin_sdk::declare_interest! {
+    { groups: ["apps", "extensions"], kinds: ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"] },
+    { groups: ["batch"], kinds: ["Job", "CronJob"] },
+    { groups: [""], kinds: ["ReplicationController", "Pod"] },
+}
+
 // Only the component exports the world, so native binaries can link several plugins.
 #[cfg(target_arch = "wasm32")]
 rekon_plugin_sdk::export_validator!(ImageValidator);

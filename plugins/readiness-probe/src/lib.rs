@@ -13,6 +13,7 @@ mod settings;
 pub use settings::{ProbeKind, ProbeSettings, Selector, Settings};
 
 use rekon_plugin_sdk::k8s::{self, ContainerKind, ObjectId};
+use rekon_plugin_sdk::mutator::Objects;
 use rekon_plugin_sdk::{log, Description, Mutator, Value};
 use serde_json::Map;
 
@@ -38,7 +39,7 @@ impl Mutator for ReadinessProbe {
         settings.check()
     }
 
-    fn mutate(settings: &Settings, objects: &mut [Value]) -> Result<(), String> {
+    fn mutate(settings: &Settings, objects: &mut Objects) -> Result<(), String> {
         if settings.is_empty() {
             log::debug("no settings: nothing to change");
             return Ok(());
@@ -128,6 +129,14 @@ fn new_probe(settings: &ProbeSettings) -> Value {
     }
     set_fields(&mut probe, settings);
     Value::Object(probe)
+}
+
+// The workloads `k8s::pod_template_path` knows, the only objects `tune` changes:
+// the rest of a render is never shown to the plugin.
+rekon_plugin_sdk::declare_interest! {
+    { groups: ["apps", "extensions"], kinds: ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"] },
+    { groups: ["batch"], kinds: ["Job", "CronJob"] },
+    { groups: [""], kinds: ["ReplicationController", "Pod"] },
 }
 
 // Only the component exports the world, so native binaries can link several plugins.

@@ -1,7 +1,7 @@
 //! Write [rekon](https://example.invalid/rekon) plugins in Rust.
 //!
 //! A rekon plugin is a WebAssembly component that implements one of three worlds
-//! of the `rekon:plugin@0.1.0` WIT contract (`wit/*.wit` in the rekon repository):
+//! of the `rekon:plugin@0.2.0` WIT contract (`wit/*.wit` in the rekon repository):
 //!
 //! | world | trait | export macro | what it does |
 //! | --- | --- | --- | --- |
@@ -11,13 +11,17 @@
 //!
 //! The SDK turns the raw contract (JSON text in, JSON text out) into typed Rust:
 //! settings arrive as your own `serde` type, Kubernetes objects as
-//! [`serde_json::Value`]s, and errors are plain `String`s.
+//! [`serde_json::Value`]s (a mutator's in [`mutator::Objects`], which also
+//! removes and adds objects), and errors are plain `String`s. A mutator
+//! changes objects in place; the SDK sends the host only the objects that
+//! changed.
 //!
 //! # A complete mutator
 //!
 //! ```
 //! use rekon_plugin_sdk::json::FieldPath;
-//! use rekon_plugin_sdk::{export_mutator, Description, Mutator, Value};
+//! use rekon_plugin_sdk::mutator::Objects;
+//! use rekon_plugin_sdk::{declare_interest, export_mutator, Description, Mutator};
 //! use serde::Deserialize;
 //!
 //! /// Settings: `{"label": "team", "value": "web"}`.
@@ -37,7 +41,7 @@
 //!         Description {
 //!             name: "add-label".into(),
 //!             version: env!("CARGO_PKG_VERSION").into(),
-//!             summary: "Adds one label to every object.".into(),
+//!             summary: "Adds one label to every Deployment and Service.".into(),
 //!             settings_example: r#"{"label": "team", "value": "web"}"#.into(),
 //!         }
 //!     }
@@ -49,7 +53,7 @@
 //!         Ok(())
 //!     }
 //!
-//!     fn mutate(settings: &Settings, objects: &mut [Value]) -> Result<(), String> {
+//!     fn mutate(settings: &Settings, objects: &mut Objects) -> Result<(), String> {
 //!         // Built step by step, so a label key with `.` or `/` needs no quoting.
 //!         let path = FieldPath::root().key("metadata").key("labels").key(&settings.label);
 //!         for object in objects {
@@ -57,6 +61,13 @@
 //!         }
 //!         Ok(())
 //!     }
+//! }
+//!
+//! // Shown only Deployments and Services: the rest of the render stays out of
+//! // the sandbox, and out of this plugin's reach.
+//! declare_interest! {
+//!     { groups: ["apps"], kinds: ["Deployment"] },
+//!     { groups: [""], kinds: ["Service"] },
 //! }
 //!
 //! export_mutator!(AddLabel);
@@ -75,7 +86,8 @@
 //!
 //! To test a plugin, [`mutator::mutate`], [`mutator::check_settings`] and their
 //! image-policy and validator siblings do natively exactly what the host's calls
-//! do, for unit tests; `rekon test` runs a plugin's `rekon-test.yaml` suite
+//! do, for unit tests ([`mutator::apply`] turns a mutator's changes into the
+//! whole list of objects); `rekon test` runs a plugin's `rekon-test.yaml` suite
 //! against the built component in the real sandbox.
 //!
 //! # Helpers
@@ -87,23 +99,30 @@
 //!   their paths), containers, label and glob matching.
 //! * [`version`]: lenient semantic versions as image tags use them.
 //!
-//! # Capabilities
+//! # Interest and capabilities
+//!
+//! A mutator or validator is shown every object of a render unless it says
+//! which it wants with [`declare_interest!`] (see [`interest`]); the fewer, the
+//! less crosses the sandbox.
 //!
 //! A plugin runs deterministic by default: its clocks are frozen and its random
-//! generators seeded with constants. One that needs the real clock or real
-//! randomness says so with [`declare_capabilities!`]`(clock)`, and the operator
-//! grants it (see [`capabilities`]).
+//! generators seeded with constants. It is never shown Secrets, and a mutator
+//! may only change fields of the objects it was shown. One that needs more
+//! says so with [`declare_capabilities!`] (`clock`, `random`, `secrets`,
+//! `create`, `delete`, `rename`), and the operator grants it (see
+//! [`capabilities`]).
 //!
 //! # Going below the traits
 //!
-//! The traits cover what most plugins need. A plugin that must add or remove objects,
-//! or control the exact text it returns, implements the generated `Guest` traits of
-//! [`raw`] itself and exports them with that world's macro (see [`raw`]).
+//! The traits cover what most plugins need. A plugin that must control the exact
+//! text it returns implements the generated `Guest` traits of [`raw`] itself and
+//! exports them with that world's macro (see [`raw`]).
 
 #![warn(missing_docs)]
 
 pub mod capabilities;
 pub mod image_policy;
+pub mod interest;
 pub mod json;
 pub mod k8s;
 pub mod log;
@@ -155,14 +174,14 @@ pub use rekon_plugin_world_image_policy::rekon::plugin::types::Violation;
 /// ```
 /// use rekon_plugin_sdk::raw::mutator::exports::rekon::plugin::{mutator, plugin};
 ///
-/// struct PassThrough;
+/// struct LeaveAlone;
 ///
-/// impl plugin::Guest for PassThrough {
+/// impl plugin::Guest for LeaveAlone {
 ///     fn describe() -> plugin::Description {
 ///         plugin::Description {
-///             name: "pass-through".into(),
+///             name: "leave-alone".into(),
 ///             version: "0.1.0".into(),
-///             summary: "Returns every object as it came.".into(),
+///             summary: "Changes nothing.".into(),
 ///             settings_example: String::new(),
 ///         }
 ///     }
@@ -171,14 +190,15 @@ pub use rekon_plugin_world_image_policy::rekon::plugin::types::Violation;
 ///     }
 /// }
 ///
-/// impl mutator::Guest for PassThrough {
-///     fn mutate(_settings: String, objects: Vec<String>) -> Result<Vec<String>, String> {
-///         Ok(objects)
+/// impl mutator::Guest for LeaveAlone {
+///     fn mutate(_settings: String, _objects: Vec<String>) -> Result<mutator::Changes, String> {
+///         // Only what changed crosses back: here, nothing.
+///         Ok(mutator::Changes { replaced: vec![], removed: vec![], added: vec![] })
 ///     }
 /// }
 ///
 /// rekon_plugin_sdk::raw::mutator::export_mutator_world!(
-///     PassThrough with_types_in rekon_plugin_sdk::raw::mutator
+///     LeaveAlone with_types_in rekon_plugin_sdk::raw::mutator
 /// );
 /// # fn main() {}
 /// ```

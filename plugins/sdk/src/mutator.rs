@@ -3,17 +3,69 @@
 //! Implement [`Mutator`] and export it with [`export_mutator!`](crate::export_mutator);
 //! the [crate docs](crate) have a complete example.
 //!
-//! The SDK parses every object, hands them all to [`Mutator::mutate`] and then
-//! returns, for each object whose value did not change, the very text it received.
-//! So objects a plugin leaves alone come back byte-for-byte equal, and the host
-//! (and `rekon render --explain`) can tell they were not touched. Changed objects
-//! are serialized again as compact JSON.
+//! The SDK parses every object into [`Objects`], hands them to
+//! [`Mutator::mutate`] and returns to the host only what changed, as the
+//! contract's `changes` record ([`Changes`]):
+//!
+//! * `replaced`: each object whose value differs from what the plugin was
+//!   shown, serialized again as compact JSON;
+//! * `removed`: the positions given to [`Objects::remove`];
+//! * `added`: the objects given to [`Objects::add`], in order.
+//!
+//! Objects a plugin leaves alone are not named, so they stay exactly as the
+//! host has them (and `rekon render --explain` can tell they were not touched).
+//!
+//! What a plugin may change is the operator's to grant (`docs/plugins.md`,
+//! "What a mutator may change"): changing an object's namespace or name needs
+//! `rename`, removing one `delete`, adding one `create`; apiVersion and kind
+//! never change in place. To turn one object into one of another kind (a
+//! HelmRelease into a HelmChart, say), remove it and add the new one:
+//!
+//! ```
+//! use rekon_plugin_sdk::mutator::Objects;
+//! use serde_json::json;
+//!
+//! fn convert(objects: &mut Objects) {
+//!     let releases: Vec<usize> = (0..objects.len())
+//!         .filter(|&i| objects[i]["kind"] == "HelmRelease")
+//!         .collect();
+//!     for i in releases {
+//!         let name = objects[i]["metadata"]["name"].clone();
+//!         objects.remove(i);
+//!         objects.add(json!({
+//!             "apiVersion": "helm.cattle.io/v1",
+//!             "kind": "HelmChart",
+//!             "metadata": {"name": name, "namespace": "kube-system"},
+//!         }));
+//!     }
+//! }
+//!
+//! let mut objects = Objects::new(vec![
+//!     json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}),
+//!     json!({"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease", "metadata": {"name": "web"}}),
+//! ]);
+//! convert(&mut objects);
+//! assert!(objects.is_removed(1));
+//! assert_eq!(objects.added()[0]["kind"], "HelmChart");
+//! ```
 
 use crate::raw::mutator::exports::rekon::plugin::{mutator, plugin};
 use crate::{settings, Description};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use std::collections::BTreeSet;
 use std::marker::PhantomData;
+use std::ops::{Deref, DerefMut};
+
+/// What one `mutate` call changed (WIT `rekon:plugin/mutator.changes`):
+/// `replaced` ([`Replacement`]s: position and new JSON text), `removed`
+/// (positions) and `added` (JSON texts). [`mutate`] builds it; [`apply`]
+/// applies it to the objects, as the host does.
+pub use crate::raw::mutator::exports::rekon::plugin::mutator::Changes;
+/// One object changed in place (WIT `rekon:plugin/mutator.replacement`):
+/// `index`, its position in the list the plugin was shown, and `object`, the
+/// whole object after the change as JSON text.
+pub use crate::raw::mutator::exports::rekon::plugin::mutator::Replacement;
 
 /// A manifest mutator plugin.
 pub trait Mutator {
@@ -32,12 +84,103 @@ pub trait Mutator {
         Ok(())
     }
 
-    /// Changes `objects` (all objects of one render, in order) in place. Leave the
-    /// objects that are out of scope alone. An error stops the render.
+    /// Changes `objects` (the objects of one render the plugin declared an
+    /// interest in, see [`declare_interest!`](crate::declare_interest), in
+    /// render order). Change objects in place through `objects` (it derefs to
+    /// `[Value]`), take some out with [`Objects::remove`] and add new ones with
+    /// [`Objects::add`]. Leave the objects that are out of scope alone. An
+    /// error stops the render.
+    fn mutate(settings: &Self::Settings, objects: &mut Objects) -> Result<(), String>;
+}
+
+/// The objects a mutator is shown, plus what it removes and adds.
+///
+/// It derefs to `[Value]`, so existing objects are read and changed as a
+/// slice (`objects.iter_mut()`, `objects[0]`, `for object in objects`).
+/// Positions never shift: a removed object stays in the slice (and changes to
+/// it are ignored), and added objects are kept apart ([`Objects::added`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Objects {
+    shown: Vec<Value>,
+    removed: BTreeSet<usize>,
+    added: Vec<Value>,
+}
+
+impl Objects {
+    /// Objects as the host showed them, nothing removed or added yet. The SDK
+    /// builds this for [`Mutator::mutate`]; unit tests of a plugin's own
+    /// functions can build one too.
+    pub fn new(shown: Vec<Value>) -> Self {
+        Objects {
+            shown,
+            removed: BTreeSet::new(),
+            added: Vec::new(),
+        }
+    }
+
+    /// Takes the object at `index` out of the render (needs the operator's
+    /// `delete` grant). Removing it again does nothing.
     ///
-    /// The list cannot grow or shrink here; a plugin that adds or removes objects
-    /// implements the [`raw`](crate::raw) bindings instead.
-    fn mutate(settings: &Self::Settings, objects: &mut [Value]) -> Result<(), String>;
+    /// # Panics
+    ///
+    /// When `index` is not a position of a shown object, like slice indexing.
+    pub fn remove(&mut self, index: usize) {
+        assert!(
+            index < self.shown.len(),
+            "remove({index}): out of range (shown: {})",
+            self.shown.len()
+        );
+        self.removed.insert(index);
+    }
+
+    /// Whether the object at `index` was removed.
+    pub fn is_removed(&self, index: usize) -> bool {
+        self.removed.contains(&index)
+    }
+
+    /// Adds a new object at the end of the render (needs the operator's
+    /// `create` grant, perhaps limited to kinds). Objects are added in the
+    /// order of the calls.
+    pub fn add(&mut self, object: Value) {
+        self.added.push(object);
+    }
+
+    /// The objects added so far, in order.
+    pub fn added(&self) -> &[Value] {
+        &self.added
+    }
+}
+
+impl Deref for Objects {
+    type Target = [Value];
+
+    fn deref(&self) -> &[Value] {
+        &self.shown
+    }
+}
+
+impl DerefMut for Objects {
+    fn deref_mut(&mut self) -> &mut [Value] {
+        &mut self.shown
+    }
+}
+
+impl<'a> IntoIterator for &'a Objects {
+    type Item = &'a Value;
+    type IntoIter = std::slice::Iter<'a, Value>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.shown.iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a mut Objects {
+    type Item = &'a mut Value;
+    type IntoIter = std::slice::IterMut<'a, Value>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.shown.iter_mut()
+    }
 }
 
 /// What the host's `check-settings` call does for `M`: parse, then
@@ -48,27 +191,77 @@ pub fn check_settings<M: Mutator>(settings: &str) -> Result<(), String> {
 }
 
 /// What the host's `mutate` call does for `M`: parse settings and objects, call
-/// [`Mutator::mutate`], return unchanged objects as their original text.
-pub fn mutate<M: Mutator>(settings: &str, objects: Vec<String>) -> Result<Vec<String>, String> {
+/// [`Mutator::mutate`], return what changed.
+pub fn mutate<M: Mutator>(settings: &str, objects: Vec<String>) -> Result<Changes, String> {
     let parsed: M::Settings = settings::parse(settings)?;
-    let mut values = parse_objects(&objects)?;
-    // Compare against a copy rather than re-parsing the text afterwards: cloning a
-    // parsed tree is much cheaper than parsing it again.
-    let before = values.clone();
-    M::mutate(&parsed, &mut values)?;
-    objects
+    let shown = parse_objects(&objects)?;
+    drop(objects);
+    // Compare against a copy rather than serializing every object afterwards:
+    // cloning a parsed tree is much cheaper than writing and comparing text.
+    let mut objects = Objects::new(shown.clone());
+    M::mutate(&parsed, &mut objects)?;
+    let Objects {
+        shown: after,
+        removed,
+        added,
+    } = objects;
+    let mut replaced = Vec::new();
+    for (index, (after, before)) in after.iter().zip(&shown).enumerate() {
+        if after != before && !removed.contains(&index) {
+            replaced.push(Replacement {
+                index: position(index)?,
+                object: to_text(after)?,
+            });
+        }
+    }
+    Ok(Changes {
+        replaced,
+        removed: removed
+            .into_iter()
+            .map(position)
+            .collect::<Result<_, _>>()?,
+        added: added.iter().map(to_text).collect::<Result<_, _>>()?,
+    })
+}
+
+/// The objects after `changes`, as the host puts them together: replaced
+/// objects in their places, removed ones taken out, added ones at the end.
+/// For unit tests that compare a whole render; an error names a position that
+/// is not in `objects`.
+pub fn apply(objects: &[String], changes: &Changes) -> Result<Vec<String>, String> {
+    let mut out: Vec<Option<String>> = objects.iter().cloned().map(Some).collect();
+    let out_of_range = |what: &str, index: u32| {
+        format!(
+            "{what} object {index} is out of range (shown: {})",
+            objects.len()
+        )
+    };
+    for replacement in &changes.replaced {
+        let slot = out
+            .get_mut(replacement.index as usize)
+            .ok_or_else(|| out_of_range("replaced", replacement.index))?;
+        *slot = Some(replacement.object.clone());
+    }
+    for &index in &changes.removed {
+        let slot = out
+            .get_mut(index as usize)
+            .ok_or_else(|| out_of_range("removed", index))?;
+        *slot = None;
+    }
+    Ok(out
         .into_iter()
-        .zip(values)
-        .zip(before)
-        .map(|((text, after), before)| {
-            if after == before {
-                Ok(text)
-            } else {
-                serde_json::to_string(&after)
-                    .map_err(|e| format!("cannot serialize an object: {e}"))
-            }
-        })
-        .collect()
+        .flatten()
+        .chain(changes.added.iter().cloned())
+        .collect())
+}
+
+/// A position as the contract's `u32`.
+fn position(index: usize) -> Result<u32, String> {
+    u32::try_from(index).map_err(|_| format!("object position {index} does not fit in a u32"))
+}
+
+fn to_text(object: &Value) -> Result<String, String> {
+    serde_json::to_string(object).map_err(|e| format!("cannot serialize an object: {e}"))
 }
 
 /// Parses the objects of a render; errors name the position of the bad one.
@@ -98,7 +291,7 @@ impl<M: Mutator> plugin::Guest for Export<M> {
 }
 
 impl<M: Mutator> mutator::Guest for Export<M> {
-    fn mutate(settings: String, objects: Vec<String>) -> Result<Vec<String>, String> {
+    fn mutate(settings: String, objects: Vec<String>) -> Result<Changes, String> {
         mutate::<M>(&settings, objects)
     }
 }
@@ -121,14 +314,18 @@ macro_rules! export_mutator {
 mod tests {
     use super::*;
     use serde::Deserialize;
+    use serde_json::json;
 
     #[derive(Deserialize, Default)]
     #[serde(default)]
     struct Settings {
         kind: String,
+        remove: String,
+        add: bool,
     }
 
-    /// Sets `metadata.labels.touched` on objects of one kind.
+    /// Sets `metadata.labels.touched` on objects of one kind, removes objects
+    /// of another, adds a ConfigMap.
     struct Touch;
 
     impl Mutator for Touch {
@@ -147,25 +344,96 @@ mod tests {
             }
             Ok(())
         }
-        fn mutate(s: &Settings, objects: &mut [Value]) -> Result<(), String> {
+        fn mutate(s: &Settings, objects: &mut Objects) -> Result<(), String> {
             for o in objects.iter_mut().filter(|o| o["kind"] == s.kind.as_str()) {
                 crate::json::set(o, "metadata.labels.touched", "yes".into())?;
+            }
+            for i in 0..objects.len() {
+                if objects[i]["kind"] == s.remove.as_str() {
+                    // Changed and removed: the removal wins.
+                    crate::json::set(&mut objects[i], "metadata.labels.gone", "yes".into())?;
+                    objects.remove(i);
+                    objects.remove(i); // a second time does nothing
+                }
+            }
+            if s.add {
+                objects.add(
+                    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "new"}}),
+                );
             }
             Ok(())
         }
     }
 
     #[test]
-    fn unchanged_objects_keep_their_text() {
-        // Odd spacing and key order: would not survive a parse/serialize round trip.
+    fn only_changed_objects_are_returned() {
         let service = r#"{ "kind":"Service",   "metadata": {"name": "s"}, "apiVersion":"v1" }"#;
         let pod = r#"{"kind": "Pod", "metadata": {"name": "p"}}"#;
-        let out = mutate::<Touch>(r#"{"kind": "Pod"}"#, vec![service.into(), pod.into()]).unwrap();
-        assert_eq!(out[0], service);
+        let changes =
+            mutate::<Touch>(r#"{"kind": "Pod"}"#, vec![service.into(), pod.into()]).unwrap();
+        assert_eq!(changes.replaced.len(), 1);
+        assert_eq!(changes.replaced[0].index, 1);
         assert_eq!(
-            out[1],
+            changes.replaced[0].object,
             r#"{"kind":"Pod","metadata":{"name":"p","labels":{"touched":"yes"}}}"#
         );
+        assert!(changes.removed.is_empty());
+        assert!(changes.added.is_empty());
+        // Nothing to do: nothing crosses back.
+        let changes = mutate::<Touch>(r#"{"kind": "Job"}"#, vec![service.into()]).unwrap();
+        assert_eq!(changes.replaced.len() + changes.removed.len(), 0);
+    }
+
+    #[test]
+    fn removed_and_added_objects() {
+        let objects: Vec<String> = [
+            r#"{"kind":"Pod","metadata":{"name":"a"}}"#,
+            r#"{"kind":"Secret","metadata":{"name":"b"}}"#,
+            r#"{"kind":"Service","metadata":{"name":"c"}}"#,
+            r#"{"kind":"Secret","metadata":{"name":"d"}}"#,
+        ]
+        .map(String::from)
+        .into();
+        let changes = mutate::<Touch>(
+            r#"{"kind": "Pod", "remove": "Secret", "add": true}"#,
+            objects.clone(),
+        )
+        .unwrap();
+        assert_eq!(changes.removed, [1, 3]);
+        let replaced: Vec<u32> = changes.replaced.iter().map(|r| r.index).collect();
+        assert_eq!(replaced, [0]);
+        assert_eq!(
+            changes.added,
+            [r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"new"}}"#]
+        );
+        let render = apply(&objects, &changes).unwrap();
+        assert_eq!(
+            render,
+            [
+                r#"{"kind":"Pod","metadata":{"name":"a","labels":{"touched":"yes"}}}"#,
+                r#"{"kind":"Service","metadata":{"name":"c"}}"#,
+                r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"new"}}"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn apply_names_a_position_out_of_range() {
+        let changes = Changes {
+            replaced: Vec::new(),
+            removed: vec![2],
+            added: Vec::new(),
+        };
+        assert_eq!(
+            apply(&["{}".into()], &changes).unwrap_err(),
+            "removed object 2 is out of range (shown: 1)"
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "remove(1): out of range (shown: 1)")]
+    fn removing_what_was_not_shown_panics() {
+        Objects::new(vec![json!({})]).remove(1);
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub use rule::paths as route_paths;
 pub use settings::{auto_priority, Rule, Settings, AUTO_BASE, AUTO_PER_CHAR, MAX_PRIORITY};
 
 use rekon_plugin_sdk::k8s::ObjectId;
+use rekon_plugin_sdk::mutator::Objects;
 use rekon_plugin_sdk::{log, Description, Mutator, Value};
 
 /// The Ingress annotation Traefik reads.
@@ -50,7 +51,7 @@ impl Mutator for TraefikPriority {
         settings.check()
     }
 
-    fn mutate(settings: &Settings, objects: &mut [Value]) -> Result<(), String> {
+    fn mutate(settings: &Settings, objects: &mut Objects) -> Result<(), String> {
         if settings.rules.is_empty() && !settings.auto {
             log::debug("no rules and auto is off: nothing to change");
             return Ok(());
@@ -160,6 +161,12 @@ fn shown(old: Option<Value>) -> String {
         Some(Value::String(s)) => s,
         Some(v) => v.to_string(),
     }
+}
+
+// The kinds `mutate` touches; the rest of a render is never shown to the plugin.
+rekon_plugin_sdk::declare_interest! {
+    { groups: ["networking.k8s.io", "extensions"], kinds: ["Ingress"] },
+    { groups: ["traefik.io", "traefik.containo.us"], kinds: ["IngressRoute"] },
 }
 
 // Only the component exports the world, so native binaries can link several plugins.

@@ -7,9 +7,12 @@
 // Other affinity (pod anti-affinity, preferred node affinity) is kept.
 //
 // componentize-js maps the WIT contract (`wit/` of rekon) to JavaScript: each
-// exported interface is an exported object of functions (camelCase names),
-// and a `result` error is a thrown string.
-import { log } from 'rekon:plugin/host@0.1.0';
+// exported interface is an exported object of functions (camelCase names), a
+// record is a plain object, and a `result` error is a thrown string.
+//
+// build.sh declares the plugin's interest (the workload kinds), so rekon
+// shows it only those objects; `mutate` returns only the ones it changed.
+import { log } from 'rekon:plugin/host@0.2.0';
 
 const ARCH_LABEL = 'kubernetes.io/arch';
 // Where each kind keeps its pod spec.
@@ -82,24 +85,25 @@ export const plugin = {
 export const mutator = {
   mutate(settings, objects) {
     const { arch, namespaces } = parseSettings(settings);
-    return objects.map((text) => {
+    const replaced = [];
+    objects.forEach((text, index) => {
       const object = JSON.parse(text);
       const where = `${object.kind}/${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`;
+      // Objects left alone are not returned at all.
       if (!(object.kind in POD_SPEC)) {
-        return text;
+        return;
       }
       if (namespaces !== null && !namespaces.includes(object.metadata?.namespace ?? 'default')) {
-        return text;
+        return;
       }
       const spec = podSpec(object);
       if (spec === null) {
         log('warn', `${where}: no pod template (${POD_SPEC[object.kind].join('.')}); left alone`);
-        return text;
+        return;
       }
       if (statesArch(spec)) {
-        // The contract: an object left alone goes back as the identical string.
         log('debug', `${where}: states its own node affinity or arch; left alone`);
-        return text;
+        return;
       }
       spec.affinity ??= {};
       spec.affinity.nodeAffinity ??= {};
@@ -107,7 +111,8 @@ export const mutator = {
         nodeSelectorTerms: [{ matchExpressions: [{ key: ARCH_LABEL, operator: 'In', values: [arch] }] }],
       };
       log('debug', `${where}: pinned to ${arch}`);
-      return JSON.stringify(object);
+      replaced.push({ index, object: JSON.stringify(object) });
     });
+    return { replaced, removed: [], added: [] };
   },
 };

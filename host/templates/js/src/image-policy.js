@@ -5,7 +5,7 @@
 // componentize-js maps the WIT contract (wit/) to JavaScript: each exported
 // interface is an exported object of functions (camelCase names), records are
 // objects, enums are strings, and a `result` error is a thrown string.
-import { log } from 'rekon:plugin/host@0.1.0';
+import { log } from 'rekon:plugin/host@{{contract}}';
 
 // Settings: {"prefix": "v"}. Unknown fields are refused.
 function parseSettings(text) {

@@ -2,9 +2,14 @@
 // every object that lacks them; a label an object already has keeps its value.
 //
 // componentize-js maps the WIT contract (wit/) to JavaScript: each exported
-// interface is an exported object of functions (camelCase names), and a
-// `result` error is a thrown string.
-import { log } from 'rekon:plugin/host@0.1.0';
+// interface is an exported object of functions (camelCase names), a record is
+// a plain object, and a `result` error is a thrown string.
+//
+// `mutate` returns only what changed: `replaced` objects ({index, object}),
+// positions of `removed` ones, and `added` objects. Removing or adding
+// objects, or changing an object's namespace or name, needs the operator's
+// grant (`delete`, `create`, `rename`); see rekon's docs/plugins.md.
+import { log } from 'rekon:plugin/host@{{contract}}';
 
 // Settings: {"labels": {"team": "web"}}. Unknown fields are refused.
 function parseSettings(text) {
@@ -47,7 +52,8 @@ export const plugin = {
 export const mutator = {
   mutate(settings, objects) {
     const { labels } = parseSettings(settings);
-    return objects.map((text, index) => {
+    const replaced = [];
+    objects.forEach((text, index) => {
       const object = JSON.parse(text);
       if (typeof object.metadata !== 'object' || object.metadata === null) {
         throw `object ${index}: has no metadata`;
@@ -61,12 +67,12 @@ export const mutator = {
         }
       }
       if (!changed) {
-        // The contract: an object the plugin leaves alone goes back as the
-        // identical string, so rekon can tell it was not touched.
-        return text;
+        // Objects the plugin leaves alone are not returned at all.
+        return;
       }
       log('debug', `labelled ${object.kind}/${object.metadata.name}`);
-      return JSON.stringify(object);
+      replaced.push({ index, object: JSON.stringify(object) });
     });
+    return { replaced, removed: [], added: [] };
   },
 };

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use rekon_plugin_sdk::mutator::Objects;
 use rekon_plugin_sdk::{Description, Mutator, Value};
 use serde::Deserialize;
 
@@ -36,7 +37,7 @@ impl Mutator for Plugin {
         Ok(())
     }
 
-    fn mutate(settings: &Settings, objects: &mut [Value]) -> Result<(), String> {
+    fn mutate(settings: &Settings, objects: &mut Objects) -> Result<(), String> {
         for (index, object) in objects.iter_mut().enumerate() {
             let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) else {
                 return Err(format!("object {index}: has no metadata"));
@@ -53,11 +54,20 @@ impl Mutator for Plugin {
                     .or_insert_with(|| Value::String(value.clone()));
             }
         }
-        // The SDK returns every object whose value did not change as the text it
-        // received, so untouched objects stay byte-for-byte equal.
+        // The SDK returns to rekon only the objects whose value changed; the
+        // others stay exactly as they were. (`objects.remove(i)` and
+        // `objects.add(value)` take objects out and add new ones, with the
+        // operator's `delete` and `create` grants.)
         Ok(())
     }
 }
+
+// Which objects rekon shows the plugin. Without a declaration it is shown
+// every object (but Secrets only with the `secrets` grant); narrow it to what
+// the plugin works on, e.g.
+//     rekon_plugin_sdk::declare_interest! {
+//         { groups: ["apps"], kinds: ["Deployment", "StatefulSet", "DaemonSet"] },
+//     }
 
 // Only the component exports the world, so `cargo test` links natively.
 #[cfg(target_arch = "wasm32")]

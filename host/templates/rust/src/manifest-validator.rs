@@ -54,6 +54,10 @@ impl Validator for Plugin {
     }
 }
 
+// Which objects rekon shows the plugin: every object without a declaration
+// (Secrets only with the `secrets` grant); narrow it with, e.g.
+//     rekon_plugin_sdk::declare_interest! { { groups: ["apps"], kinds: ["Deployment"] } }
+
 // Only the component exports the world, so `cargo test` links natively.
 #[cfg(target_arch = "wasm32")]
 rekon_plugin_sdk::export_validator!(Plugin);

@@ -12,7 +12,7 @@ wit_bindgen::generate!({
     default_bindings_module: "::rekon_plugin_world_validator",
     // One `log` import binding and one set of shared types for every world.
     with: {
-        "rekon:plugin/host@0.1.0": rekon_plugin_world_image_policy::rekon::plugin::host,
-        "rekon:plugin/types@0.1.0": rekon_plugin_world_image_policy::rekon::plugin::types,
+        "rekon:plugin/host@0.2.0": rekon_plugin_world_image_policy::rekon::plugin::host,
+        "rekon:plugin/types@0.2.0": rekon_plugin_world_image_policy::rekon::plugin::types,
     },
 });
