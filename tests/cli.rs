@@ -186,13 +186,21 @@ fn plugin_inspect_shows_world_contract_and_imports() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(info["world"], "manifest-mutator");
-    assert_eq!(info["contract"], "rekon:plugin@0.1.0");
+    assert_eq!(info["contract"], "rekon:plugin@0.2.0");
     assert_eq!(info["plugin_name"], "readiness-probe");
     assert!(info["imports"]
         .as_array()
         .unwrap()
         .iter()
-        .any(|i| i.as_str().unwrap().starts_with("rekon:plugin/host@0.1.0")));
+        .any(|i| i.as_str().unwrap().starts_with("rekon:plugin/host@0.2.0")));
+    // It declares the workload kinds it tunes.
+    let rules = info["interest"].as_array().unwrap();
+    assert!(
+        rules.iter().any(|r| r["kinds"]
+            .as_array()
+            .is_some_and(|k| k.contains(&serde_json::json!("Deployment")))),
+        "{info}"
+    );
 }
 
 #[test]

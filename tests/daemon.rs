@@ -139,6 +139,52 @@ fn rekon_run_reconciles_from_tag_push_to_applied_and_swaps_plugins_live() {
         "web"
     );
 
+    // A version that loads fine but oversteps its grant in a render (it
+    // moves objects to kube-system) is taken out of service at its first
+    // render, v2 is put back, and the render applies with v2.
+    replace(
+        &support::wasm("stamp_v3_plugin"),
+        &world.dir.path().join("plugins/stamp.wasm"),
+    );
+    world.wait("the overstepping stamp is rolled back", || {
+        let s = world.item("plugins", "stamp");
+        s["revision"] == stamp_sha
+            && s["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("overstepped its grant")
+    });
+    let message = world.item("plugins", "stamp")["message"].clone();
+    assert!(
+        message
+            .as_str()
+            .unwrap()
+            .contains("it moved or renamed Namespace/website to Namespace/kube-system/website")
+            && message.as_str().unwrap().contains("still running"),
+        "{message}"
+    );
+    // v2 is in service: the next commit is applied, stamped v2.
+    let text = std::fs::read_to_string(&deployment).unwrap();
+    std::fs::write(
+        &deployment,
+        text.replacen("    tier: web\n", "    tier: edge\n", 1),
+    )
+    .unwrap();
+    git(
+        &clone,
+        &["commit", "-q", "-am", "move the frontend to the edge tier"],
+    );
+    git(&clone, &["push", "-q", "origin", "main"]);
+    let pushed = world.head();
+    world.wait("the next commit is applied with v2", || {
+        world.item("kustomizations", "frontend")["revision"] == pushed.as_str()
+    });
+    assert_eq!(world.stamp(), "v2");
+    assert_eq!(
+        world.deployment().unwrap()["metadata"]["labels"]["tier"],
+        "edge"
+    );
+
     // Metrics count what happened.
     let (code, metrics) = http(world.listen, "GET", "/metrics", &[], "");
     assert_eq!(code, 200);

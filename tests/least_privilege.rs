@@ -132,8 +132,15 @@ fn grants_allow_exactly_what_they_name() {
 
     let all = load(&["create", "delete", "rename"]).unwrap();
     let m = mutate(&all, "move-namespace").unwrap();
-    assert_eq!(m.replaced.len(), 2, "the Deployment and the ConfigMap, not the Secret");
-    assert!(m.replaced.iter().all(|(_, o)| o["metadata"]["namespace"] == "kube-system"));
+    assert_eq!(
+        m.replaced.len(),
+        2,
+        "the Deployment and the ConfigMap, not the Secret"
+    );
+    assert!(m
+        .replaced
+        .iter()
+        .all(|(_, o)| o["metadata"]["namespace"] == "kube-system"));
     let m = mutate(&all, "add-binding").unwrap();
     assert_eq!(m.added[0]["kind"], "ClusterRoleBinding");
     assert_eq!(mutate(&all, "remove").unwrap().removed, vec![0]);
@@ -143,9 +150,15 @@ fn grants_allow_exactly_what_they_name() {
     // Kind limits.
     let limited = load(&["create:HelmChart", "delete:core/ConfigMap", "rename"]).unwrap();
     let err = mutate(&limited, "add-binding").unwrap_err();
-    assert!(err.contains("its `create` grant is limited to `HelmChart`"), "{err}");
+    assert!(
+        err.contains("its `create` grant is limited to `HelmChart`"),
+        "{err}"
+    );
     let err = mutate(&limited, "remove").unwrap_err();
-    assert!(err.contains("its `delete` grant is limited to `core/ConfigMap`"), "{err}");
+    assert!(
+        err.contains("its `delete` grant is limited to `core/ConfigMap`"),
+        "{err}"
+    );
     let rbac = load(&[
         "create:rbac.authorization.k8s.io/ClusterRoleBinding",
         "delete:Deployment",
@@ -182,7 +195,8 @@ fn secrets_are_shown_only_to_plugins_granted_secrets() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("plugin `hostile`") && err.contains("its `grant` gives `secrets`, which the plugin does not declare"),
+        err.contains("plugin `hostile`")
+            && err.contains("its `grant` gives `secrets`, which the plugin does not declare"),
         "{err}"
     );
     // Declared and granted: the Secret is shown too.
@@ -224,7 +238,11 @@ fn a_plugin_is_shown_only_what_its_interest_matches_and_its_answer_goes_back_in_
     // Shown one object (the ConfigMap, position 2 of the render): its
     // `remove` of "the first object it was shown" is the ConfigMap.
     let deleter = hostile_declaring(dir.path(), &["delete"], Some(r#"{"kinds":["ConfigMap"]}"#));
-    let m = mutate(&load_file("hostile", &deleter, &["delete"]).unwrap(), "remove").unwrap();
+    let m = mutate(
+        &load_file("hostile", &deleter, &["delete"]).unwrap(),
+        "remove",
+    )
+    .unwrap();
     assert_eq!(m.removed, vec![2]);
     let m = mutate(&plugin, "peek-secrets").unwrap();
     assert_eq!(m.replaced.len(), 1);
@@ -234,7 +252,10 @@ fn a_plugin_is_shown_only_what_its_interest_matches_and_its_answer_goes_back_in_
     let plugin = load_file("hostile", &none, &[]).unwrap();
     assert!(mutate(&plugin, "trap").unwrap().is_empty());
     assert_eq!(
-        plugin.stats().calls.load(std::sync::atomic::Ordering::Relaxed),
+        plugin
+            .stats()
+            .calls
+            .load(std::sync::atomic::Ordering::Relaxed),
         1,
         "`describe` at load, no `mutate`"
     );
@@ -252,14 +273,18 @@ fn bad_declarations_and_undeclared_grants_are_load_time_errors_naming_the_field(
     };
     let err = load_file(
         "hostile",
-        &write("typo.wasm", "{\"groups\":[\"apps\"]}\n{\"kind\":[\"Deployment\"]}"),
+        &write(
+            "typo.wasm",
+            "{\"groups\":[\"apps\"]}\n{\"kind\":[\"Deployment\"]}",
+        ),
         &[],
     )
     .unwrap_err()
     .to_string();
     assert!(
         err.starts_with("plugin `hostile` (")
-            && err.contains("is refused: its `rekon.interest` section, line 2: unknown field `kind`"),
+            && err
+                .contains("is refused: its `rekon.interest` section, line 2: unknown field `kind`"),
         "{err}"
     );
     let err = load_file(
@@ -282,9 +307,13 @@ fn bad_declarations_and_undeclared_grants_are_load_time_errors_naming_the_field(
     assert!(err.contains("declares no rule"), "{err}");
 
     // A grant the plugin does not declare: named, with the field.
-    let err = load_file("hostile", &support::wasm("hostile_plugin"), &["clock", "create"])
-        .unwrap_err()
-        .to_string();
+    let err = load_file(
+        "hostile",
+        &support::wasm("hostile_plugin"),
+        &["clock", "create"],
+    )
+    .unwrap_err()
+    .to_string();
     assert!(
         err.contains("its `grant` gives `clock`, `create`, which the plugin does not declare; remove them from `grant` under [plugins.hostile]"),
         "{err}"
@@ -293,7 +322,8 @@ fn bad_declarations_and_undeclared_grants_are_load_time_errors_naming_the_field(
 
 #[test]
 fn components_of_contract_0_1_load_and_are_held_to_the_same_scope() {
-    let legacy = |granted: &[&str]| load_file("legacy", &support::wasm("legacy_v1_plugin"), granted);
+    let legacy =
+        |granted: &[&str]| load_file("legacy", &support::wasm("legacy_v1_plugin"), granted);
     let plugin = legacy(&[]).unwrap();
     assert!(plugin.is_v0_1());
     assert_eq!(plugin.info().contract, "rekon:plugin@0.1.0");
@@ -302,14 +332,22 @@ fn components_of_contract_0_1_load_and_are_held_to_the_same_scope() {
     let m = mutate(&plugin, "label").unwrap();
     assert_eq!(m.replaced.len(), 2, "the Secret is not shown");
     assert!(m.removed.is_empty() && m.added.is_empty());
-    assert!(m.replaced.iter().all(|(_, o)| o["metadata"]["labels"].is_object()));
+    assert!(m
+        .replaced
+        .iter()
+        .all(|(_, o)| o["metadata"]["labels"].is_object()));
 
     let err = mutate(&plugin, "move").unwrap_err();
-    assert!(err.contains("plugin `legacy` overstepped its grant: it moved or renamed"), "{err}");
+    assert!(
+        err.contains("plugin `legacy` overstepped its grant: it moved or renamed"),
+        "{err}"
+    );
     assert!(mutate(&plugin, "add")
         .unwrap_err()
         .contains("it added ConfigMap/default/legacy-added"));
-    assert!(mutate(&plugin, "remove").unwrap_err().contains("it removed ConfigMap/website/settings"));
+    assert!(mutate(&plugin, "remove")
+        .unwrap_err()
+        .contains("it removed ConfigMap/website/settings"));
 
     // 0.1.0 could not declare scope: the operator's grant stands in for it.
     let trusted = legacy(&["create", "delete", "rename"]).unwrap();
@@ -326,7 +364,10 @@ fn rekon(dir: &Path, args: &[&str]) -> Output {
         .current_dir(dir)
         .args([
             "--cache-dir",
-            support::repo().join("target/rekon-test-cache").to_str().unwrap(),
+            support::repo()
+                .join("target/rekon-test-cache")
+                .to_str()
+                .unwrap(),
         ])
         .args(args)
         .output()
@@ -386,15 +427,19 @@ fn render_explain_lists_added_and_removed_objects_and_an_overstep_renders_nothin
     );
     let repo = repository("remove", &["delete"]);
     let out = rekon(repo.path(), &["render", "--explain"]);
+    // kustomize orders ConfigMaps first: the first object `remove` is shown.
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        "hostile: Deployment/website/frontend removed\n",
+        "hostile: ConfigMap/website/settings removed\n",
         "{}",
         text(&out)
     );
     let out = rekon(repo.path(), &["render"]);
     let yaml = String::from_utf8_lossy(&out.stdout);
-    assert!(!yaml.contains("kind: Deployment") && yaml.contains("kind: ConfigMap"), "{yaml}");
+    assert!(
+        !yaml.contains("kind: ConfigMap") && yaml.contains("kind: Deployment"),
+        "{yaml}"
+    );
 
     // Without the grant: an error, nothing on stdout.
     let repo = repository("add-binding", &[]);
@@ -403,7 +448,9 @@ fn render_explain_lists_added_and_removed_objects_and_an_overstep_renders_nothin
     assert!(out.stdout.is_empty());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("plugin `hostile` overstepped its grant: it added ClusterRoleBinding/hostile-admin"),
+        err.contains(
+            "plugin `hostile` overstepped its grant: it added ClusterRoleBinding/hostile-admin"
+        ),
         "{err}"
     );
     assert_eq!(err.matches("overstepped").count(), 1, "said once: {err}");
@@ -431,7 +478,13 @@ fn inspect_shows_contract_declarations_and_grant_and_annotate_writes_an_interest
     assert!(out.status.success(), "{}", text(&out));
     let out = rekon(
         d,
-        &["plugin", "inspect", "annotated.wasm", "--grant", "create:HelmChart"],
+        &[
+            "plugin",
+            "inspect",
+            "annotated.wasm",
+            "--grant",
+            "create:HelmChart",
+        ],
     );
     let shown = text(&out);
     assert!(out.status.success(), "{shown}");
@@ -448,24 +501,47 @@ fn inspect_shows_contract_declarations_and_grant_and_annotate_writes_an_interest
     }
     let out = rekon(d, &["plugin", "inspect", "--json", "annotated.wasm"]);
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(json["interest"], json!([{"groups": ["apps"], "kinds": ["Deployment"]}]));
+    assert_eq!(
+        json["interest"],
+        json!([{"groups": ["apps"], "kinds": ["Deployment"]}])
+    );
     assert_eq!(json["interest_declared_in"], "component");
 
     // A bad rule is refused by annotate already, naming the flag and field.
     let out = rekon(
         d,
-        &["plugin", "annotate", "annotated.wasm", "--interest", r#"{"kind":"x"}"#, "-o", "x.wasm"],
+        &[
+            "plugin",
+            "annotate",
+            "annotated.wasm",
+            "--interest",
+            r#"{"kind":"x"}"#,
+            "-o",
+            "x.wasm",
+        ],
     );
     assert!(!out.status.success());
-    assert!(text(&out).contains("--interest: `rekon.interest` section, line 1: unknown field `kind`"), "{}", text(&out));
+    assert!(
+        text(&out).contains("--interest: `rekon.interest` section, line 1: unknown field `kind`"),
+        "{}",
+        text(&out)
+    );
     assert!(!d.join("x.wasm").exists());
 
     // The legacy component says which contract it was built against.
     let out = rekon(
         d,
-        &["plugin", "inspect", support::wasm("legacy_v1_plugin").to_str().unwrap()],
+        &[
+            "plugin",
+            "inspect",
+            support::wasm("legacy_v1_plugin").to_str().unwrap(),
+        ],
     );
-    assert!(text(&out).contains("contract:  rekon:plugin@0.1.0"), "{}", text(&out));
+    assert!(
+        text(&out).contains("contract:  rekon:plugin@0.1.0"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -485,5 +561,29 @@ fn test_suites_state_grants() {
     std::fs::write(d.join("rekon-test.yaml"), suite("")).unwrap();
     let out = rekon(d, &["test", "rekon-test.yaml"]);
     assert!(!out.status.success());
-    assert!(text(&out).contains("needs the `create` grant"), "{}", text(&out));
+    assert!(
+        text(&out).contains("needs the `create` grant"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn a_validator_is_shown_its_kinds_and_its_findings_name_render_positions() {
+    // image-validator declares workload kinds: the ConfigMap and the
+    // Secret before the Deployment are not shown, and its finding about the
+    // Deployment (no memory limit) comes back at the Deployment's position.
+    let plugin = support::load("image_validator", Limits::default());
+    assert!(plugin.interest().is_declared());
+    let mut objects = render_objects();
+    objects.rotate_left(1); // Secret, ConfigMap, Deployment
+    objects[2]["spec"] = json!({"template": {"spec": {"containers": [
+        {"name": "web", "image": "harbor.lan/website/frontend:1.0"}]}}});
+    let refs: Vec<&Value> = objects.iter().collect();
+    let found = plugin
+        .validate_objects(&json!({"requireLimits": "error"}), &refs)
+        .unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].object.index, 2);
+    assert_eq!(found[0].object.name, "frontend");
 }

@@ -52,7 +52,7 @@ fn plugin(config: &Config) -> Plugin {
             name: "flux-policy".into(),
             path: p.path.clone(),
             sha256: None,
-            limits: p.limits,
+            limits: p.limits.clone(),
         })
         .unwrap()
 }

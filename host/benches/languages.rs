@@ -67,12 +67,20 @@ fn calver_tags() -> Vec<Tag> {
 fn mutate_probe(plugin: &Plugin) {
     let settings = json!({"readinessProbe": {"initialDelaySeconds": 10}});
     let out = plugin.mutate(&settings, &deployment()).unwrap();
-    assert!(out[0].contains("\"initialDelaySeconds\":10"), "{out:?}");
+    assert!(
+        out.replaced[0]
+            .object
+            .contains("\"initialDelaySeconds\":10"),
+        "{out:?}"
+    );
 }
 
 fn mutate_arch(plugin: &Plugin) {
     let out = plugin.mutate(&json!({}), &deployment()).unwrap();
-    assert!(out[0].contains("kubernetes.io/arch"), "{out:?}");
+    assert!(
+        out.replaced[0].object.contains("kubernetes.io/arch"),
+        "{out:?}"
+    );
 }
 
 fn rank_sortable(plugin: &Plugin) {

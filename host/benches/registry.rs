@@ -61,7 +61,7 @@ fn scan_10k(c: &mut Criterion) {
             name: "flux-policy".into(),
             path: declared.path.clone(),
             sha256: None,
-            limits: declared.limits,
+            limits: declared.limits.clone(),
         })
         .unwrap();
     let client = RegistryClient::new(&image.registry).unwrap();

@@ -428,7 +428,11 @@ impl Renderer {
         }
         for at in mutation.removed.into_iter().rev() {
             let removed = objects.remove(at);
-            changes.push(Change::whole(&u.plugin, &removed.object, ChangeKind::Removed));
+            changes.push(Change::whole(
+                &u.plugin,
+                &removed.object,
+                ChangeKind::Removed,
+            ));
         }
         for object in mutation.added {
             changes.push(Change::whole(&u.plugin, &object, ChangeKind::Added));

@@ -414,11 +414,14 @@ fn print_inspection(inspection: &Inspection) {
     } else {
         println!("  every object (no declaration)");
     }
-    println!("  Secrets:   {}", if info.effective.contains(Capability::Secrets) {
-        "shown (granted `secrets`)"
-    } else {
-        "withheld (not granted `secrets`)"
-    });
+    println!(
+        "  Secrets:   {}",
+        if info.effective.contains(Capability::Secrets) {
+            "shown (granted `secrets`)"
+        } else {
+            "withheld (not granted `secrets`)"
+        }
+    );
     println!("imports:");
     let width = info.imports.iter().map(String::len).max().unwrap_or(0);
     for import in &info.import_uses {
@@ -462,8 +465,9 @@ fn annotate(args: &AnnotateArgs) -> anyhow::Result<ExitCode> {
         let text = args.interest.join("\n");
         // Parsed as the host will read it, so a bad rule is refused here.
         if !args.every_object {
-            crate::plugin::Interest::parse(&text, capabilities::DeclaredIn::Component)
-                .map_err(|e| anyhow::anyhow!("--interest: {}", e.to_string().trim_start_matches("its ")))?;
+            crate::plugin::Interest::parse(&text, capabilities::DeclaredIn::Component).map_err(
+                |e| anyhow::anyhow!("--interest: {}", e.to_string().trim_start_matches("its ")),
+            )?;
         }
         annotated = capabilities::replace_section(
             &annotated,

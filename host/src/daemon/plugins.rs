@@ -255,7 +255,11 @@ impl PluginSet {
             .insert(name.to_string(), previous.clone());
         entry.current = Some(previous);
         self.refuse(board, name, entry, sha256.to_string(), reason.to_string());
-        let back = entry.current.as_ref().map(Plugin::sha256).unwrap_or_default();
+        let back = entry
+            .current
+            .as_ref()
+            .map(Plugin::sha256)
+            .unwrap_or_default();
         board.update(Kind::Plugin, name, |s| {
             s.ready = Some(true);
             s.revision = Some(back.to_string());

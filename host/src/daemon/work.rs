@@ -7,13 +7,13 @@ use std::sync::Arc;
 
 use crate::alerts::{Event, Severity};
 use crate::apply::Action;
+use crate::config::Kustomization;
 use crate::images::automation::{certain_choice, work_tree};
 use crate::images::commit::{update, Mode};
 use crate::images::message::CommitMessage;
 use crate::images::registry::RegistryClient;
 use crate::images::scan::scan;
 use crate::images::tagstore::TagStore;
-use crate::config::Kustomization;
 use crate::plugin::{Plugin, PluginError};
 use crate::render::{ChangeKind, RenderError, Rendered, Renderer};
 use crate::retry::Retry;

@@ -78,8 +78,8 @@ pub mod v0_1 {
     use super::image_policy::rekon::plugin as current;
     use image_policy::rekon::plugin::{host, types};
 
-    pub use image_policy::exports::rekon::plugin::image_policy::Tag;
     pub use host::Level;
+    pub use image_policy::exports::rekon::plugin::image_policy::Tag;
 
     impl From<types::Description> for current::types::Description {
         fn from(d: types::Description) -> Self {

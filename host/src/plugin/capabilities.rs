@@ -436,7 +436,9 @@ impl FromStr for KindName {
             None => (None, s),
         };
         let valid = |t: &str| {
-            !t.is_empty() && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+            !t.is_empty()
+                && t.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
         };
         if !valid(kind) || group.as_deref().is_some_and(|g| !g.is_empty() && !valid(g)) {
             return Err(format!(
@@ -508,8 +510,8 @@ impl Grant {
                 Capability::Delete => &mut self.delete_kinds,
                 other => {
                     return Err(format!(
-                        "`{entry}`: only `create` and `delete` can be limited to kinds, not `{other}`"
-                    ))
+                    "`{entry}`: only `create` and `delete` can be limited to kinds, not `{other}`"
+                ))
                 }
             };
             for kind in kinds.split(',') {
@@ -769,7 +771,10 @@ mod tests {
             assert_eq!(c.name().parse::<Capability>().unwrap(), c);
         }
         let err = "clok".parse::<Capability>().unwrap_err().to_string();
-        assert_eq!(err, "unknown capability `clok` (known: clock, random)");
+        assert_eq!(
+            err,
+            "unknown capability `clok` (known: clock, random, secrets, create, delete, rename)"
+        );
         assert_eq!(set(&["random", "clock"]).to_string(), "clock, random");
         assert_eq!(Capabilities::NONE.to_string(), "none");
     }
@@ -831,26 +836,92 @@ mod tests {
     }
 
     #[test]
-    fn admission_is_the_declaration_when_all_of_it_is_granted() {
-        let base = imports(&["wasi:clocks/wall-clock@0.2.6", "rekon:plugin/host@0.1.0"]);
+    fn admission_is_the_declaration_granted_and_a_grant_must_be_declared() {
+        let base = imports(&["wasi:clocks/wall-clock@0.2.6", "rekon:plugin/host@0.2.0"]);
         let p = Path::new("p.wasm");
         let a = admit(
             "p",
             p,
             declared(&["clock"]),
-            set(&["clock", "random"]),
+            set(&["clock"]),
+            false,
             &base,
             IMPORTS,
         )
         .unwrap();
         assert_eq!(a.effective, set(&["clock"]));
-        // A grant without a declaration gives nothing.
-        let a = admit("p", p, declared(&[]), set(&["clock"]), &base, IMPORTS).unwrap();
-        assert_eq!(a.effective, Capabilities::NONE);
+        // A grant the plugin does not declare is refused, naming it.
+        let err = admit(
+            "p",
+            p,
+            declared(&["clock"]),
+            set(&["clock", "random"]),
+            false,
+            &base,
+            IMPORTS,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("its `grant` gives `random`, which the plugin does not declare; remove it from `grant` under [plugins.p]"),
+            "{err}"
+        );
+        // A 0.1.0 component: scope grants stand in for a declaration, the
+        // sandbox ones do not.
+        let a = admit(
+            "p",
+            p,
+            declared(&[]),
+            set(&["create", "secrets"]),
+            true,
+            &base,
+            IMPORTS,
+        )
+        .unwrap();
+        assert_eq!(a.effective, set(&["secrets", "create"]));
+        assert!(admit("p", p, declared(&[]), set(&["clock"]), true, &base, IMPORTS).is_err());
+        assert!(admit(
+            "p",
+            p,
+            declared(&[]),
+            set(&["create"]),
+            false,
+            &base,
+            IMPORTS
+        )
+        .is_err());
         // A precompiled artifact: the grant stands in for the declaration.
-        let a = admit("p", p, None, set(&["random"]), &base, IMPORTS).unwrap();
+        let a = admit("p", p, None, set(&["random"]), false, &base, IMPORTS).unwrap();
         assert_eq!(a.effective, set(&["random"]));
         assert_eq!(a.declared.declared_in, DeclaredIn::NotRecorded);
+    }
+
+    #[test]
+    fn grants_parse_kinds_for_create_and_delete_only() {
+        let g = Grant::parse(["clock", "create:HelmChart,core/Namespace", "delete"]).unwrap();
+        assert!(g.may_create("helm.cattle.io", "HelmChart"));
+        assert!(g.may_create("", "Namespace"));
+        assert!(!g.may_create("example.com", "Namespace"));
+        assert!(!g.may_create("", "ConfigMap"));
+        assert!(g.may_delete("anything.io", "Anything"));
+        assert_eq!(
+            g.to_string(),
+            "clock, create:HelmChart,core/Namespace, delete"
+        );
+        assert_eq!(
+            Grant::parse(["rename:Deployment"]).unwrap_err(),
+            "`rename:Deployment`: only `create` and `delete` can be limited to kinds, not `rename`"
+        );
+        assert!(Grant::parse(["create:"])
+            .unwrap_err()
+            .contains("is not a kind"));
+        assert!(Grant::parse(["network"])
+            .unwrap_err()
+            .contains("unknown capability `network`"));
+        // A bare `create` after a limited one lifts the limit.
+        assert!(Grant::parse(["create:HelmChart", "create"])
+            .unwrap()
+            .may_create("", "Secret"));
     }
 
     #[test]
@@ -860,6 +931,7 @@ mod tests {
             Path::new("probe.wasm"),
             declared(&["clock", "random"]),
             set(&["random"]),
+            false,
             &[],
             IMPORTS,
         )
@@ -889,9 +961,17 @@ mod tests {
         ];
         let wanted = imports(&["rekon:registry/manifests@0.1.0"]);
         let p = Path::new("p.wasm");
-        let err = admit("p", p, declared(&[]), set(&["clock"]), &wanted, &rules)
-            .unwrap_err()
-            .to_string();
+        let err = admit(
+            "p",
+            p,
+            declared(&[]),
+            Capabilities::NONE,
+            false,
+            &wanted,
+            &rules,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(
             err.contains(
                 "imports `rekon:registry/manifests@0.1.0`, which needs capability `clock`"
@@ -903,6 +983,7 @@ mod tests {
             p,
             declared(&["clock"]),
             set(&["clock"]),
+            false,
             &wanted,
             &rules
         )
@@ -918,6 +999,7 @@ mod tests {
             Path::new("g.wasm"),
             declared(&[]),
             Capabilities::NONE,
+            false,
             &imports(&["evil:net/socket@0.1.0"]),
             IMPORTS,
         )

@@ -180,7 +180,9 @@ impl Interest {
                 && r.namespaces
                     .as_ref()
                     .is_none_or(|n| !namespace.is_empty() && n.iter().any(|n| n == namespace))
-                && r.selector.as_ref().is_none_or(|s| s.matches(&labels(object)))
+                && r.selector
+                    .as_ref()
+                    .is_none_or(|s| s.matches(&labels(object)))
         })
     }
 }
@@ -235,7 +237,10 @@ pub fn group_of(object: &Value) -> &str {
 }
 
 fn str_at<'a>(object: &'a Value, pointer: &str) -> &'a str {
-    object.pointer(pointer).and_then(Value::as_str).unwrap_or("")
+    object
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or("")
 }
 
 fn labels(object: &Value) -> BTreeMap<String, String> {
@@ -257,16 +262,10 @@ fn check_selector(selector: &LabelSelector) -> Result<(), String> {
         let at = format!("matchExpressions[{i}]");
         match r.operator.as_str() {
             "In" | "NotIn" if r.values.is_empty() => {
-                return Err(format!(
-                    "{at}: operator `{}` needs `values`",
-                    r.operator
-                ))
+                return Err(format!("{at}: operator `{}` needs `values`", r.operator))
             }
             "Exists" | "DoesNotExist" if !r.values.is_empty() => {
-                return Err(format!(
-                    "{at}: operator `{}` takes no `values`",
-                    r.operator
-                ))
+                return Err(format!("{at}: operator `{}` takes no `values`", r.operator))
             }
             "In" | "NotIn" | "Exists" | "DoesNotExist" => {}
             other => {
@@ -334,13 +333,19 @@ mod tests {
         assert!(i.matches(&deployment("website", "frontend")));
         assert!(!i.matches(&deployment("website", "api")));
         assert!(!i.matches(&deployment("kube-system", "frontend")));
-        assert!(i.matches(&json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}})));
+        assert!(
+            i.matches(&json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}))
+        );
         // Same kind name, another group: not the core ConfigMap.
-        assert!(!i.matches(&json!({"apiVersion": "example.com/v1", "kind": "ConfigMap", "metadata": {"name": "c"}})));
+        assert!(!i.matches(
+            &json!({"apiVersion": "example.com/v1", "kind": "ConfigMap", "metadata": {"name": "c"}})
+        ));
         assert_eq!(i.lines().len(), 2);
         // A namespace rule never matches a cluster-scoped object.
         let ns = parse(r#"{"namespaces":["website"]}"#).unwrap();
-        assert!(!ns.matches(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "website"}})));
+        assert!(!ns.matches(
+            &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "website"}})
+        ));
         assert!(Interest::everything(DeclaredIn::Nowhere).matches(&deployment("x", "y")));
     }
 
@@ -352,7 +357,10 @@ mod tests {
         assert!(!err.contains("column"), "{err}");
         let err = parse(r#"{"selector":{"matchExpressions":[{"key":"a","operator":"Is"}]}}"#)
             .unwrap_err();
-        assert!(err.contains("selector: matchExpressions[0]: unknown operator `Is`"), "{err}");
+        assert!(
+            err.contains("selector: matchExpressions[0]: unknown operator `Is`"),
+            "{err}"
+        );
         let err = parse(r#"{"selector":{"matchExpressions":[{"key":"a","operator":"In"}]}}"#)
             .unwrap_err();
         assert!(err.contains("needs `values`"), "{err}");

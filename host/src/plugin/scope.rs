@@ -110,7 +110,8 @@ fn api(object: &Value) -> String {
 }
 
 fn same(object: &Value, other: &Value, pointer: &str) -> bool {
-    object.pointer(pointer).and_then(Value::as_str) == other.pointer(pointer).and_then(Value::as_str)
+    object.pointer(pointer).and_then(Value::as_str)
+        == other.pointer(pointer).and_then(Value::as_str)
 }
 
 /// Check `changes` (positions in the list the plugin was `shown`, which are
@@ -215,7 +216,10 @@ pub(crate) fn check(
 }
 
 fn kind(object: &Value) -> &str {
-    object.pointer("/kind").and_then(Value::as_str).unwrap_or("")
+    object
+        .pointer("/kind")
+        .and_then(Value::as_str)
+        .unwrap_or("")
 }
 
 /// A 0.1.0 answer (the whole list) as explicit changes of `inputs`.
@@ -335,7 +339,12 @@ fn key(plugin: &str, text: &str) -> Result<Key, PluginError> {
         namespace: String::new(),
         name: String::new(),
     });
-    Ok(Key([head.api_version, head.kind, meta.namespace, meta.name]))
+    Ok(Key([
+        head.api_version,
+        head.kind,
+        meta.namespace,
+        meta.name,
+    ]))
 }
 
 impl fmt::Display for Mutation {
@@ -357,7 +366,11 @@ mod tests {
     use serde_json::json;
 
     fn obj(kind: &str, ns: &str, name: &str) -> Value {
-        let api = if kind == "Deployment" { "apps/v1" } else { "v1" };
+        let api = if kind == "Deployment" {
+            "apps/v1"
+        } else {
+            "v1"
+        };
         json!({"apiVersion": api, "kind": kind, "metadata": {"name": name, "namespace": ns}})
     }
 
@@ -390,49 +403,126 @@ mod tests {
         let objects = [obj("Deployment", "web", "a"), obj("ConfigMap", "web", "b")];
         let mut a2 = objects[0].clone();
         a2["spec"] = json!({"replicas": 2});
-        let m = run(&Grant::none(), &objects, changes(vec![(0, a2.clone())], vec![], vec![])).unwrap();
+        let m = run(
+            &Grant::none(),
+            &objects,
+            changes(vec![(0, a2.clone())], vec![], vec![]),
+        )
+        .unwrap();
         assert_eq!(m.replaced, vec![(0, a2)]);
 
         let moved = obj("Deployment", "kube-system", "a");
-        let err = run(&Grant::none(), &objects, changes(vec![(0, moved.clone())], vec![], vec![]))
-            .unwrap_err();
-        assert!(err.contains("moved or renamed Deployment/web/a to Deployment/kube-system/a"), "{err}");
+        let err = run(
+            &Grant::none(),
+            &objects,
+            changes(vec![(0, moved.clone())], vec![], vec![]),
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("moved or renamed Deployment/web/a to Deployment/kube-system/a"),
+            "{err}"
+        );
         assert!(err.contains("`rename`"), "{err}");
-        assert!(run(&grant(&["rename"]), &objects, changes(vec![(0, moved)], vec![], vec![])).is_ok());
+        assert!(run(
+            &grant(&["rename"]),
+            &objects,
+            changes(vec![(0, moved)], vec![], vec![])
+        )
+        .is_ok());
 
         let retyped = obj("ConfigMap", "web", "a");
-        let err = run(&grant(&["rename", "create", "delete"]), &objects, changes(vec![(0, retyped)], vec![], vec![]))
-            .unwrap_err();
+        let err = run(
+            &grant(&["rename", "create", "delete"]),
+            &objects,
+            changes(vec![(0, retyped)], vec![], vec![]),
+        )
+        .unwrap_err();
         assert!(err.contains("never change"), "{err}");
 
         let binding = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "own"}});
-        let err = run(&Grant::none(), &objects, changes(vec![], vec![], vec![binding.clone()])).unwrap_err();
+        let err = run(
+            &Grant::none(),
+            &objects,
+            changes(vec![], vec![], vec![binding.clone()]),
+        )
+        .unwrap_err();
         assert!(err.contains("it added ClusterRoleBinding/own (rbac.authorization.k8s.io/v1 ClusterRoleBinding) (that needs the `create` grant)"), "{err}");
-        let err = run(&grant(&["create:HelmChart"]), &objects, changes(vec![], vec![], vec![binding.clone()])).unwrap_err();
+        let err = run(
+            &grant(&["create:HelmChart"]),
+            &objects,
+            changes(vec![], vec![], vec![binding.clone()]),
+        )
+        .unwrap_err();
         assert!(err.contains("limited to `HelmChart`"), "{err}");
-        let m = run(&grant(&["create:rbac.authorization.k8s.io/ClusterRoleBinding"]), &objects, changes(vec![], vec![], vec![binding])).unwrap();
+        let m = run(
+            &grant(&["create:rbac.authorization.k8s.io/ClusterRoleBinding"]),
+            &objects,
+            changes(vec![], vec![], vec![binding]),
+        )
+        .unwrap();
         assert_eq!(m.added.len(), 1);
 
         let err = run(&Grant::none(), &objects, changes(vec![], vec![1], vec![])).unwrap_err();
         assert!(err.contains("it removed ConfigMap/web/b"), "{err}");
-        let err = run(&grant(&["delete:apps/Deployment"]), &objects, changes(vec![], vec![1], vec![])).unwrap_err();
+        let err = run(
+            &grant(&["delete:apps/Deployment"]),
+            &objects,
+            changes(vec![], vec![1], vec![]),
+        )
+        .unwrap_err();
         assert!(err.contains("limited to `apps/Deployment`"), "{err}");
-        assert_eq!(run(&grant(&["delete:core/ConfigMap"]), &objects, changes(vec![], vec![1], vec![])).unwrap().removed, vec![1]);
+        assert_eq!(
+            run(
+                &grant(&["delete:core/ConfigMap"]),
+                &objects,
+                changes(vec![], vec![1], vec![])
+            )
+            .unwrap()
+            .removed,
+            vec![1]
+        );
     }
 
     #[test]
     fn malformed_answers_are_named() {
         let objects = [obj("ConfigMap", "web", "b")];
-        let err = run(&grant(&["delete"]), &objects, changes(vec![], vec![3], vec![])).unwrap_err();
-        assert!(err.contains("it removed object 3, but it was shown 1 object"), "{err}");
-        let err = run(&grant(&["delete"]), &objects, changes(vec![(0, objects[0].clone())], vec![0], vec![])).unwrap_err();
+        let err = run(
+            &grant(&["delete"]),
+            &objects,
+            changes(vec![], vec![3], vec![]),
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("it removed object 3, but it was shown 1 object"),
+            "{err}"
+        );
+        let err = run(
+            &grant(&["delete"]),
+            &objects,
+            changes(vec![(0, objects[0].clone())], vec![0], vec![]),
+        )
+        .unwrap_err();
         assert!(err.contains("more than once"), "{err}");
         let mut c = changes(vec![], vec![], vec![]);
-        c.replaced.push(Replacement { index: 0, object: "{".into() });
+        c.replaced.push(Replacement {
+            index: 0,
+            object: "{".into(),
+        });
         let err = run(&Grant::none(), &objects, c).unwrap_err();
-        assert!(err.contains("the new text of object 0 (ConfigMap/web/b) is not a JSON object"), "{err}");
-        let err = run(&grant(&["create"]), &objects, changes(vec![], vec![], vec![json!({"kind": "X"})])).unwrap_err();
-        assert!(err.contains("added object 0: missing `apiVersion`"), "{err}");
+        assert!(
+            err.contains("the new text of object 0 (ConfigMap/web/b) is not a JSON object"),
+            "{err}"
+        );
+        let err = run(
+            &grant(&["create"]),
+            &objects,
+            changes(vec![], vec![], vec![json!({"kind": "X"})]),
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("added object 0: missing `apiVersion`"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -445,7 +535,15 @@ mod tests {
         a2["metadata"]["labels"] = json!({"x": "y"});
         // Same order, one changed.
         let c = from_full_list("p", &inputs, vec![t(&a2), t(&b)]).unwrap();
-        assert_eq!((c.replaced.len(), c.replaced[0].index, c.removed.len(), c.added.len()), (1, 0, 0, 0));
+        assert_eq!(
+            (
+                c.replaced.len(),
+                c.replaced[0].index,
+                c.removed.len(),
+                c.added.len()
+            ),
+            (1, 0, 0, 0)
+        );
         // Reordered and one added.
         let extra = obj("ConfigMap", "web", "c");
         let c = from_full_list("p", &inputs, vec![t(&b), t(&extra), t(&a)]).unwrap();
@@ -464,7 +562,10 @@ mod tests {
             })
             .collect();
         let c = from_full_list("p", &inputs, moved).unwrap();
-        assert_eq!(c.replaced.iter().map(|r| r.index).collect::<Vec<_>>(), vec![0, 1]);
+        assert_eq!(
+            c.replaced.iter().map(|r| r.index).collect::<Vec<_>>(),
+            vec![0, 1]
+        );
         // Another kind in place of an object: a removal and an addition.
         let c = from_full_list("p", &inputs, vec![t(&extra), t(&b)]).unwrap();
         assert_eq!((c.removed.clone(), c.added.len()), (vec![0], 1));
