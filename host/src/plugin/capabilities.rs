@@ -1,5 +1,5 @@
 //! Declared capabilities: what a plugin says it needs beyond the base
-//! sandbox, what the operator grants, and what each import maps to.
+//! sandbox and scope, what the operator grants, and what each import maps to.
 //!
 //! The design, and why:
 //!
@@ -15,16 +15,25 @@
 //! * **The declaration lives in the component, not in the contract.** A
 //!   custom section named [`SECTION`] (as Kubewarden keeps policy metadata in
 //!   its `io.kubewarden.metadata` section) holds capability names as text,
-//!   one per line. Adding a capability never changes `rekon:plugin@0.1.0`;
+//!   one per line. Adding a capability never changes the WIT contract;
 //!   any language can carry it (`rekon plugin annotate` writes it into any
 //!   component; the Rust SDK's `declare_capabilities!` emits it from the
 //!   source). Text one name per line, rather than JSON, because the linker
 //!   concatenates sections of the same name from several object files.
-//! * **No declaration means nothing beyond `log`.** Plugins built before
+//! * **Two families.** `clock` and `random` change what the sandbox returns;
+//!   `secrets`, `create`, `delete` and `rename` widen what the plugin is
+//!   shown and may change (see [`super::scope`] and [`super::interest`]).
+//! * **No declaration means nothing beyond `log`** and the base scope
+//!   (fields of the objects shown, Secrets withheld). Plugins built before
 //!   capabilities existed keep working exactly as they are.
-//! * **The operator grants** (`grant = ["clock"]` under `[plugins.NAME]`).
-//!   A plugin that declares a capability the operator did not grant is
-//!   refused at load; a grant the plugin did not declare gives it nothing.
+//! * **The operator grants** (`grant = ["clock", "create:HelmChart"]` under
+//!   `[plugins.NAME]`; `create` and `delete` may be limited to kinds, see
+//!   [`Grant`]). Declaration and grant must agree: a plugin that declares a
+//!   capability the operator did not grant is refused at load, and so is one
+//!   granted a capability it does not declare (a grant must be asked for,
+//!   so a typo or a stale grant is seen, not silently ignored). The one
+//!   exception: `rekon:plugin@0.1.0` components could not declare the scope
+//!   capabilities, so for them the grant of those stands in.
 //! * **Imports that need a capability.** [`IMPORTS`] maps each import to what
 //!   the host links for it and, for future host imports (say an image
 //!   manifest look-up), the capability it needs; a plugin importing one
