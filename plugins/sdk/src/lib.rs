@@ -120,6 +120,8 @@
 
 #![warn(missing_docs)]
 
+#[cfg(target_arch = "wasm32")]
+pub mod alloc;
 pub mod capabilities;
 pub mod image_policy;
 pub mod interest;
