@@ -10,7 +10,11 @@
 //!   (mutators readiness-probe and traefik-priority, validator
 //!   image-validator), loaded from the compiled-plugin cache as on every
 //!   restart of rekon;
-//! - `none`: the same files, no plugins.
+//! - `none`: the same files, no plugins;
+//! - `plugins-0.1` (when `REKON_BENCH_V01` names a directory holding builds
+//!   of the same three plugins against `rekon:plugin@0.1.0`, e.g. built from
+//!   an older checkout): the same render through the 0.1.0 path, every
+//!   object shown to every plugin and returned whole.
 //!
 //! Run with `tests/build-plugins.sh && cargo bench -p rekon --bench render`
 //! (release build). docs/PERFORMANCE.md ("Whole render") records a run; the
@@ -94,7 +98,7 @@ fn write_tree(dir: &Path) {
 /// A `rekon.toml` with two kustomizations over the same tree: `plugins`
 /// (the example's plugin tables, copied verbatim but for absolute paths) and
 /// `none`.
-fn write_config(dir: &Path) -> Config {
+fn write_config(dir: &Path, v01: Option<&Path>) -> Config {
     let example_path = repo().join("examples/pi-website/rekon.toml");
     let example: toml::Table =
         toml::from_str(&std::fs::read_to_string(&example_path).unwrap()).unwrap();
@@ -111,7 +115,13 @@ fn write_config(dir: &Path) -> Config {
             path.display()
         );
         table.insert("path".into(), path.display().to_string().into());
-        plugins.insert(name.to_string(), table.into());
+        plugins.insert(name.to_string(), table.clone().into());
+        if let Some(v01) = v01 {
+            let old = v01.join(format!("{}.wasm", name.replace('-', "_")));
+            assert!(old.exists(), "{} missing", old.display());
+            table.insert("path".into(), old.display().to_string().into());
+            plugins.insert(format!("{name}-0.1"), table.into());
+        }
     }
     let kustomization = |name: &str, mutators: &[&str], validators: &[&str]| {
         let mut k = toml::Table::new();
@@ -125,10 +135,22 @@ fn write_config(dir: &Path) -> Config {
     config.insert("plugins".into(), plugins.into());
     config.insert(
         "kustomizations".into(),
-        vec![
-            kustomization("plugins", &MUTATORS, &VALIDATORS),
-            kustomization("none", &[], &[]),
-        ]
+        {
+            let mut ks = vec![
+                kustomization("plugins", &MUTATORS, &VALIDATORS),
+                kustomization("none", &[], &[]),
+            ];
+            if v01.is_some() {
+                let old = |names: &[&str]| -> Vec<String> {
+                    names.iter().map(|n| format!("{n}-0.1")).collect()
+                };
+                let (m, v) = (old(&MUTATORS), old(&VALIDATORS));
+                let m: Vec<&str> = m.iter().map(String::as_str).collect();
+                let v: Vec<&str> = v.iter().map(String::as_str).collect();
+                ks.push(kustomization("plugins-0.1", &m, &v));
+            }
+            ks
+        }
         .into(),
     );
     let path = dir.join("rekon.toml");
@@ -139,7 +161,8 @@ fn write_config(dir: &Path) -> Config {
 fn render(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     write_tree(dir.path());
-    let config = write_config(dir.path());
+    let v01 = std::env::var_os("REKON_BENCH_V01").map(PathBuf::from);
+    let config = write_config(dir.path(), v01.as_deref());
     let selected = config.select(None).unwrap();
 
     // Fill the compiled-plugin cache, then load from it as a restart does.
@@ -157,7 +180,7 @@ fn render(c: &mut Criterion) {
                 name: name.to_string(),
                 path: config.plugins[*name].path.clone(),
                 sha256: None,
-                limits: config.plugins[*name].limits,
+                limits: config.plugins[*name].limits.clone(),
             })
             .unwrap();
         assert_eq!(plugin.cache_outcome(), CacheOutcome::Hit, "{name}");
@@ -187,7 +210,20 @@ fn render(c: &mut Criterion) {
     let mut group = c.benchmark_group("render-1200");
     group.throughput(Throughput::Elements((3 * PER_KIND) as u64));
     group.measurement_time(Duration::from_secs(15));
-    for (label, k) in [("plugins", with), ("none", without)] {
+    let old = selected.get(2).copied();
+    if let Some(old) = old {
+        let rendered = renderer.render(&config.source_root, old).unwrap();
+        let same = rendered
+            .objects
+            .iter()
+            .zip(&plugged.objects)
+            .all(|(a, b)| a.object == b.object);
+        assert!(same, "0.1.0 and 0.2.0 builds render the same objects");
+    }
+    for (label, k) in [("plugins", with), ("none", without)]
+        .into_iter()
+        .chain(old.map(|k| ("plugins-0.1", k)))
+    {
         group.bench_function(label, |b| {
             b.iter(|| renderer.render(&config.source_root, k).unwrap())
         });
@@ -201,14 +237,28 @@ fn render(c: &mut Criterion) {
         renderer.render(&config.source_root, k).unwrap();
         started.elapsed()
     };
-    let (mut plugged, mut bare): (Vec<Duration>, Vec<Duration>) =
-        (0..ROUNDS).map(|_| (time(with), time(without))).unzip();
+    let (mut plugged, mut bare, mut older) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        plugged.push(time(with));
+        bare.push(time(without));
+        if let Some(old) = old {
+            older.push(time(old));
+        }
+    }
     let (plugged, bare) = (median(&mut plugged), median(&mut bare));
     println!(
         "render-1200: plugins {plugged:.2?}, none {bare:.2?}, plugins/none = {:.2}x \
          (medians of {ROUNDS} alternating renders each)",
         plugged.as_secs_f64() / bare.as_secs_f64()
     );
+    if !older.is_empty() {
+        let older = median(&mut older);
+        println!(
+            "render-1200: plugins-0.1 {older:.2?}, plugins-0.1/none = {:.2}x, plugins-0.1/plugins = {:.2}x",
+            older.as_secs_f64() / bare.as_secs_f64(),
+            older.as_secs_f64() / plugged.as_secs_f64()
+        );
+    }
 }
 
 /// Rounds (one render with plugins, one without) behind the printed ratio.

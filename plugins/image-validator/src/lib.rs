@@ -270,6 +270,12 @@ rekon_plugin_sdk::declare_interest! {
 #[cfg(target_arch = "wasm32")]
 rekon_plugin_sdk::export_validator!(ImageValidator);
 
+// Every call runs in a fresh instance, so a bump allocator (nothing freed
+// until the instance goes) is safe and faster (docs/PERFORMANCE.md).
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: rekon_plugin_sdk::alloc::Bump = rekon_plugin_sdk::alloc::Bump::new();
+
 #[cfg(test)]
 mod tests {
     use super::*;

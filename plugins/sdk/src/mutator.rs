@@ -5,7 +5,9 @@
 //!
 //! The SDK parses every object into [`Objects`], hands them to
 //! [`Mutator::mutate`] and returns to the host only what changed, as the
-//! contract's `changes` record ([`Changes`]):
+//! contract's `changes` record ([`Changes`]); an object counts as changed
+//! when its value differs from what the plugin was shown (a plugin that only
+//! reorders an object's keys changes it too):
 //!
 //! * `replaced`: each object whose value differs from what the plugin was
 //!   shown, serialized again as compact JSON;
@@ -195,24 +197,49 @@ pub fn check_settings<M: Mutator>(settings: &str) -> Result<(), String> {
 pub fn mutate<M: Mutator>(settings: &str, objects: Vec<String>) -> Result<Changes, String> {
     let parsed: M::Settings = settings::parse(settings)?;
     let shown = parse_objects(&objects)?;
-    drop(objects);
-    // Compare against a copy rather than serializing every object afterwards:
-    // cloning a parsed tree is much cheaper than writing and comparing text.
-    let mut objects = Objects::new(shown.clone());
-    M::mutate(&parsed, &mut objects)?;
+    // Which objects do not change is found by writing each one out again and
+    // comparing bytes, rather than by comparing with a deep clone taken
+    // before: the clone costs as much as the parse and doubles the memory
+    // (docs/PERFORMANCE.md). The host sends compact JSON, so an untouched
+    // object writes back byte for byte; an input in another form is marked
+    // here and compared by value instead.
+    let mut buffer = Vec::new();
+    let mut canonical = Vec::with_capacity(shown.len());
+    for (value, text) in shown.iter().zip(&objects) {
+        buffer.clear();
+        write(&mut buffer, value)?;
+        canonical.push(buffer == text.as_bytes());
+    }
+    let mut objects_now = Objects::new(shown);
+    M::mutate(&parsed, &mut objects_now)?;
     let Objects {
         shown: after,
         removed,
         added,
-    } = objects;
+    } = objects_now;
     let mut replaced = Vec::new();
-    for (index, (after, before)) in after.iter().zip(&shown).enumerate() {
-        if after != before && !removed.contains(&index) {
-            replaced.push(Replacement {
-                index: position(index)?,
-                object: to_text(after)?,
-            });
+    for (index, ((after, text), canonical)) in after.iter().zip(&objects).zip(canonical).enumerate()
+    {
+        if removed.contains(&index) {
+            continue;
         }
+        buffer.clear();
+        write(&mut buffer, after)?;
+        if buffer == text.as_bytes() {
+            continue;
+        }
+        if !canonical {
+            let before: Value = serde_json::from_str(text)
+                .map_err(|e| format!("object {index} is not valid JSON: {e}"))?;
+            if &before == after {
+                continue;
+            }
+        }
+        replaced.push(Replacement {
+            index: position(index)?,
+            object: String::from_utf8(buffer.clone())
+                .map_err(|e| format!("cannot serialize an object: {e}"))?,
+        });
     }
     Ok(Changes {
         replaced,
@@ -222,6 +249,11 @@ pub fn mutate<M: Mutator>(settings: &str, objects: Vec<String>) -> Result<Change
             .collect::<Result<_, _>>()?,
         added: added.iter().map(to_text).collect::<Result<_, _>>()?,
     })
+}
+
+fn write(buffer: &mut Vec<u8>, object: &Value) -> Result<(), String> {
+    serde_json::to_writer(&mut *buffer, object)
+        .map_err(|e| format!("cannot serialize an object: {e}"))
 }
 
 /// The objects after `changes`, as the host puts them together: replaced
