@@ -239,15 +239,10 @@ fn run_plugin(cli: &super::Cli, args: &RunArgs) -> anyhow::Result<ExitCode> {
             let refs: Vec<&Value> = objects.iter().collect();
             // The same path as a render: interest, Secrets and the grant apply.
             let mutation = plugin.mutate_objects(&settings, &refs)?;
-            let mut out = objects.clone();
-            for (at, object) in mutation.replaced {
-                out[at] = object;
-            }
-            for at in mutation.removed.iter().rev() {
-                out.remove(*at);
-            }
-            out.extend(mutation.added);
-            print!("{}", rekon_kustomize::to_yaml(&out));
+            print!(
+                "{}",
+                rekon_kustomize::to_yaml(&mutation.apply(objects.clone()))
+            );
             Ok(ExitCode::SUCCESS)
         }
         World::ManifestValidator => {

@@ -314,25 +314,9 @@ pub enum DeclarationError {
 /// Read the declaration of a component: its own [`SECTION`] if it has one,
 /// else the union of its core modules' sections, else none.
 pub fn read_declaration(component: &[u8]) -> Result<Declaration, DeclarationError> {
-    let malformed = |e: wasmparser::BinaryReaderError| DeclarationError::Malformed(e.to_string());
-    let mut outer: Option<Capabilities> = None;
-    let mut inner: Option<Capabilities> = None;
-    // `parse_all` walks nested modules and components too; each begins with
-    // a `Version` payload and ends with `End`, so the depth tells the
-    // component's own sections (depth 1) from its modules'.
-    let mut depth = 0usize;
-    for payload in Parser::new(0).parse_all(component) {
-        match payload.map_err(malformed)? {
-            Payload::Version { .. } => depth += 1,
-            Payload::End(_) => depth = depth.saturating_sub(1),
-            Payload::CustomSection(section) if section.name() == SECTION => {
-                let found = parse_text(section.data())?;
-                let slot = if depth == 1 { &mut outer } else { &mut inner };
-                *slot = Some(slot.unwrap_or_default().union(found));
-            }
-            _ => {}
-        }
-    }
+    let (outer, inner) = section_texts(component, SECTION)?;
+    let parse = |text: Option<String>| text.map(|t| parse_text(t.as_bytes())).transpose();
+    let (outer, inner) = (parse(outer)?, parse(inner)?);
     Ok(match (outer, inner) {
         (Some(capabilities), _) => Declaration {
             capabilities,
@@ -347,6 +331,38 @@ pub fn read_declaration(component: &[u8]) -> Result<Declaration, DeclarationErro
             declared_in: DeclaredIn::Nowhere,
         },
     })
+}
+
+/// The text of custom section `name` of a component: its own (depth 1), and
+/// its nested modules' concatenated, each `None` when absent. Lines of
+/// concatenated sections stay lines (a newline separates them).
+pub(crate) fn section_texts(
+    component: &[u8],
+    name: &str,
+) -> Result<(Option<String>, Option<String>), DeclarationError> {
+    let malformed = |e: wasmparser::BinaryReaderError| DeclarationError::Malformed(e.to_string());
+    let mut outer: Option<String> = None;
+    let mut inner: Option<String> = None;
+    // `parse_all` walks nested modules and components too; each begins with
+    // a `Version` payload and ends with `End`, so the depth tells the
+    // component's own sections (depth 1) from its modules'.
+    let mut depth = 0usize;
+    for payload in Parser::new(0).parse_all(component) {
+        match payload.map_err(malformed)? {
+            Payload::Version { .. } => depth += 1,
+            Payload::End(_) => depth = depth.saturating_sub(1),
+            Payload::CustomSection(section) if section.name() == name => {
+                let text =
+                    std::str::from_utf8(section.data()).map_err(|_| DeclarationError::NotText)?;
+                let slot = if depth == 1 { &mut outer } else { &mut inner };
+                let all = slot.get_or_insert_with(String::new);
+                all.push_str(text);
+                all.push('\n');
+            }
+            _ => {}
+        }
+    }
+    Ok((outer, inner))
 }
 
 /// Names separated by white space; `#` starts a comment to the end of the line.

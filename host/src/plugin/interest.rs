@@ -35,7 +35,6 @@ use std::fmt;
 
 use serde::Deserialize;
 use serde_json::Value;
-use wasmparser::{Parser, Payload};
 
 use super::capabilities::{DeclarationError, DeclaredIn, KindName};
 use crate::flux::objects::LabelSelector;
@@ -281,25 +280,7 @@ fn check_selector(selector: &LabelSelector) -> Result<(), String> {
 /// Read the interest of a component: its own [`SECTION`] if it has one, else
 /// its core modules' sections concatenated, else every object.
 pub fn read(component: &[u8]) -> Result<Interest, DeclarationError> {
-    let malformed = |e: wasmparser::BinaryReaderError| DeclarationError::Malformed(e.to_string());
-    let mut outer: Option<String> = None;
-    let mut inner: Option<String> = None;
-    let mut depth = 0usize;
-    for payload in Parser::new(0).parse_all(component) {
-        match payload.map_err(malformed)? {
-            Payload::Version { .. } => depth += 1,
-            Payload::End(_) => depth = depth.saturating_sub(1),
-            Payload::CustomSection(section) if section.name() == SECTION => {
-                let text =
-                    std::str::from_utf8(section.data()).map_err(|_| DeclarationError::NotText)?;
-                let slot = if depth == 1 { &mut outer } else { &mut inner };
-                let all = slot.get_or_insert_with(String::new);
-                all.push_str(text);
-                all.push('\n');
-            }
-            _ => {}
-        }
-    }
+    let (outer, inner) = super::capabilities::section_texts(component, SECTION)?;
     match (outer, inner) {
         (Some(text), _) => Interest::parse(&text, DeclaredIn::Component),
         (None, Some(text)) => Interest::parse(&text, DeclaredIn::CoreModule),

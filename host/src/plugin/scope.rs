@@ -102,6 +102,19 @@ impl Mutation {
     pub fn is_empty(&self) -> bool {
         self.replaced.is_empty() && self.removed.is_empty() && self.added.is_empty()
     }
+
+    /// `objects` (the list it was checked against) after the mutation:
+    /// replaced objects in place, removed ones taken out, added ones at the end.
+    pub fn apply(self, mut objects: Vec<Value>) -> Vec<Value> {
+        for (at, object) in self.replaced {
+            objects[at] = object;
+        }
+        for at in self.removed.iter().rev() {
+            objects.remove(*at);
+        }
+        objects.extend(self.added);
+        objects
+    }
 }
 
 fn api(object: &Value) -> String {

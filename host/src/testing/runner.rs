@@ -286,14 +286,7 @@ fn run_case(plugin: &Plugin, suite: &Suite, case: &Case, dir: &Path) -> Result<(
                     (None, None) => Ok(()),
                 };
             }
-            let mut got = inputs.clone();
-            for (at, after) in mutation.replaced {
-                got[at] = after;
-            }
-            for at in mutation.removed.iter().rev() {
-                got.remove(*at);
-            }
-            got.extend(mutation.added);
+            let got = mutation.apply(inputs.clone());
             if let Some(want) = &expect.objects {
                 let want = load_objects(want, dir)?;
                 if want.len() != got.len() {
