@@ -424,7 +424,7 @@ pub struct AutomationUpdate {
 }
 
 /// A label selector (`matchLabels`, `matchExpressions`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct LabelSelector {
     /// `matchLabels`.
@@ -436,7 +436,7 @@ pub struct LabelSelector {
 }
 
 /// A `matchExpressions` entry.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Requirement {
     /// `key`.

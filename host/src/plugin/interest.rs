@@ -71,18 +71,6 @@ struct RuleText {
     selector: Option<LabelSelector>,
 }
 
-impl PartialEq for LabelSelector {
-    fn eq(&self, other: &Self) -> bool {
-        self.match_labels == other.match_labels
-            && self.match_expressions.len() == other.match_expressions.len()
-            && self
-                .match_expressions
-                .iter()
-                .zip(&other.match_expressions)
-                .all(|(a, b)| a.key == b.key && a.operator == b.operator && a.values == b.values)
-    }
-}
-
 impl Interest {
     /// Every object: the interest of a plugin that declares none.
     pub fn everything(declared_in: DeclaredIn) -> Interest {

@@ -14,7 +14,6 @@
 //! rules hold for it.
 
 use std::collections::HashMap;
-use std::fmt;
 
 use serde_json::Value;
 
@@ -358,19 +357,6 @@ fn key(plugin: &str, text: &str) -> Result<Key, PluginError> {
         meta.namespace,
         meta.name,
     ]))
-}
-
-impl fmt::Display for Mutation {
-    /// `2 changed, 1 removed, 1 added`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} changed, {} removed, {} added",
-            self.replaced.len(),
-            self.removed.len(),
-            self.added.len()
-        )
-    }
 }
 
 #[cfg(test)]
