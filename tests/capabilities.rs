@@ -231,7 +231,7 @@ fn an_unknown_capability_in_rekon_toml_names_its_line() {
         .to_string();
     assert_eq!(
         err,
-        "rekon.toml:5: plugins.probe.grant: unknown capability `network` (known: clock, random, secrets, create, delete, rename)"
+        "rekon.toml:5: plugins.probe.grant: unknown capability `network` (known: clock, random, secrets, create, delete, rename, sources)"
     );
 }
 

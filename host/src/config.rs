@@ -138,6 +138,9 @@ pub struct Config {
     /// `[alerts.NAME]`, then the Flux Alerts [`crate::flux::expand`] adds:
     /// where `rekon run` sends its events.
     pub alerts: AlertsConfig,
+    /// The HelmRepositories and OCIRepositories [`crate::flux::expand`]
+    /// found, for plugins that translate HelmReleases (see [`crate::charts`]).
+    pub charts: std::sync::Arc<crate::charts::Sources>,
 }
 
 /// One `[plugins.NAME]` table.
@@ -696,6 +699,7 @@ impl Config {
         };
         Ok(Config {
             alerts,
+            charts: Default::default(),
             server,
             receivers,
             state_dir: raw

@@ -14,6 +14,7 @@
 pub mod alerts;
 pub mod apply;
 pub mod atomic;
+pub mod charts;
 pub mod cli;
 pub mod config;
 pub mod daemon;

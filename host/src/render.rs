@@ -5,13 +5,17 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 
 use rekon_kustomize::Origin;
 use serde_json::Value;
 
+use crate::charts::{self, SourceContext};
 use crate::config::{Config, Kustomization, PluginUse};
 use crate::explain::{self, FieldChange};
-use crate::plugin::{Plugin, PluginError, PluginSource, Runtime, Severity, Violation, World};
+use crate::plugin::{
+    Capability, Plugin, PluginError, PluginSource, Runtime, Severity, Violation, World,
+};
 use crate::sops;
 
 /// Why a render failed.
@@ -57,6 +61,22 @@ pub enum RenderError {
         kustomization: String,
         /// What failed (names file and line).
         error: Box<crate::flux::FluxError>,
+    },
+    /// A HelmRelease is still in the render after the mutators: nothing
+    /// applies it (rekon applies no Flux object and runs no Helm).
+    #[error(
+        "kustomization `{kustomization}`: HelmRelease {release}{} is left in the render: rekon \
+         applies no Flux object and has no Helm controller; translate it with the `helm-k3s` plugin \
+         (`rekon.dev/mutators: helm-k3s` on the Kustomization; see the README, \"Helm on k3s\")",
+        origin.as_ref().map(|o| format!(" ({}:{})", o.file.display(), o.line)).unwrap_or_default()
+    )]
+    HelmRelease {
+        /// The kustomization.
+        kustomization: String,
+        /// `namespace/name`.
+        release: String,
+        /// Where it was built from.
+        origin: Option<Origin>,
     },
     /// Validators found error-severity violations.
     #[error(
@@ -208,6 +228,9 @@ pub struct Rendered {
 /// The plugins of a configuration, loaded and with their settings checked.
 pub struct Renderer {
     plugins: HashMap<String, Plugin>,
+    /// The chart sources plugins with `sources` read ([`crate::charts`]).
+    charts: Arc<charts::Sources>,
+    resolver: Arc<charts::Resolver>,
 }
 
 impl Renderer {
@@ -254,7 +277,11 @@ impl Renderer {
                 plugin.check_settings(&u.settings)?;
             }
         }
-        Ok(Renderer { plugins })
+        Ok(Renderer {
+            plugins,
+            charts: Arc::clone(&config.charts),
+            resolver: Arc::new(charts::Resolver::new()),
+        })
     }
 
     /// A renderer over plugins loaded elsewhere (the daemon's current
@@ -275,7 +302,23 @@ impl Renderer {
                 plugin: u.plugin.clone(),
             });
         }
-        Ok(Renderer { plugins })
+        Ok(Renderer {
+            plugins,
+            charts: Arc::default(),
+            resolver: Arc::new(charts::Resolver::new()),
+        })
+    }
+
+    /// Use `charts` and `resolver` (whose listings outlive one render) for
+    /// the plugins that read sources.
+    pub fn with_charts(
+        mut self,
+        charts: Arc<charts::Sources>,
+        resolver: Arc<charts::Resolver>,
+    ) -> Renderer {
+        self.charts = charts;
+        self.resolver = resolver;
+        self
     }
 
     /// Render one kustomization whose source's files are in `root` (see
@@ -340,9 +383,41 @@ impl Renderer {
             })
             .collect();
 
+        // Charts are resolved (network, cached) only for a chain that has a
+        // plugin reading them, and before it runs: its call has a deadline.
+        let sources = k
+            .mutators
+            .iter()
+            .any(|u| {
+                self.plugin(u)
+                    .admission()
+                    .effective
+                    .contains(Capability::Sources)
+            })
+            .then(|| {
+                let values: Vec<&Value> = objects.iter().map(|o| &o.object).collect();
+                Arc::new(self.resolver.context(&self.charts, &values))
+            });
         let mut changes = Vec::new();
         for u in &k.mutators {
-            self.mutate(u, &mut objects, &mut changes)?;
+            self.mutate(u, &mut objects, &mut changes, sources.as_ref())?;
+        }
+        if let Some(left) = objects.iter().find(|o| charts::is_helm_release(&o.object)) {
+            return Err(RenderError::HelmRelease {
+                kustomization: k.name.clone(),
+                release: format!(
+                    "{}/{}",
+                    left.object
+                        .pointer("/metadata/namespace")
+                        .and_then(Value::as_str)
+                        .unwrap_or("default"),
+                    left.object
+                        .pointer("/metadata/name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                ),
+                origin: left.origin.clone(),
+            });
         }
 
         if k.decryption.is_some() {
@@ -408,9 +483,12 @@ impl Renderer {
         u: &PluginUse,
         objects: &mut Vec<RenderedObject>,
         changes: &mut Vec<Change>,
+        sources: Option<&Arc<SourceContext>>,
     ) -> Result<(), RenderError> {
         let values: Vec<&Value> = objects.iter().map(|o| &o.object).collect();
-        let mutation = self.plugin(u).mutate_objects(&u.settings, &values)?;
+        let mutation = self
+            .plugin(u)
+            .mutate_objects_in(&u.settings, &values, sources)?;
         for (at, after) in mutation.replaced {
             let before = &objects[at].object;
             let object = identity(before);

@@ -59,7 +59,7 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=crate::config::MAX_MEMORY_MIB as u64))]
     memory_mib: u64,
     /// Grant what the plugin declares (clock, random, secrets, create[:KINDS],
-    /// delete[:KINDS], rename); repeat for more.
+    /// delete[:KINDS], rename, sources); repeat for more.
     #[arg(long, value_name = "GRANT", value_parser = grant_entry)]
     grant: Vec<String>,
 }
@@ -93,7 +93,7 @@ pub struct InspectArgs {
     #[arg(long)]
     json: bool,
     /// Something granted (clock, random, secrets, create[:KINDS],
-    /// delete[:KINDS], rename); repeat for more.
+    /// delete[:KINDS], rename, sources); repeat for more.
     #[arg(long, value_name = "GRANT", value_parser = grant_entry)]
     grant: Vec<String>,
     /// Take the grant from the table of this rekon.toml that configures FILE.
@@ -127,7 +127,7 @@ pub struct AnnotateArgs {
     /// The plugin component (.wasm).
     file: PathBuf,
     /// A capability it needs (clock, random, secrets, create, delete,
-    /// rename); repeat for more.
+    /// rename, sources); repeat for more.
     #[arg(long, value_name = "CAP")]
     capability: Vec<Capability>,
     /// A rule of the objects it is shown (JSON, see above); repeat for more.

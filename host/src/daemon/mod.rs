@@ -138,6 +138,8 @@ struct Shared {
     reconfigured: Mutex<Option<Box<Config>>>,
     /// Where events go to `[alerts]` and Flux Alerts (never waits).
     alerts: Alerts,
+    /// Chart listings, kept between renders for their sources' intervals.
+    charts: Arc<crate::charts::Resolver>,
 }
 
 /// Run until `shutdown` completes (SIGTERM in the binary), then let runs in
@@ -230,6 +232,7 @@ pub async fn run(
         flux_base: options.flux_base,
         reconfigured: Mutex::default(),
         alerts,
+        charts: Arc::default(),
         config,
     });
 

@@ -109,6 +109,10 @@ struct Discovery<'a> {
     receivers: Vec<Parsed<objects::ReceiverSpec>>,
     alerts: Vec<Parsed<objects::AlertSpec>>,
     providers: BTreeMap<String, Parsed<objects::ProviderSpec>>,
+    helm_repositories: Vec<Parsed<objects::HelmRepositorySpec>>,
+    oci_repositories: Vec<Parsed<objects::OciRepositorySpec>>,
+    /// The Helm chart sources as written, by `Kind/namespace/name`.
+    chart_objects: BTreeMap<String, Value>,
     /// `Kind namespace/name` → labels, for Alerts' `matchLabels`.
     labels: BTreeMap<String, BTreeMap<String, String>>,
     graph: Graph,
@@ -156,6 +160,9 @@ pub async fn expand(
         receivers: Vec::new(),
         alerts: Vec::new(),
         providers: BTreeMap::new(),
+        helm_repositories: Vec::new(),
+        oci_repositories: Vec::new(),
+        chart_objects: BTreeMap::new(),
         labels: BTreeMap::new(),
         graph: Graph::default(),
     };
@@ -602,16 +609,61 @@ impl Discovery<'_> {
                 self.item(&r, format!("{} webhook", r.object.spec.kind));
                 self.receivers.push(r);
             }
-            ("helm.toolkit.fluxcd.io", _)
-            | ("source.toolkit.fluxcd.io", "HelmRepository" | "HelmChart") => {
-                return Err(refuse(
-                    "Helm support is not built yet in rekon (HelmRelease, HelmRepository, HelmChart)".into(),
-                ));
+            ("source.toolkit.fluxcd.io", "HelmRepository") => {
+                supported(&["v1"])?;
+                let h: Parsed<objects::HelmRepositorySpec> = self.parse(repo, &r)?;
+                let mut source = r.object.clone();
+                source.as_object_mut().map(|o| o.remove("status"));
+                self.item(&h, crate::git::redact(&h.object.spec.url));
+                self.helm_repositories.push(h);
+                self.chart_objects.insert(crate::charts::key(&kind, &ns, &name), source);
             }
             ("source.toolkit.fluxcd.io", "OCIRepository") => {
+                supported(&["v1beta2", "v1"])?;
+                let o: Parsed<objects::OciRepositorySpec> = self.parse(repo, &r)?;
+                let mut source = r.object.clone();
+                source.as_object_mut().map(|o| o.remove("status"));
+                self.item(&o, crate::git::redact(&o.object.spec.url));
+                self.oci_repositories.push(o);
+                self.chart_objects.insert(crate::charts::key(&kind, &ns, &name), source);
+            }
+            ("helm.toolkit.fluxcd.io", "HelmRelease") => {
+                // Not configuration: it stays in its Kustomization's render,
+                // where a plugin (helm-k3s) translates it; a render that
+                // keeps one fails (see `crate::render`).
+                let chart = &r.object["spec"]["chart"]["spec"];
+                let detail = match (chart["chart"].as_str(), r.object["spec"]["chartRef"]["name"].as_str()) {
+                    (Some(c), _) => format!(
+                        "chart {c} {} from {} {}",
+                        chart["version"].as_str().unwrap_or("*"),
+                        chart["sourceRef"]["kind"].as_str().unwrap_or("?"),
+                        chart["sourceRef"]["name"].as_str().unwrap_or("?"),
+                    ),
+                    (None, Some(n)) => format!(
+                        "chart from {} {n}",
+                        r.object["spec"]["chartRef"]["kind"].as_str().unwrap_or("?")
+                    ),
+                    (None, None) => "no chart".into(),
+                };
+                self.graph.items.push(GraphItem {
+                    kind: kind.clone(),
+                    name: format!("{ns}/{name}"),
+                    file: file.clone(),
+                    line,
+                    detail,
+                });
+            }
+            ("source.toolkit.fluxcd.io", "HelmChart") => {
                 return Err(refuse(
-                    "OCIRepository sources are not built yet in rekon (only GitRepository)".into(),
+                    "source.toolkit.fluxcd.io HelmChart objects are not read: name the chart in a \
+                     HelmRelease's spec.chart (rekon resolves it from the HelmRepository)"
+                        .into(),
                 ));
+            }
+            ("helm.toolkit.fluxcd.io", _) => {
+                return Err(refuse(format!(
+                    "{kind} is not read (rekon reads HelmRelease of {api_version})"
+                )));
             }
             _ => {
                 return Err(refuse(format!(
@@ -931,6 +983,18 @@ impl Discovery<'_> {
                 .push(alert_config(a, p, cluster).await?);
         }
         config.alerts.labels = std::mem::take(&mut self.labels);
+        let mut charts = crate::charts::Sources::new();
+        for h in &self.helm_repositories {
+            let (source, note) = helm_repository(h, &self.chart_objects, cluster, state_dir.as_deref()).await?;
+            self.graph.notes.extend(note);
+            charts.insert(source.key(), source);
+        }
+        for o in &self.oci_repositories {
+            let (source, note) = oci_repository(o, &self.chart_objects, cluster, state_dir.as_deref()).await?;
+            self.graph.notes.extend(note);
+            charts.insert(source.key(), source);
+        }
+        config.charts = std::sync::Arc::new(charts);
         Ok(self.graph)
     }
 
@@ -1651,6 +1715,240 @@ async fn image_config(
         digest_reflection,
     };
     Ok((image, note))
+}
+
+/// The default `interval` of a chart source that gives none.
+const CHART_SOURCE_INTERVAL: Duration = Duration::from_secs(600);
+
+/// A HelmRepository as a chart source: its index or OCI registry, and the
+/// credentials of its Secrets (read from the cluster; without one a note
+/// says the listing goes without them).
+async fn helm_repository(
+    h: &Parsed<objects::HelmRepositorySpec>,
+    objects: &BTreeMap<String, Value>,
+    cluster: Option<&Cluster>,
+    state_dir: Option<&Path>,
+) -> Result<(crate::charts::ChartSource, Option<String>), FluxError> {
+    let spec = &h.object.spec;
+    if spec.provider.as_deref().is_some_and(|p| p != "generic") {
+        return Err(h.error("spec.provider: only `generic` is supported"));
+    }
+    let oci = match spec.kind.as_deref() {
+        None | Some("default") => false,
+        Some("oci") => true,
+        Some(other) => {
+            return Err(h.error(format!("spec.type `{other}`: write `default` or `oci`")))
+        }
+    };
+    let (fetch, note) = if oci {
+        let (registry, path, note) = oci_registry(
+            h,
+            &spec.url,
+            spec.insecure,
+            spec.timeout.as_deref(),
+            spec.secret_ref.as_ref(),
+            spec.cert_secret_ref.as_ref(),
+            cluster,
+            state_dir,
+        )
+        .await?;
+        (
+            crate::charts::Fetch::Oci {
+                registry,
+                path,
+                reference: None,
+            },
+            note,
+        )
+    } else {
+        if !spec.url.starts_with("https://") && !spec.url.starts_with("http://") {
+            return Err(h.error(format!(
+                "spec.url `{}`: an index is read over http(s) (or set type: oci)",
+                spec.url
+            )));
+        }
+        let mut note = None;
+        let credentials = match (&spec.secret_ref, cluster) {
+            (None, _) => Credentials::Anonymous,
+            (Some(secret), None) => {
+                note = Some(no_cluster_note(h, &secret.name));
+                Credentials::Anonymous
+            }
+            (Some(secret), Some(_)) => {
+                let data = read_secret(cluster, &h.describe(), &h.namespace, &secret.name)
+                    .await
+                    .map_err(|m| h.error(format!("spec.secretRef: {m}")))?;
+                let field = |k: &str| {
+                    data.get(k)
+                        .map(|v| String::from_utf8_lossy(v).trim_end().to_string())
+                        .ok_or_else(|| {
+                            h.error(format!(
+                                "spec.secretRef: Secret {}/{} has no `{k}`",
+                                h.namespace, secret.name
+                            ))
+                        })
+                };
+                Credentials::Basic {
+                    username: field("username")?,
+                    password: Secret::Value {
+                        from: format!("{}/{}[password]", h.namespace, secret.name),
+                        value: field("password")?,
+                    },
+                }
+            }
+        };
+        let ca_file =
+            chart_ca(h, spec.cert_secret_ref.as_ref(), cluster, state_dir).await?;
+        (
+            crate::charts::Fetch::Index {
+                url: spec.url.clone(),
+                credentials,
+                ca_file,
+                timeout: chart_timeout(h, spec.timeout.as_deref())?,
+            },
+            note,
+        )
+    };
+    Ok((chart_source(h, objects, fetch, spec.interval.as_deref())?, note))
+}
+
+/// An OCIRepository as a chart source (a HelmRelease's `chartRef`).
+async fn oci_repository(
+    o: &Parsed<objects::OciRepositorySpec>,
+    objects: &BTreeMap<String, Value>,
+    cluster: Option<&Cluster>,
+    state_dir: Option<&Path>,
+) -> Result<(crate::charts::ChartSource, Option<String>), FluxError> {
+    let spec = &o.object.spec;
+    let unsupported = [
+        (spec.verify.is_some(), "spec.verify: signature verification is not supported yet"),
+        (
+            spec.service_account_name.is_some(),
+            "spec.serviceAccountName: image pull secrets of service accounts are not supported yet",
+        ),
+        (spec.proxy_secret_ref.is_some(), "spec.proxySecretRef: proxies are not supported yet"),
+        (
+            spec.provider.as_deref().is_some_and(|p| p != "generic"),
+            "spec.provider: only `generic` is supported",
+        ),
+    ];
+    if let Some((_, message)) = unsupported.iter().find(|(bad, _)| *bad) {
+        return Err(o.error(*message));
+    }
+    let (registry, path, note) = oci_registry(
+        o,
+        &spec.url,
+        spec.insecure,
+        spec.timeout.as_deref(),
+        spec.secret_ref.as_ref(),
+        spec.cert_secret_ref.as_ref(),
+        cluster,
+        state_dir,
+    )
+    .await?;
+    let fetch = crate::charts::Fetch::Oci {
+        registry,
+        path,
+        reference: Some(spec.reference.clone().unwrap_or_default()),
+    };
+    Ok((chart_source(o, objects, fetch, spec.interval.as_deref())?, note))
+}
+
+fn chart_source<S>(
+    p: &Parsed<S>,
+    objects: &BTreeMap<String, Value>,
+    fetch: crate::charts::Fetch,
+    interval: Option<&str>,
+) -> Result<crate::charts::ChartSource, FluxError> {
+    let key = crate::charts::key(&p.object.kind, &p.namespace, &p.object.metadata.name);
+    Ok(crate::charts::ChartSource {
+        kind: p.object.kind.clone(),
+        namespace: p.namespace.clone(),
+        name: p.object.metadata.name.clone(),
+        object: objects.get(&key).cloned().unwrap_or_default(),
+        origin: format!("{}:{}", p.file.display(), p.line),
+        fetch,
+        interval: match interval {
+            Some(i) => duration("interval", i).map_err(|e| p.error(format!("spec.{e}")))?,
+            None => CHART_SOURCE_INTERVAL,
+        },
+    })
+}
+
+fn chart_timeout<S>(p: &Parsed<S>, timeout: Option<&str>) -> Result<Duration, FluxError> {
+    match timeout {
+        Some(t) => duration("timeout", t).map_err(|e| p.error(format!("spec.{e}"))),
+        None => Ok(Duration::from_secs(60)),
+    }
+}
+
+fn no_cluster_note<S>(p: &Parsed<S>, secret: &str) -> String {
+    format!(
+        "{}: spec.secretRef {}/{secret} is not read without a cluster: charts are listed without credentials",
+        p.describe(),
+        p.namespace
+    )
+}
+
+/// The CA of a chart source's `certSecretRef`, kept as a file.
+async fn chart_ca<S>(
+    p: &Parsed<S>,
+    secret: Option<&objects::LocalRef>,
+    cluster: Option<&Cluster>,
+    state_dir: Option<&Path>,
+) -> Result<Option<PathBuf>, FluxError> {
+    let Some(secret) = secret else {
+        return Ok(None);
+    };
+    let name = format!("{}/{}", p.namespace, secret.name);
+    let data = read_secret(cluster, &p.describe(), &p.namespace, &secret.name)
+        .await
+        .map_err(|m| p.error(format!("spec.certSecretRef: {m}")))?;
+    let ca = data
+        .get("ca.crt")
+        .or_else(|| data.get("caFile"))
+        .ok_or_else(|| p.error(format!("spec.certSecretRef: Secret {name} has no ca.crt")))?;
+    secret_file(state_dir, &name, "ca.crt", ca)
+        .map(Some)
+        .map_err(|m| p.error(format!("spec.certSecretRef: {m}")))
+}
+
+/// The registry and path of an `oci://host/path` chart source.
+#[allow(clippy::too_many_arguments)]
+async fn oci_registry<S>(
+    p: &Parsed<S>,
+    url: &str,
+    insecure: bool,
+    timeout: Option<&str>,
+    secret: Option<&objects::LocalRef>,
+    cert: Option<&objects::LocalRef>,
+    cluster: Option<&Cluster>,
+    state_dir: Option<&Path>,
+) -> Result<(RegistryConfig, String, Option<String>), FluxError> {
+    let Some((host, path)) = url
+        .strip_prefix("oci://")
+        .and_then(|rest| rest.trim_end_matches('/').split_once('/'))
+    else {
+        return Err(p.error(format!("spec.url `{url}`: write oci://HOST/PATH")));
+    };
+    let mut registry = RegistryConfig::anonymous(host);
+    registry.insecure = insecure;
+    registry.timeout = chart_timeout(p, timeout)?;
+    let mut note = None;
+    match (secret, cluster) {
+        (None, _) => {}
+        (Some(s), None) => note = Some(no_cluster_note(p, &s.name)),
+        (Some(s), Some(_)) => {
+            let data = read_secret(cluster, &p.describe(), &p.namespace, &s.name)
+                .await
+                .map_err(|m| p.error(format!("spec.secretRef: {m}")))?;
+            registry.credentials =
+                docker_credentials(&data, host, &format!("{}/{}", p.namespace, s.name))
+                    .map_err(|m| p.error(format!("spec.secretRef: {m}")))?;
+        }
+    }
+    registry.ca_file = chart_ca(p, cert, cluster, state_dir).await?;
+    Ok((registry, path.to_string(), note))
 }
 
 /// The credentials for `host` in a `kubernetes.io/dockerconfigjson` Secret.

@@ -601,3 +601,111 @@ pub struct ReceiverResource {
     #[serde(default)]
     pub match_labels: BTreeMap<String, String>,
 }
+
+/// `HelmRepository.spec` (source.toolkit.fluxcd.io/v1): where the charts
+/// of HelmReleases come from (see [`crate::charts`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HelmRepositorySpec {
+    /// `url`: `https://...` (an `index.yaml` below it) or `oci://host/path`.
+    pub url: String,
+    /// `type`: `default` (HTTP index) or `oci`.
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    /// `secretRef`: `username`/`password` keys, or a
+    /// `kubernetes.io/dockerconfigjson` Secret for `oci`.
+    #[serde(default)]
+    pub secret_ref: Option<LocalRef>,
+    /// `certSecretRef`: a Secret with `ca.crt`.
+    #[serde(default)]
+    pub cert_secret_ref: Option<LocalRef>,
+    /// `insecure`: plain HTTP (`oci` only).
+    #[serde(default)]
+    pub insecure: bool,
+    /// `interval`: how long a read index or tag list is reused.
+    #[serde(default)]
+    pub interval: Option<String>,
+    /// `timeout` of each request.
+    #[serde(default)]
+    pub timeout: Option<String>,
+    /// `provider` (only `generic` is built).
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// `passCredentials`: credentials sent to chart hosts other than the
+    /// repository's (read by the translating plugin).
+    #[serde(default)]
+    pub pass_credentials: bool,
+    /// `suspend`.
+    #[serde(default)]
+    pub suspend: bool,
+    /// Accepted: Flux's cross-namespace allow-list; rekon reads the whole
+    /// repository.
+    #[serde(default)]
+    pub access_from: Option<Value>,
+}
+
+/// `OCIRepository.spec` (source.toolkit.fluxcd.io/v1beta2 and v1), as a
+/// HelmRelease's `chartRef` reads it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct OciRepositorySpec {
+    /// `url`: `oci://host/path`.
+    pub url: String,
+    /// `ref`: which tag (default `latest`).
+    #[serde(default, rename = "ref")]
+    pub reference: Option<OciReference>,
+    /// `secretRef`: a `kubernetes.io/dockerconfigjson` Secret.
+    #[serde(default)]
+    pub secret_ref: Option<LocalRef>,
+    /// `certSecretRef`: a Secret with `ca.crt`.
+    #[serde(default)]
+    pub cert_secret_ref: Option<LocalRef>,
+    /// `insecure`: plain HTTP.
+    #[serde(default)]
+    pub insecure: bool,
+    /// `interval`.
+    #[serde(default)]
+    pub interval: Option<String>,
+    /// `timeout`.
+    #[serde(default)]
+    pub timeout: Option<String>,
+    /// `provider` (only `generic` is built).
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// `layerSelector`: meaningless for a chart (Helm picks the chart layer).
+    #[serde(default)]
+    pub layer_selector: Option<Value>,
+    /// `suspend`.
+    #[serde(default)]
+    pub suspend: bool,
+    /// Not built: refused by name.
+    #[serde(default)]
+    pub verify: Option<Value>,
+    /// Not built: refused by name.
+    #[serde(default)]
+    pub service_account_name: Option<Value>,
+    /// Not built: refused by name.
+    #[serde(default)]
+    pub proxy_secret_ref: Option<Value>,
+    /// `ignore`: meaningless for a chart.
+    #[serde(default)]
+    pub ignore: Option<Value>,
+}
+
+/// `OCIRepository.spec.ref`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct OciReference {
+    /// `tag`.
+    #[serde(default)]
+    pub tag: Option<String>,
+    /// `semver`: a range over the tags.
+    #[serde(default)]
+    pub semver: Option<String>,
+    /// `semverFilter`: a regular expression tags must match first.
+    #[serde(default)]
+    pub semver_filter: Option<String>,
+    /// `digest`: not usable by k3s's HelmChart (it takes a version): refused.
+    #[serde(default)]
+    pub digest: Option<String>,
+}

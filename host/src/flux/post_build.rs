@@ -74,7 +74,9 @@ pub fn post_build(
                 }
             }
         }
-        if is_flux_object(&r.object) {
+        // A HelmRelease stays in the render for a plugin to translate
+        // (see `crate::charts`); the other Flux objects are configuration.
+        if is_flux_object(&r.object) && !crate::charts::is_helm_release(&r.object) {
             out.flux.push(r);
         } else if is_flux_component(&r.object) {
             out.left_out.push(r);

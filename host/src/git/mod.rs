@@ -355,7 +355,16 @@ pub fn semver_range(range: &str) -> Result<semver::VersionReq, String> {
         .map(|p| {
             let op_end = p.find(|c: char| !"<>=~^".contains(c)).unwrap_or(p.len());
             let (op, version) = p.split_at(op_end);
-            format!("{op}{}", version.strip_prefix('v').unwrap_or(version))
+            let version = version.strip_prefix('v').unwrap_or(version);
+            // A bare version is Masterminds' "tilde or equal" (`1.2.3` is
+            // exactly 1.2.3, `1.2` is 1.2.x): the semver crate's `=`, not
+            // its default caret.
+            let op = if op.is_empty() && !version.contains(['x', 'X', '*']) {
+                "="
+            } else {
+                op
+            };
+            format!("{op}{version}")
         })
         .collect();
     semver::VersionReq::parse(&parts.join(", ")).map_err(|e| format!("semver `{range}`: {e}"))
@@ -373,6 +382,13 @@ mod tests {
         let r = super::semver_range(">= v1.2, < 1.3").unwrap();
         assert!(r.matches(&semver::Version::new(1, 2, 9)));
         assert!(super::semver_range("1.x || 2.x").is_err());
+        // Bare versions are exact (or a prefix), as in Masterminds.
+        let r = super::semver_range("1.2.3").unwrap();
+        assert!(r.matches(&semver::Version::new(1, 2, 3)));
+        assert!(!r.matches(&semver::Version::new(1, 2, 4)));
+        let r = super::semver_range("1.2").unwrap();
+        assert!(r.matches(&semver::Version::new(1, 2, 9)));
+        assert!(!r.matches(&semver::Version::new(1, 3, 0)));
     }
 
     #[test]

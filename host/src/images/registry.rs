@@ -24,6 +24,7 @@
 //!   keep the doubling delays.
 
 mod tags;
+pub(crate) use tags::http_client;
 
 use std::collections::HashSet;
 use std::future::Future;

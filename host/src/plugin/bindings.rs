@@ -41,6 +41,15 @@ pub mod validator {
     });
 }
 
+/// The `rekon:sources@0.1.0` host import (`wit/sources/`): Flux source
+/// objects and resolved chart versions, for plugins granted `sources`.
+pub mod sources {
+    wasmtime::component::bindgen!({
+        path: "../wit/sources",
+        world: "sources-user",
+    });
+}
+
 /// The three worlds of the frozen `rekon:plugin@0.1.0`.
 pub mod v0_1 {
     /// `image-policy-plugin` of 0.1.0; home of its `types` and `host`.

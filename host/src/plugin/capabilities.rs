@@ -35,10 +35,10 @@
 //!   exception: `rekon:plugin@0.1.0` components could not declare the scope
 //!   capabilities, so for them the grant of those stands in.
 //! * **Imports that need a capability.** [`IMPORTS`] maps each import to what
-//!   the host links for it and, for future host imports (say an image
-//!   manifest look-up), the capability it needs; a plugin importing one
-//!   without declaring that capability is refused. No WASI interface needs
-//!   one, so today's plugins never hit this.
+//!   the host links for it and, for host imports beyond the base sandbox
+//!   (`rekon:sources`, the Flux sources and resolved charts), the capability
+//!   it needs; a plugin importing one without declaring that capability is
+//!   refused. No WASI interface needs one.
 //!
 //! Precompiled artifacts (`rekon plugin compile`) do not keep custom
 //! sections, so for them the operator's grant stands in for the declaration.
@@ -70,17 +70,21 @@ pub enum Capability {
     Delete,
     /// Changing an object's namespace or name.
     Rename,
+    /// Reading the repository's Flux source objects and the chart versions
+    /// the host resolved (the `rekon:sources` import, [`crate::charts`]).
+    Sources,
 }
 
 impl Capability {
     /// Every capability this host knows, in display order.
-    pub const ALL: [Capability; 6] = [
+    pub const ALL: [Capability; 7] = [
         Capability::Clock,
         Capability::Random,
         Capability::Secrets,
         Capability::Create,
         Capability::Delete,
         Capability::Rename,
+        Capability::Sources,
     ];
 
     /// The capabilities about what a plugin is shown and may change (rather
@@ -102,6 +106,7 @@ impl Capability {
             Capability::Create => "create",
             Capability::Delete => "delete",
             Capability::Rename => "rename",
+            Capability::Sources => "sources",
         }
     }
 
@@ -114,6 +119,9 @@ impl Capability {
             Capability::Create => "may add objects",
             Capability::Delete => "may remove objects",
             Capability::Rename => "may change an object's namespace or name",
+            Capability::Sources => {
+                "reads the repository's Flux sources (HelmRepository, OCIRepository) and resolved chart versions"
+            }
         }
     }
 
@@ -130,6 +138,7 @@ impl Capability {
             Capability::Create => "adding an object fails the render",
             Capability::Delete => "removing an object fails the render",
             Capability::Rename => "changing a namespace or name fails the render",
+            Capability::Sources => "importing rekon:sources is refused at load",
         }
     }
 
@@ -625,7 +634,8 @@ pub struct ImportRule {
     /// Import names starting with this are covered.
     pub prefix: &'static str,
     /// The capability the import needs at all; without it declared the
-    /// plugin is refused. (None of the base set needs one.)
+    /// plugin is refused. (None of the base set needs one; `rekon:sources`
+    /// needs `sources`.)
     pub needs: Option<Capability>,
     /// The capability that changes what the import returns.
     pub varies_with: Option<Capability>,
@@ -637,6 +647,12 @@ pub struct ImportRule {
 pub const IMPORTS: &[ImportRule] = &[
     rule("rekon:plugin/host@", None, "log lines to the host (always)"),
     rule("rekon:plugin/types@", None, "type definitions only"),
+    ImportRule {
+        prefix: "rekon:sources/flux@",
+        needs: Some(Capability::Sources),
+        varies_with: None,
+        provides: "the repository's Flux sources and the chart versions the host resolved",
+    },
     rule("wasi:clocks/", Some(Capability::Clock), ""),
     rule("wasi:random/", Some(Capability::Random), ""),
     rule(
@@ -798,7 +814,7 @@ mod tests {
         let err = "clok".parse::<Capability>().unwrap_err().to_string();
         assert_eq!(
             err,
-            "unknown capability `clok` (known: clock, random, secrets, create, delete, rename)"
+            "unknown capability `clok` (known: clock, random, secrets, create, delete, rename, sources)"
         );
         assert_eq!(set(&["random", "clock"]).to_string(), "clock, random");
         assert_eq!(Capabilities::NONE.to_string(), "none");
@@ -973,18 +989,9 @@ mod tests {
 
     #[test]
     fn an_import_needing_an_undeclared_capability_is_refused() {
-        // No import of today's contract needs a capability; a future host
-        // import would be listed like this one.
-        let rules = [
-            ImportRule {
-                prefix: "rekon:registry/manifests@",
-                needs: Some(Capability::Clock),
-                varies_with: None,
-                provides: "image manifests",
-            },
-            IMPORTS[0],
-        ];
-        let wanted = imports(&["rekon:registry/manifests@0.1.0"]);
+        // `rekon:sources` is the host import that needs one.
+        let rules = IMPORTS;
+        let wanted = imports(&["rekon:sources/flux@0.1.0"]);
         let p = Path::new("p.wasm");
         let err = admit(
             "p",
@@ -993,28 +1000,29 @@ mod tests {
             Capabilities::NONE,
             false,
             &wanted,
-            &rules,
+            rules,
         )
         .unwrap_err()
         .to_string();
         assert!(
-            err.contains(
-                "imports `rekon:registry/manifests@0.1.0`, which needs capability `clock`"
-            ),
+            err.contains("imports `rekon:sources/flux@0.1.0`, which needs capability `sources`"),
             "{err}"
         );
         assert!(admit(
             "p",
             p,
-            declared(&["clock"]),
-            set(&["clock"]),
+            declared(&["sources"]),
+            set(&["sources"]),
             false,
             &wanted,
-            &rules
+            rules
         )
         .is_ok());
         // The base WASI set never needs one.
-        assert!(IMPORTS.iter().all(|r| r.needs.is_none()));
+        assert!(IMPORTS
+            .iter()
+            .filter(|r| r.prefix.starts_with("wasi:"))
+            .all(|r| r.needs.is_none()));
     }
 
     #[test]

@@ -39,6 +39,7 @@ pub use scope::{Mutation, Overstep};
 
 use bindings::{image_policy, mutator, v0_1, validator};
 use sandbox::CallState;
+use crate::charts::SourceContext;
 
 /// Frames kept in a trap's backtrace.
 const BACKTRACE_FRAMES: usize = 12;
@@ -302,6 +303,10 @@ fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<CallState>> {
         &mut linker,
         |s| s,
     )?;
+    bindings::sources::rekon::sources::flux::add_to_linker::<CallState, HasSelf<CallState>>(
+        &mut linker,
+        |s| s,
+    )?;
     Ok(linker)
 }
 
@@ -534,10 +539,19 @@ impl Plugin {
         settings: &serde_json::Value,
         objects: &[String],
     ) -> Result<Changes, PluginError> {
+        self.mutate_in(settings, objects, None)
+    }
+
+    fn mutate_in(
+        &self,
+        settings: &serde_json::Value,
+        objects: &[String],
+        sources: Option<&Arc<SourceContext>>,
+    ) -> Result<Changes, PluginError> {
         let text = settings.to_string();
         match &self.prepared {
             Prepared::Mutator(pre) => {
-                let (result, _) = self.call("mutate", |store, _| {
+                let (result, _) = self.call_in("mutate", sources, |store, _| {
                     pre.instantiate(&mut *store)?
                         .rekon_plugin_mutator()
                         .call_mutate(&mut *store, &text, objects)
@@ -553,7 +567,7 @@ impl Plugin {
                 Ok(changes)
             }
             Prepared::MutatorV01(pre) => {
-                let (result, _) = self.call("mutate", |store, _| {
+                let (result, _) = self.call_in("mutate", sources, |store, _| {
                     pre.instantiate(&mut *store)?
                         .rekon_plugin_mutator()
                         .call_mutate(&mut *store, &text, objects)
@@ -589,12 +603,23 @@ impl Plugin {
         settings: &serde_json::Value,
         objects: &[&serde_json::Value],
     ) -> Result<Mutation, PluginError> {
+        self.mutate_objects_in(settings, objects, None)
+    }
+
+    /// [`Plugin::mutate_objects`] with what `rekon:sources` answers during
+    /// the call (only a plugin with `sources` in force can import it).
+    pub fn mutate_objects_in(
+        &self,
+        settings: &serde_json::Value,
+        objects: &[&serde_json::Value],
+        sources: Option<&Arc<SourceContext>>,
+    ) -> Result<Mutation, PluginError> {
         let shown = self.shown(objects);
         if shown.is_empty() {
             return Ok(Mutation::default());
         }
         let texts: Vec<String> = shown.iter().map(|i| objects[*i].to_string()).collect();
-        let changes = self.mutate(settings, &texts)?;
+        let changes = self.mutate_in(settings, &texts, sources)?;
         scope::check(&self.name, &self.limits.grant, objects, &shown, changes)
     }
 
@@ -697,11 +722,20 @@ impl Plugin {
         export: &'static str,
         f: impl FnOnce(&mut Store<CallState>, &Prepared) -> wasmtime::Result<R>,
     ) -> Result<(R, Vec<LogLine>), PluginError> {
+        self.call_in(export, None, f)
+    }
+
+    /// [`Plugin::call`] with `sources` behind the `rekon:sources` import.
+    fn call_in<R>(
+        &self,
+        export: &'static str,
+        sources: Option<&Arc<SourceContext>>,
+        f: impl FnOnce(&mut Store<CallState>, &Prepared) -> wasmtime::Result<R>,
+    ) -> Result<(R, Vec<LogLine>), PluginError> {
         let engine = each_world!(&self.prepared, p => p.engine());
-        let mut store = Store::new(
-            engine,
-            CallState::new(&self.name, &self.limits, self.admission.effective),
-        );
+        let mut state = CallState::new(&self.name, &self.limits, self.admission.effective);
+        state.sources = sources.cloned();
+        let mut store = Store::new(engine, state);
         store.limiter(|state| &mut state.memory);
         store.set_epoch_deadline(engine::ticks(self.limits.timeout));
         match f(&mut store, &self.prepared) {

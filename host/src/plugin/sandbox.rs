@@ -12,6 +12,7 @@
 //! generator is ChaCha12 with a constant seed, so a plugin that declares
 //! neither computes the same output from the same input, every call.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chacha20::rand_core::SeedableRng;
@@ -21,6 +22,8 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::host;
+use super::bindings::sources::rekon::sources::flux;
+use crate::charts::SourceContext;
 use super::capabilities::{Capabilities, Capability};
 
 /// Bytes of stdout/stderr kept per call. A plugin writing more traps, which is
@@ -81,6 +84,9 @@ pub struct CallState {
     log_dropped: bool,
     pub(crate) logs: Vec<LogLine>,
     pub(crate) stderr: MemoryOutputPipe,
+    /// What `rekon:sources` answers (`None`: the call is not part of a
+    /// render with sources, e.g. `rekon test`; every look-up then says so).
+    pub(crate) sources: Option<Arc<SourceContext>>,
 }
 
 impl CallState {
@@ -122,6 +128,7 @@ impl CallState {
             log_dropped: false,
             logs: Vec::new(),
             stderr,
+            sources: None,
         }
     }
 
@@ -146,6 +153,26 @@ impl WasiView for CallState {
 impl host::Host for CallState {
     fn log(&mut self, level: host::Level, message: String) {
         self.write_log(level, message);
+    }
+}
+
+impl flux::Host for CallState {
+    fn source(&mut self, kind: String, namespace: String, name: String) -> Option<String> {
+        self.sources.as_ref()?.source(&kind, &namespace, &name)
+    }
+
+    fn helm_chart(&mut self, namespace: String, name: String) -> Result<flux::Chart, String> {
+        let Some(sources) = &self.sources else {
+            return Err(format!(
+                "no chart of HelmRelease {namespace}/{name} was resolved: the host resolves charts \
+                 in a render of a Flux repository only"
+            ));
+        };
+        sources.helm_chart(&namespace, &name).map(|c| flux::Chart {
+            name: c.name,
+            version: c.version,
+            digest: c.digest,
+        })
     }
 }
 

@@ -24,7 +24,7 @@ use super::{short, ErrorKind, Failure};
 /// The reqwest client of tag listings: `timeout` bounds connecting (at most
 /// 10 s) and each read; `ca` is a PEM certificate to trust besides the
 /// system roots.
-pub(super) fn http_client(timeout: Duration, ca: Option<&[u8]>) -> Result<reqwest::Client, String> {
+pub(crate) fn http_client(timeout: Duration, ca: Option<&[u8]>) -> Result<reqwest::Client, String> {
     let mut builder = reqwest::Client::builder()
         .read_timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(10)))
