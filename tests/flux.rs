@@ -405,8 +405,18 @@ fn bad_objects_are_errors_naming_file_and_line() {
         ),
         (
             "flux/clusters/production/podinfo.yaml",
-            "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: podinfo\n  namespace: flux-system\nspec:\n  interval: 5m\n".into(),
-            "flux/clusters/production/podinfo.yaml:1: HelmRelease flux-system/podinfo: Helm support is not built yet",
+            "apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata:\n  name: podinfo\n  namespace: flux-system\nspec:\n  interval: 5m\n  url: https://charts.lan\n  typ: oci\n".into(),
+            "flux/clusters/production/podinfo.yaml:9: HelmRepository flux-system/podinfo: spec.typ: unknown field `typ`",
+        ),
+        (
+            "flux/clusters/production/podinfo.yaml",
+            "apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata:\n  name: podinfo\n  namespace: flux-system\nspec:\n  url: charts.lan/podinfo\n".into(),
+            "flux/clusters/production/podinfo.yaml:1: HelmRepository flux-system/podinfo: spec.url `charts.lan/podinfo`: an index is read over http(s) (or set type: oci)",
+        ),
+        (
+            "flux/clusters/production/podinfo.yaml",
+            "apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmChart\nmetadata:\n  name: podinfo\n  namespace: flux-system\nspec:\n  chart: podinfo\n".into(),
+            "flux/clusters/production/podinfo.yaml:1: HelmChart flux-system/podinfo: source.toolkit.fluxcd.io HelmChart objects are not read",
         ),
         (
             "flux/clusters/production/bucket.yaml",

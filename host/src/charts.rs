@@ -165,8 +165,13 @@ impl SourceContext {
 /// One per process (the daemon shares it between renders).
 #[derive(Debug, Default)]
 pub struct Resolver {
-    cache: Mutex<HashMap<String, (Instant, Arc<Vec<Listed>>)>>,
+    /// By source key (plus `#chart` for OCI, where each chart is a
+    /// repository of its own): when listed, and the versions by chart.
+    cache: Mutex<HashMap<String, (Instant, Arc<Listing>)>>,
 }
+
+/// What one listing found: versions by chart name.
+type Listing = BTreeMap<String, Vec<Listed>>;
 
 /// One version a source lists for a chart.
 #[derive(Debug, Clone)]
@@ -219,9 +224,7 @@ impl Resolver {
                             .build();
                         for (release, wanted) in releases {
                             let chart = match (&runtime, wanted) {
-                                (Err(e), _) => {
-                                    Err(format!("cannot start the async runtime: {e}"))
-                                }
+                                (Err(e), _) => Err(format!("cannot start the async runtime: {e}")),
                                 (_, Err(e)) => Err(e),
                                 (Ok(rt), Ok(w)) => rt.block_on(self.resolve(sources, &w)),
                             };
@@ -295,7 +298,9 @@ impl Resolver {
             _ => (w.version.clone(), None),
         };
         let filter = filter
-            .map(|f| regex::Regex::new(&f).map_err(|e| format!("{what}: spec.ref.semverFilter: {e}")))
+            .map(|f| {
+                regex::Regex::new(&f).map_err(|e| format!("{what}: spec.ref.semverFilter: {e}"))
+            })
             .transpose()?;
         let candidates = listed
             .iter()
@@ -321,15 +326,41 @@ impl Resolver {
     }
 
     /// The versions `source` lists for `chart`, from the cache when fresh.
-    async fn list(&self, source: &ChartSource, chart: &str) -> Result<Arc<Vec<Listed>>, String> {
-        let cache_key = format!("{}#{chart}", source.key());
-        if let Some((at, listed)) = self.cache.lock().expect("cache lock").get(&cache_key) {
-            if at.elapsed() < source.interval {
-                return Ok(Arc::clone(listed));
-            }
-        }
+    /// An index is one download for all its charts (kept whole, so a chart
+    /// it lacks is not a reason to download it again).
+    async fn list(&self, source: &ChartSource, chart: &str) -> Result<Vec<Listed>, String> {
         let what = source.describe();
-        let listed = match &source.fetch {
+        let cache_key = match &source.fetch {
+            Fetch::Index { .. } => source.key(),
+            Fetch::Oci { .. } => format!("{}#{chart}", source.key()),
+        };
+        let cached = self
+            .cache
+            .lock()
+            .expect("cache lock")
+            .get(&cache_key)
+            .filter(|(at, _)| at.elapsed() < source.interval)
+            .map(|(_, listing)| Arc::clone(listing));
+        let listing = match cached {
+            Some(listing) => listing,
+            None => {
+                let listing = Arc::new(self.fetch(source, chart).await?);
+                self.cache
+                    .lock()
+                    .expect("cache lock")
+                    .insert(cache_key, (Instant::now(), Arc::clone(&listing)));
+                listing
+            }
+        };
+        listing
+            .get(chart)
+            .cloned()
+            .ok_or_else(|| format!("{what}: the index has no chart `{chart}`"))
+    }
+
+    async fn fetch(&self, source: &ChartSource, chart: &str) -> Result<Listing, String> {
+        let what = source.describe();
+        match &source.fetch {
             Fetch::Index {
                 url,
                 credentials,
@@ -339,13 +370,11 @@ impl Resolver {
                 let index = fetch_index(url, credentials, ca_file.as_ref(), *timeout)
                     .await
                     .map_err(|e| format!("{what}: {e}"))?;
-                // Every chart of the index is kept: one download serves them all.
-                let mut cache = self.cache.lock().expect("cache lock");
-                let now = Instant::now();
-                let mut this = None;
-                for (name, entries) in index.entries {
-                    let listed = Arc::new(
-                        entries
+                Ok(index
+                    .entries
+                    .into_iter()
+                    .map(|(name, entries)| {
+                        let listed = entries
                             .into_iter()
                             .map(|e| Listed {
                                 version: e.version,
@@ -354,14 +383,10 @@ impl Resolver {
                                     .filter(|d| !d.is_empty())
                                     .map(|d| format!("sha256:{}", d.trim_start_matches("sha256:"))),
                             })
-                            .collect(),
-                    );
-                    if name == chart {
-                        this = Some(Arc::clone(&listed));
-                    }
-                    cache.insert(format!("{}#{name}", source.key()), (now, listed));
-                }
-                return this.ok_or_else(|| format!("{what}: the index has no chart `{chart}`"));
+                            .collect();
+                        (name, listed)
+                    })
+                    .collect())
             }
             Fetch::Oci { registry, path, .. } => {
                 let path = if source.kind == "HelmRepository" {
@@ -376,21 +401,16 @@ impl Resolver {
                     .list_tags(&path)
                     .await
                     .map_err(|e| format!("{what}: {e}"))?;
-                Arc::new(
-                    tags.into_iter()
-                        .map(|t| Listed {
-                            version: t.replace('_', "+"),
-                            digest: None,
-                        })
-                        .collect::<Vec<_>>(),
-                )
+                let listed = tags
+                    .into_iter()
+                    .map(|t| Listed {
+                        version: t.replace('_', "+"),
+                        digest: None,
+                    })
+                    .collect();
+                Ok(BTreeMap::from([(chart.to_string(), listed)]))
             }
-        };
-        self.cache
-            .lock()
-            .expect("cache lock")
-            .insert(cache_key, (Instant::now(), Arc::clone(&listed)));
-        Ok(listed)
+        }
     }
 }
 
@@ -508,7 +528,8 @@ async fn fetch_index(
                 request = request.basic_auth(username, Some(password));
             }
             Credentials::Token(token) => {
-                request = request.bearer_auth(token.read().map_err(|e| format!("secret from {e}"))?);
+                request =
+                    request.bearer_auth(token.read().map_err(|e| format!("secret from {e}"))?);
             }
         }
         let outcome: Result<Index, (bool, String)> = match request.send().await {
@@ -576,7 +597,14 @@ mod tests {
 
     #[test]
     fn versions_are_picked_as_flux_picks_them() {
-        let v = ["6.4.0", "6.5.4", "6.5.10", "7.0.0-rc.1", "v5.2.1", "not-a-version"];
+        let v = [
+            "6.4.0",
+            "6.5.4",
+            "6.5.10",
+            "7.0.0-rc.1",
+            "v5.2.1",
+            "not-a-version",
+        ];
         // No version, or `*`: the newest release (pre-releases left out).
         assert_eq!(best(&v, None).as_deref(), Some("6.5.10"));
         assert_eq!(best(&v, Some("*")).as_deref(), Some("6.5.10"));
@@ -605,9 +633,16 @@ mod tests {
         assert!(is_helm_release(&release));
         let w = wanted(&release, "apps").unwrap();
         assert_eq!(w.source, "HelmRepository/flux-system/podinfo");
-        assert_eq!((w.chart.as_str(), w.version.as_deref()), ("podinfo", Some("6.5.x")));
-        let by_ref: Value = serde_json::json!({"spec": {"chartRef": {"kind": "OCIRepository", "name": "podinfo"}}});
-        assert_eq!(wanted(&by_ref, "apps").unwrap().source, "OCIRepository/apps/podinfo");
+        assert_eq!(
+            (w.chart.as_str(), w.version.as_deref()),
+            ("podinfo", Some("6.5.x"))
+        );
+        let by_ref: Value =
+            serde_json::json!({"spec": {"chartRef": {"kind": "OCIRepository", "name": "podinfo"}}});
+        assert_eq!(
+            wanted(&by_ref, "apps").unwrap().source,
+            "OCIRepository/apps/podinfo"
+        );
         let git: Value = serde_json::json!({"spec": {"chart": {"spec": {"chart": "./charts/x",
             "sourceRef": {"kind": "GitRepository", "name": "repo"}}}}});
         assert_eq!(

@@ -288,8 +288,10 @@ async fn render(
     root: &std::path::Path,
 ) -> Result<(Result<Rendered, RenderError>, HashMap<String, Plugin>), NotDone> {
     let plugins = shared.plugins.snapshot();
-    let renderer = Renderer::with_plugins(plugins.clone(), k)?
-        .with_charts(Arc::clone(&shared.config.charts), Arc::clone(&shared.charts));
+    let renderer = Renderer::with_plugins(plugins.clone(), k)?.with_charts(
+        Arc::clone(&shared.config.charts),
+        Arc::clone(&shared.charts),
+    );
     let _reading = match &k.source {
         Some(source) => Some(shared.checkout_locks[source].read().await),
         None => None,

@@ -616,7 +616,8 @@ impl Discovery<'_> {
                 source.as_object_mut().map(|o| o.remove("status"));
                 self.item(&h, crate::git::redact(&h.object.spec.url));
                 self.helm_repositories.push(h);
-                self.chart_objects.insert(crate::charts::key(&kind, &ns, &name), source);
+                self.chart_objects
+                    .insert(crate::charts::key(&kind, &ns, &name), source);
             }
             ("source.toolkit.fluxcd.io", "OCIRepository") => {
                 supported(&["v1beta2", "v1"])?;
@@ -625,14 +626,18 @@ impl Discovery<'_> {
                 source.as_object_mut().map(|o| o.remove("status"));
                 self.item(&o, crate::git::redact(&o.object.spec.url));
                 self.oci_repositories.push(o);
-                self.chart_objects.insert(crate::charts::key(&kind, &ns, &name), source);
+                self.chart_objects
+                    .insert(crate::charts::key(&kind, &ns, &name), source);
             }
             ("helm.toolkit.fluxcd.io", "HelmRelease") => {
                 // Not configuration: it stays in its Kustomization's render,
                 // where a plugin (helm-k3s) translates it; a render that
                 // keeps one fails (see `crate::render`).
                 let chart = &r.object["spec"]["chart"]["spec"];
-                let detail = match (chart["chart"].as_str(), r.object["spec"]["chartRef"]["name"].as_str()) {
+                let detail = match (
+                    chart["chart"].as_str(),
+                    r.object["spec"]["chartRef"]["name"].as_str(),
+                ) {
                     (Some(c), _) => format!(
                         "chart {c} {} from {} {}",
                         chart["version"].as_str().unwrap_or("*"),
@@ -985,12 +990,14 @@ impl Discovery<'_> {
         config.alerts.labels = std::mem::take(&mut self.labels);
         let mut charts = crate::charts::Sources::new();
         for h in &self.helm_repositories {
-            let (source, note) = helm_repository(h, &self.chart_objects, cluster, state_dir.as_deref()).await?;
+            let (source, note) =
+                helm_repository(h, &self.chart_objects, cluster, state_dir.as_deref()).await?;
             self.graph.notes.extend(note);
             charts.insert(source.key(), source);
         }
         for o in &self.oci_repositories {
-            let (source, note) = oci_repository(o, &self.chart_objects, cluster, state_dir.as_deref()).await?;
+            let (source, note) =
+                oci_repository(o, &self.chart_objects, cluster, state_dir.as_deref()).await?;
             self.graph.notes.extend(note);
             charts.insert(source.key(), source);
         }
@@ -1797,8 +1804,7 @@ async fn helm_repository(
                 }
             }
         };
-        let ca_file =
-            chart_ca(h, spec.cert_secret_ref.as_ref(), cluster, state_dir).await?;
+        let ca_file = chart_ca(h, spec.cert_secret_ref.as_ref(), cluster, state_dir).await?;
         (
             crate::charts::Fetch::Index {
                 url: spec.url.clone(),
@@ -1809,7 +1815,10 @@ async fn helm_repository(
             note,
         )
     };
-    Ok((chart_source(h, objects, fetch, spec.interval.as_deref())?, note))
+    Ok((
+        chart_source(h, objects, fetch, spec.interval.as_deref())?,
+        note,
+    ))
 }
 
 /// An OCIRepository as a chart source (a HelmRelease's `chartRef`).
@@ -1821,12 +1830,18 @@ async fn oci_repository(
 ) -> Result<(crate::charts::ChartSource, Option<String>), FluxError> {
     let spec = &o.object.spec;
     let unsupported = [
-        (spec.verify.is_some(), "spec.verify: signature verification is not supported yet"),
+        (
+            spec.verify.is_some(),
+            "spec.verify: signature verification is not supported yet",
+        ),
         (
             spec.service_account_name.is_some(),
             "spec.serviceAccountName: image pull secrets of service accounts are not supported yet",
         ),
-        (spec.proxy_secret_ref.is_some(), "spec.proxySecretRef: proxies are not supported yet"),
+        (
+            spec.proxy_secret_ref.is_some(),
+            "spec.proxySecretRef: proxies are not supported yet",
+        ),
         (
             spec.provider.as_deref().is_some_and(|p| p != "generic"),
             "spec.provider: only `generic` is supported",
@@ -1851,7 +1866,10 @@ async fn oci_repository(
         path,
         reference: Some(spec.reference.clone().unwrap_or_default()),
     };
-    Ok((chart_source(o, objects, fetch, spec.interval.as_deref())?, note))
+    Ok((
+        chart_source(o, objects, fetch, spec.interval.as_deref())?,
+        note,
+    ))
 }
 
 fn chart_source<S>(

@@ -37,9 +37,9 @@ pub use interest::{Interest, Sensitive};
 pub use sandbox::{Limits, LogLine};
 pub use scope::{Mutation, Overstep};
 
+use crate::charts::SourceContext;
 use bindings::{image_policy, mutator, v0_1, validator};
 use sandbox::CallState;
-use crate::charts::SourceContext;
 
 /// Frames kept in a trap's backtrace.
 const BACKTRACE_FRAMES: usize = 12;

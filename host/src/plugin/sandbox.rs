@@ -23,8 +23,8 @@ use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, Was
 
 use super::bindings::host;
 use super::bindings::sources::rekon::sources::flux;
-use crate::charts::SourceContext;
 use super::capabilities::{Capabilities, Capability};
+use crate::charts::SourceContext;
 
 /// Bytes of stdout/stderr kept per call. A plugin writing more traps, which is
 /// reported like any trap; plugins should use the `log` import instead.
