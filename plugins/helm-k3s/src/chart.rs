@@ -1,6 +1,8 @@
 //! One HelmRelease to one HelmChart.
 
-use crate::spec::{self, HelmRelease, HelmRepositorySpec, LocalRef, OciRepositorySpec, Spec};
+use crate::spec::{
+    self, HelmRelease, HelmRepositorySpec, LocalRef, OciRepositorySpec, Source, Spec,
+};
 use crate::values;
 use crate::Sources;
 use rekon_plugin_sdk::mutator::Objects;
@@ -131,7 +133,8 @@ fn helm_chart<'a>(
     if namespace.is_empty() {
         return Err(refuse("metadata.namespace", "not set"));
     }
-    let release: HelmRelease = spec::parse(object).map_err(|e| format!("{id}: {e}"))?;
+    let release: HelmRelease =
+        spec::parse(object, "HelmRelease v2").map_err(|e| format!("{id}: {e}"))?;
     let spec = &release.spec;
     refuse_untranslatable(spec).map_err(|(field, reason)| refuse(&field, &reason))?;
 
@@ -557,7 +560,6 @@ fn location(spec: &Spec, namespace: &str, sources: &impl Sources) -> Result<Loca
     let object = sources
         .source(kind, source_namespace, &source_ref.name)?
         .ok_or_else(|| format!("{field}: {source_id} is not defined in the repository"))?;
-    let source_spec = &object["spec"];
     let refuse = |field: &str, reason: &str| format!("{source_id}: {field}: {reason}");
     // Credentials are Secrets k3s reads from the HelmChart's namespace.
     let secret = |secret_ref: &Option<LocalRef>| -> Result<Option<String>, String> {
@@ -586,8 +588,9 @@ fn location(spec: &Spec, namespace: &str, sources: &impl Sources) -> Result<Loca
     };
     let mut location = Location::default();
     if kind == "HelmRepository" {
-        let repo: HelmRepositorySpec =
-            spec::parse(source_spec).map_err(|e| format!("{source_id}: spec.{e}"))?;
+        let repo = spec::parse::<Source<HelmRepositorySpec>>(&object, "HelmRepository v1")
+            .map_err(|e| format!("{source_id}: {e}"))?
+            .spec;
         let chart = chart_name.expect("a HelmRepository's chart name");
         provider(&repo.provider)?;
         if repo.cert_secret_ref.is_some() {
@@ -611,8 +614,9 @@ fn location(spec: &Spec, namespace: &str, sources: &impl Sources) -> Result<Loca
             location.pass_credentials = repo.pass_credentials == Some(true);
         }
     } else {
-        let oci: OciRepositorySpec =
-            spec::parse(source_spec).map_err(|e| format!("{source_id}: spec.{e}"))?;
+        let oci = spec::parse::<Source<OciRepositorySpec>>(&object, "OCIRepository v1")
+            .map_err(|e| format!("{source_id}: {e}"))?
+            .spec;
         provider(&oci.provider)?;
         if oci.reference.as_ref().is_some_and(|r| r.digest.is_some()) {
             return Err(refuse(

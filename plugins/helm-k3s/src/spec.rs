@@ -199,6 +199,12 @@ pub struct ValuesReference {
     pub literal: bool,
 }
 
+/// A source object, for its `spec` (errors then name `spec.<field>`).
+#[derive(Deserialize, Debug)]
+pub struct Source<T> {
+    pub spec: T,
+}
+
 /// A HelmRepository (`source.toolkit.fluxcd.io/v1`) as far as a chart
 /// location needs it.
 #[derive(Deserialize, Debug, Default)]
@@ -262,13 +268,16 @@ pub struct LocalRef {
     pub name: String,
 }
 
-/// `spec` of a source object, or an error naming the field that is not
-/// known (`spec.foo`) or malformed.
-pub fn parse<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, String> {
+/// Deserializes `value`, or an error naming the field's path: one `what`
+/// (e.g. `HelmRelease v2`) does not have is refused as unknown rather than
+/// dropped.
+pub fn parse<T: serde::de::DeserializeOwned>(value: &Value, what: &str) -> Result<T, String> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
-        if path == "." {
+        if inner.starts_with("unknown field") {
+            format!("{path}: unknown field, refused rather than dropped (helm-k3s knows the fields of {what})")
+        } else if path == "." {
             inner
         } else {
             format!("{path}: {inner}")
