@@ -95,6 +95,17 @@ pub fn translate(objects: &mut Objects, sources: &impl Sources) -> Result<(), St
     Ok(())
 }
 
+/// A refused field: its path (`spec.postRenderers`) and why.
+type Refusal = (String, String);
+
+/// The values of a HelmChart.
+struct ChartValues {
+    /// `valuesContent`: valuesFrom ConfigMaps and `spec.values`, merged.
+    content: Map<String, Value>,
+    /// `valuesSecrets`.
+    secrets: Vec<Value>,
+}
+
 /// Where a chart comes from, in HelmChart terms.
 #[derive(Default)]
 struct Location {
@@ -229,7 +240,7 @@ fn helm_chart<'a>(
     if location.plain_http {
         chart_spec.insert("plainHTTP".into(), true.into());
     }
-    let (content, secrets) = chart_values(spec, namespace, config_map)
+    let ChartValues { content, secrets } = chart_values(spec, namespace, config_map)
         .map_err(|(field, reason)| refuse(&field, &reason))?;
     if !content.is_empty() {
         let text = serde_json::to_string_pretty(&Value::Object(content))
@@ -291,7 +302,7 @@ fn release_name(spec: &Spec, name: &str) -> String {
 }
 
 /// Refuses the fields k3s has no faithful equivalent for: `(path, reason)`.
-fn refuse_untranslatable(spec: &Spec) -> Result<(), (String, String)> {
+fn refuse_untranslatable(spec: &Spec) -> Result<(), Refusal> {
     let no = |field: &str, reason: &str| Err((field.to_string(), reason.to_string()));
     if spec.kube_config.is_some() {
         return no(
@@ -382,7 +393,7 @@ fn refuse_untranslatable(spec: &Spec) -> Result<(), (String, String)> {
     }
     let remediation_reason = "k3s handles failures with its failurePolicy (reinstall by default) and the Helm job's retries; Flux's per-action remediation has no equivalent";
     if let Some(install) = &spec.install {
-        let flag = |set: Option<bool>, field: &str, reason: &str| -> Result<(), (String, String)> {
+        let flag = |set: Option<bool>, field: &str, reason: &str| -> Result<(), Refusal> {
             if set == Some(true) {
                 return no(&format!("spec.install.{field}"), reason);
             }
@@ -429,7 +440,7 @@ fn refuse_untranslatable(spec: &Spec) -> Result<(), (String, String)> {
         }
     }
     if let Some(upgrade) = &spec.upgrade {
-        let flag = |set: Option<bool>, field: &str, reason: &str| -> Result<(), (String, String)> {
+        let flag = |set: Option<bool>, field: &str, reason: &str| -> Result<(), Refusal> {
             if set == Some(true) {
                 return no(&format!("spec.upgrade.{field}"), reason);
             }
@@ -483,7 +494,7 @@ fn refuse_untranslatable(spec: &Spec) -> Result<(), (String, String)> {
         }
     }
     if let Some(uninstall) = &spec.uninstall {
-        let flag = |set: Option<bool>, field: &str, reason: &str| -> Result<(), (String, String)> {
+        let flag = |set: Option<bool>, field: &str, reason: &str| -> Result<(), Refusal> {
             if set == Some(true) {
                 return no(&format!("spec.uninstall.{field}"), reason);
             }
@@ -526,11 +537,7 @@ fn refuse_untranslatable(spec: &Spec) -> Result<(), (String, String)> {
     }
 }
 
-fn check_remediation(
-    r: &spec::Remediation,
-    path: &str,
-    reason: &str,
-) -> Result<(), (String, String)> {
+fn check_remediation(r: &spec::Remediation, path: &str, reason: &str) -> Result<(), Refusal> {
     if r.retries.is_some_and(|n| n != 0) {
         return Err((format!("{path}.retries"), reason.to_string()));
     }
@@ -676,7 +683,7 @@ fn chart_values<'a>(
     spec: &Spec,
     namespace: &str,
     config_map: &dyn Fn(&str, &str) -> Option<&'a Value>,
-) -> Result<(Map<String, Value>, Vec<Value>), (String, String)> {
+) -> Result<ChartValues, Refusal> {
     let mut merged = Map::new();
     let mut secrets = Vec::new();
     let mut first_secret = None;
@@ -748,5 +755,8 @@ fn chart_values<'a>(
         }
         Some(_) => return Err(("spec.values".into(), "not a map".into())),
     }
-    Ok((merged, secrets))
+    Ok(ChartValues {
+        content: merged,
+        secrets,
+    })
 }

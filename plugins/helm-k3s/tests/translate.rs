@@ -296,9 +296,12 @@ fn long_release_names_are_shortened_as_flux_does() {
     assert_eq!(charts[0]["spec"]["targetNamespace"], "web");
 }
 
+/// A change to one HelmRelease of the render.
+type Change = Box<dyn FnOnce(&mut Value)>;
+
 #[test]
 fn refusals_name_the_release_and_the_field() {
-    let cases: Vec<(&str, Box<dyn FnOnce(&mut Value)>, &str)> = vec![
+    let cases: Vec<(&str, Change, &str)> = vec![
         (
             "podinfo",
             Box::new(|o| o["spec"]["postRenderers"] = json!([{"kustomize": {"patches": []}}])),
