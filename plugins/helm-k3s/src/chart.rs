@@ -5,6 +5,7 @@ use crate::spec::{
 };
 use crate::values;
 use crate::Sources;
+use rekon_plugin_sdk::k8s::ObjectId;
 use rekon_plugin_sdk::mutator::Objects;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
@@ -33,52 +34,35 @@ pub fn translate(objects: &mut Objects, sources: &impl Sources) -> Result<(), St
     let mut config_maps = HashMap::new();
     let mut releases = Vec::new();
     for (index, object) in objects.iter().enumerate() {
-        let api_version = object["apiVersion"].as_str().unwrap_or_default();
-        let kind = object["kind"].as_str().unwrap_or_default();
-        if kind == "HelmRelease" && api_version.starts_with("helm.toolkit.fluxcd.io/") {
+        let id = ObjectId::of(object);
+        if id.kind == "HelmRelease" && id.group() == "helm.toolkit.fluxcd.io" {
             releases.push(index);
-        } else if kind == "ConfigMap" && api_version == "v1" {
-            let metadata = &object["metadata"];
-            let key = (
-                metadata["namespace"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-                metadata["name"].as_str().unwrap_or_default().to_string(),
-            );
-            config_maps.insert(key, index);
+        } else if id.kind == "ConfigMap" && id.api_version == "v1" {
+            config_maps.insert((id.namespace, id.name), index);
         }
     }
+    let lookup = |namespace: &str, name: &str| {
+        config_maps
+            .get(&(namespace.to_string(), name.to_string()))
+            .map(|&i| &objects[i])
+    };
     let mut errors = Vec::new();
-    let mut charts: Vec<(usize, Value)> = Vec::new();
+    let mut charts = Vec::new();
+    // HelmChart namespace/name -> the HelmRelease it came from.
     let mut names: HashMap<(String, String), String> = HashMap::new();
     for &index in &releases {
-        let lookup = |namespace: &str, name: &str| {
-            config_maps
-                .get(&(namespace.to_string(), name.to_string()))
-                .map(|&i| &objects[i])
-        };
+        let release = ObjectId::of(&objects[index]);
+        let from = format!("{}/{}", release.namespace, release.name);
         match helm_chart(&objects[index], &lookup, sources) {
             Ok(chart) => {
-                let metadata = &chart["metadata"];
-                let key = (
-                    metadata["namespace"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_string(),
-                    metadata["name"].as_str().unwrap_or_default().to_string(),
-                );
-                let from = metadata["annotations"][SOURCE_ANNOTATION]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string();
-                if let Some(first) = names.get(&key) {
+                let id = ObjectId::of(&chart);
+                if let Some(first) = names.get(&(id.namespace.clone(), id.name.clone())) {
                     errors.push(format!(
                         "HelmRelease {from}: becomes HelmChart {}/{} like HelmRelease {first} (k3s names the release after the HelmChart); give one a different spec.releaseName",
-                        key.0, key.1
+                        id.namespace, id.name
                     ));
                 } else {
-                    names.insert(key, from);
+                    names.insert((id.namespace, id.name), from);
                 }
                 charts.push((index, chart));
             }

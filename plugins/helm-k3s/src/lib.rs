@@ -98,3 +98,17 @@ rekon_plugin_sdk::export_mutator!(HelmK3s);
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
 static ALLOCATOR: rekon_plugin_sdk::alloc::Bump = rekon_plugin_sdk::alloc::Bump::new();
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rekon_plugin_sdk::mutator::check_settings;
+
+    #[test]
+    fn takes_no_settings() {
+        check_settings::<HelmK3s>("").unwrap();
+        check_settings::<HelmK3s>("{}").unwrap();
+        let error = check_settings::<HelmK3s>(r#"{"namespace": "kube-system"}"#).unwrap_err();
+        assert!(error.contains("unknown field `namespace`"), "{error}");
+    }
+}
