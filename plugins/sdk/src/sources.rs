@@ -29,13 +29,22 @@ pub use rekon_plugin_world_sources::rekon::sources::flux::Chart;
 ///
 /// An error when the host's text is not JSON, naming the object.
 pub fn source(kind: &str, namespace: &str, name: &str) -> Result<Option<Value>, String> {
-    flux::source(kind, namespace, name)
-        .map(|text| {
-            serde_json::from_str(&text).map_err(|e| {
-                format!("the host gave {kind} {namespace}/{name} as text that is not JSON: {e}")
-            })
+    parse_source(kind, namespace, name, flux::source(kind, namespace, name))
+}
+
+/// The host's answer to `source` as JSON.
+fn parse_source(
+    kind: &str,
+    namespace: &str,
+    name: &str,
+    text: Option<String>,
+) -> Result<Option<Value>, String> {
+    text.map(|text| {
+        serde_json::from_str(&text).map_err(|e| {
+            format!("the host gave {kind} {namespace}/{name} as text that is not JSON: {e}")
         })
-        .transpose()
+    })
+    .transpose()
 }
 
 /// The chart of HelmRelease `namespace`/`name` of this render, resolved by
@@ -44,4 +53,33 @@ pub fn source(kind: &str, namespace: &str, name: &str) -> Result<Option<Value>, 
 /// host's: why it could not resolve the chart, naming the source and its URL.
 pub fn helm_chart(namespace: &str, name: &str) -> Result<Chart, String> {
     flux::helm_chart(namespace, name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_text_is_parsed_and_bad_text_named() {
+        let text = r#"{"kind":"HelmRepository","spec":{"url":"https://charts.jetstack.io"}}"#;
+        let object = parse_source(
+            "HelmRepository",
+            "flux-system",
+            "jetstack",
+            Some(text.into()),
+        );
+        assert_eq!(
+            object.unwrap().unwrap()["spec"]["url"],
+            "https://charts.jetstack.io"
+        );
+        assert_eq!(parse_source("HelmRepository", "a", "b", None), Ok(None));
+        let error =
+            parse_source("OCIRepository", "apps", "podinfo", Some("url: x".into())).unwrap_err();
+        assert!(
+            error.starts_with(
+                "the host gave OCIRepository apps/podinfo as text that is not JSON: expected value"
+            ),
+            "{error}"
+        );
+    }
 }
