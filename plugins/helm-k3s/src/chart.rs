@@ -24,6 +24,8 @@ const DEPENDS_ON_ANNOTATION: &str = "rekon.dev/depends-on";
 /// k3s's helm-controller neither installs, upgrades nor uninstalls a
 /// HelmChart with this annotation (`shouldManage` in its chart controller).
 const UNMANAGED_ANNOTATION: &str = "helmcharts.helm.cattle.io/unmanaged";
+/// The longest release name k3s can run: 63 (a Job name) minus `helm-install-`.
+const MAX_RELEASE_NAME: usize = 63 - "helm-install-".len();
 /// The media type of a Helm chart in an OCI artifact.
 const HELM_CHART_LAYER: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
 
@@ -254,11 +256,23 @@ fn helm_chart<'a>(
     if spec.suspend == Some(true) {
         annotations.insert(UNMANAGED_ANNOTATION.into(), "true".into());
     }
+    let release_name = release_name(spec, name);
+    // k3s runs the release in Job `helm-install-<name>` (`helm-delete-<name>`),
+    // and a Job's name becomes a pod label value, at most 63 characters.
+    if release_name.len() > MAX_RELEASE_NAME {
+        return Err(refuse(
+            if spec.release_name.is_some() { "spec.releaseName" } else { "metadata.name" },
+            &format!(
+                "release name `{release_name}` has {} characters; k3s names its Helm job `helm-install-<release name>`, which Kubernetes limits to 63, so at most {MAX_RELEASE_NAME}; set a shorter spec.releaseName",
+                release_name.len()
+            ),
+        ));
+    }
     Ok(json!({
         "apiVersion": "helm.cattle.io/v1",
         "kind": "HelmChart",
         "metadata": {
-            "name": release_name(spec, name),
+            "name": release_name,
             "namespace": namespace,
             "labels": labels,
             "annotations": annotations,
@@ -743,4 +757,35 @@ fn chart_values<'a>(
         content: merged,
         secrets,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn release_names_are_shortened_as_flux_does() {
+        let spec = |release: Option<&str>, target: Option<&str>| Spec {
+            release_name: release.map(String::from),
+            target_namespace: target.map(String::from),
+            ..Spec::default()
+        };
+        assert_eq!(release_name(&spec(None, None), "podinfo"), "podinfo");
+        assert_eq!(
+            release_name(&spec(None, Some("web")), "podinfo"),
+            "web-podinfo"
+        );
+        assert_eq!(
+            release_name(&spec(Some("info"), Some("web")), "podinfo"),
+            "info"
+        );
+        let long = "monitoring-kube-prometheus-stack-with-a-rather-long-release-name";
+        // The first 40 characters, `-`, the first 12 hex digits of its SHA-256.
+        assert_eq!(
+            release_name(&spec(Some(long), None), "x"),
+            "monitoring-kube-prometheus-stack-with-a--7ea4c1d86eb2"
+        );
+        let exactly = "a".repeat(53);
+        assert_eq!(release_name(&spec(Some(&exactly), None), "x"), exactly);
+    }
 }

@@ -279,20 +279,27 @@ fn private_repository_and_values_secrets_listed_last() {
 }
 
 #[test]
-fn long_release_names_are_shortened_as_flux_does() {
+fn release_names_k3s_cannot_run_are_refused() {
     let mut object = release("podinfo");
     object["spec"]["releaseName"] =
         "monitoring-kube-prometheus-stack-with-a-rather-long-release-name".into();
-    let charts = translated(vec![object], &Repository::homelab()).unwrap();
-    // The first 40 characters, `-`, the first 12 hex digits of its SHA-256.
     assert_eq!(
-        charts[0]["metadata"]["name"],
-        "monitoring-kube-prometheus-stack-with-a--7ea4c1d86eb2"
+        translated(vec![object], &Repository::homelab()).unwrap_err(),
+        "HelmRelease apps/podinfo: spec.releaseName: release name `monitoring-kube-prometheus-stack-with-a--7ea4c1d86eb2` has 53 characters; k3s names its Helm job `helm-install-<release name>`, which Kubernetes limits to 63, so at most 50; set a shorter spec.releaseName"
     );
+    let mut object = release("podinfo");
+    object["spec"]["releaseName"] = "a".repeat(50).into();
+    let charts = translated(vec![object], &Repository::homelab()).unwrap();
+    assert_eq!(charts[0]["metadata"]["name"], "a".repeat(50));
+}
+
+#[test]
+fn target_namespace_prefixes_the_default_release_name() {
     let mut object = release("podinfo");
     object["spec"]["targetNamespace"] = "web".into();
     let charts = translated(vec![object], &Repository::homelab()).unwrap();
     assert_eq!(charts[0]["metadata"]["name"], "web-podinfo");
+    assert_eq!(charts[0]["metadata"]["namespace"], "apps");
     assert_eq!(charts[0]["spec"]["targetNamespace"], "web");
 }
 
