@@ -130,6 +130,16 @@ fn helm_chart<'a>(
     if namespace.is_empty() {
         return Err(refuse("metadata.namespace", "not set"));
     }
+    // Label values are at most 63 characters.
+    if name.len() > 63 {
+        return Err(refuse(
+            "metadata.name",
+            &format!(
+                "has {} characters, more than the 63 the label {RELEASE_LABEL_NAME} can carry",
+                name.len()
+            ),
+        ));
+    }
     let release: HelmRelease =
         spec::parse(object, "HelmRelease v2").map_err(|e| format!("{id}: {e}"))?;
     let spec = &release.spec;

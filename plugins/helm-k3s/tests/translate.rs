@@ -288,6 +288,13 @@ fn release_names_k3s_cannot_run_are_refused() {
         "HelmRelease apps/podinfo: spec.releaseName: release name `monitoring-kube-prometheus-stack-with-a--7ea4c1d86eb2` has 53 characters; k3s names its Helm job `helm-install-<release name>`, which Kubernetes limits to 63, so at most 50; set a shorter spec.releaseName"
     );
     let mut object = release("podinfo");
+    object["metadata"]["name"] = "p".repeat(64).into();
+    object["spec"]["releaseName"] = "podinfo".into();
+    assert_eq!(
+        translated(vec![object], &Repository::homelab()).unwrap_err(),
+        format!("HelmRelease apps/{}: metadata.name: has 64 characters, more than the 63 the label helm.rekon.dev/release-name can carry", "p".repeat(64))
+    );
+    let mut object = release("podinfo");
     object["spec"]["releaseName"] = "a".repeat(50).into();
     let charts = translated(vec![object], &Repository::homelab()).unwrap();
     assert_eq!(charts[0]["metadata"]["name"], "a".repeat(50));
