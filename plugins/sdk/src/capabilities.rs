@@ -19,6 +19,7 @@
 //! | `create` | a mutator may add objects (`Objects::add`) | an added object fails the render |
 //! | `delete` | a mutator may remove objects (`Objects::remove`) | a removed object fails the render |
 //! | `rename` | a mutator may change an object's namespace or name | a changed namespace or name fails the render |
+//! | `sources` | the plugin may import `rekon:sources/flux` ([`sources`](crate::sources)): Flux source objects and resolved chart versions | the host refuses a plugin that imports it |
 //!
 //! Declarations are bare names; the operator may narrow `create` and `delete`
 //! to kinds when granting them (`grant = ["create:HelmChart", "delete"]`).
@@ -48,7 +49,7 @@ pub const fn __to_bytes<const N: usize>(text: &str) -> [u8; N] {
 }
 
 /// Declare the capabilities this plugin needs: `clock`, `random`, `secrets`,
-/// `create`, `delete`, `rename`.
+/// `create`, `delete`, `rename`, `sources`.
 ///
 /// Write it once, next to the export macro:
 ///
@@ -57,10 +58,11 @@ pub const fn __to_bytes<const N: usize>(text: &str) -> [u8; N] {
 /// # fn main() {}
 /// ```
 ///
-/// A mutator that turns HelmReleases into HelmCharts removes and adds objects:
+/// A mutator that turns HelmReleases into HelmCharts removes and adds objects,
+/// and reads their Flux sources:
 ///
 /// ```
-/// rekon_plugin_sdk::declare_capabilities!(create, delete);
+/// rekon_plugin_sdk::declare_capabilities!(sources, create, delete);
 /// # fn main() {}
 /// ```
 ///
@@ -114,11 +116,14 @@ macro_rules! __capability_name {
     (rename) => {
         "rename"
     };
+    (sources) => {
+        "sources"
+    };
     ($other:ident) => {
         compile_error!(concat!(
             "unknown rekon capability `",
             stringify!($other),
-            "` (known: clock, random, secrets, create, delete, rename)"
+            "` (known: clock, random, secrets, create, delete, rename, sources)"
         ))
     };
 }

@@ -98,6 +98,9 @@
 //! * [`k8s`]: object identity and object refs, pod templates of workloads (with
 //!   their paths), containers, label and glob matching.
 //! * [`version`]: lenient semantic versions as image tags use them.
+//! * [`sources`]: Flux source objects and the chart versions the host
+//!   resolved (the `rekon:sources/flux` host import; needs the `sources`
+//!   capability).
 //!
 //! # Interest and capabilities
 //!
@@ -109,7 +112,7 @@
 //! generators seeded with constants. It is never shown Secrets, and a mutator
 //! may only change fields of the objects it was shown. One that needs more
 //! says so with [`declare_capabilities!`] (`clock`, `random`, `secrets`,
-//! `create`, `delete`, `rename`), and the operator grants it (see
+//! `create`, `delete`, `rename`, `sources`), and the operator grants it (see
 //! [`capabilities`]).
 //!
 //! # Going below the traits
@@ -130,6 +133,7 @@ pub mod k8s;
 pub mod log;
 pub mod mutator;
 pub mod settings;
+pub mod sources;
 pub mod validator;
 pub mod version;
 
@@ -210,5 +214,8 @@ pub use rekon_plugin_world_image_policy::rekon::plugin::types::Violation;
 pub mod raw {
     pub use rekon_plugin_world_image_policy as image_policy;
     pub use rekon_plugin_world_mutator as mutator;
+    /// The `rekon:sources/flux` host import (needs the `sources` capability);
+    /// prefer the [`sources`](crate::sources) wrappers.
+    pub use rekon_plugin_world_sources as sources;
     pub use rekon_plugin_world_validator as validator;
 }
