@@ -528,3 +528,113 @@ fn a_helm_release_nothing_translates_fails_the_render_naming_it() {
          (`rekon.dev/mutators: helm-k3s` on the Kustomization; see the README, \"Helm on k3s\")"
     );
 }
+
+const APPS_WITH_PLUGIN: &str = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: apps\n  namespace: flux-system\n  annotations:\n    rekon.dev/mutators: helm-k3s\nspec:\n  dependsOn:\n    - name: sources\n  interval: 10m\n  path: ./apps/podinfo\n  prune: true\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n";
+
+/// `rekon.toml` declaring helm-k3s with `grant`.
+fn config(dir: &Path, grant: &str) {
+    std::fs::write(
+        dir.join("rekon.toml"),
+        format!(
+            "state-dir = \"state\"\n[flux]\npath = \"clusters/home\"\n\n[plugins.helm-k3s]\npath = \"{}\"\ngrant = [{grant}]\n",
+            crate::support::wasm("helm_k3s").display()
+        ),
+    )
+    .unwrap();
+}
+
+const GRANT: &str =
+    "\"sources\", \"create:helm.cattle.io/HelmChart\", \"delete:helm.toolkit.fluxcd.io/HelmRelease\"";
+
+#[test]
+fn rekon_render_turns_a_flux_helm_release_into_a_k3s_helm_chart() {
+    let (index_text, archives) = index(
+        "http://127.0.0.1/charts",
+        "podinfo",
+        &["6.5.3", "6.5.4", "6.6.0"],
+    );
+    let mut files: Vec<(&'static str, Vec<u8>)> =
+        vec![("/charts/index.yaml", index_text.into_bytes())];
+    for (file, tgz) in archives {
+        files.push((Box::leak(format!("/charts/{file}").into_boxed_str()), tgz));
+    }
+    let server = ChartServer::start(files, None);
+    let dir = tempfile::tempdir().unwrap();
+    repository(dir.path(), &server.url(), "127.0.0.1:1", APPS_WITH_PLUGIN);
+    config(dir.path(), GRANT);
+
+    let out = crate::support::langs::rekon(dir.path(), &["render", "flux-system/apps"]);
+    let shown = crate::support::langs::show(&out);
+    assert!(out.status.success(), "{shown}");
+    let objects: Vec<Value> = serde_yaml_ng::Deserializer::from_slice(&out.stdout)
+        .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .collect();
+    assert_eq!(objects.len(), 1, "{shown}");
+    let chart = &objects[0];
+    assert_eq!(chart["apiVersion"], "helm.cattle.io/v1");
+    assert_eq!(chart["kind"], "HelmChart");
+    assert_eq!(chart["metadata"]["name"], "podinfo");
+    assert_eq!(chart["metadata"]["namespace"], "podinfo");
+    assert_eq!(
+        chart["metadata"]["annotations"]["rekon.dev/helm-release"],
+        "podinfo/podinfo"
+    );
+    let spec = &chart["spec"];
+    assert_eq!(spec["chart"], "podinfo");
+    assert_eq!(spec["repo"], server.url().as_str());
+    // `6.5.x` resolved by the host against the index.
+    assert_eq!(spec["version"], "6.5.4");
+    assert_eq!(spec["targetNamespace"], "podinfo");
+    let values: Value = serde_yaml_ng::from_str(spec["valuesContent"].as_str().unwrap()).unwrap();
+    assert_eq!(values, json!({"replicaCount": 2}));
+
+    // --explain says what the plugin removed and added.
+    let out =
+        crate::support::langs::rekon(dir.path(), &["render", "flux-system/apps", "--explain"]);
+    let shown = crate::support::langs::show(&out);
+    assert!(
+        shown.contains("helm-k3s: HelmRelease/podinfo/podinfo removed"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("helm-k3s: HelmChart/podinfo/podinfo added"),
+        "{shown}"
+    );
+
+    // A version nothing in the index satisfies fails the render, naming the
+    // release, the source and what it lists.
+    let release = dir.path().join("apps/podinfo/release.yaml");
+    let text = std::fs::read_to_string(&release).unwrap();
+    std::fs::write(&release, text.replace("\"6.5.x\"", "\"7.x\"")).unwrap();
+    let out = crate::support::langs::rekon(dir.path(), &["render", "flux-system/apps"]);
+    let shown = crate::support::langs::show(&out);
+    assert!(!out.status.success(), "{shown}");
+    assert!(
+        shown.contains(&format!(
+            "HelmRelease podinfo/podinfo: HelmRepository flux-system/podinfo ({}): no version of chart `podinfo` matches `7.x` (newest: 6.6.0)",
+            server.url()
+        )),
+        "{shown}"
+    );
+    assert!(out.stdout.is_empty(), "nothing is rendered: {shown}");
+}
+
+#[test]
+fn helm_k3s_needs_its_grant() {
+    let dir = tempfile::tempdir().unwrap();
+    repository(
+        dir.path(),
+        "https://charts.lan",
+        "127.0.0.1:1",
+        APPS_WITH_PLUGIN,
+    );
+    config(
+        dir.path(),
+        "\"create:helm.cattle.io/HelmChart\", \"delete:helm.toolkit.fluxcd.io/HelmRelease\"",
+    );
+    let out = crate::support::langs::rekon(dir.path(), &["render", "flux-system/apps"]);
+    let shown = crate::support::langs::show(&out);
+    assert!(!out.status.success(), "{shown}");
+    assert!(shown.contains("helm-k3s"), "{shown}");
+    assert!(shown.contains("`sources`"), "{shown}");
+}

@@ -134,17 +134,35 @@ pub struct Chart {
 /// object, and the chart of each HelmRelease in the render.
 #[derive(Debug, Default)]
 pub struct SourceContext {
-    sources: Arc<Sources>,
+    /// By `Kind/namespace/name`.
+    objects: BTreeMap<String, Value>,
     /// By HelmRelease `namespace/name`.
     charts: BTreeMap<String, Result<Chart, String>>,
 }
 
 impl SourceContext {
+    /// A context given whole (`rekon test` suites state the sources and the
+    /// charts the host would have resolved): `objects` are Flux source
+    /// objects, `charts` by HelmRelease `namespace/name`.
+    pub fn given(objects: &[Value], charts: BTreeMap<String, Result<Chart, String>>) -> Self {
+        let objects = objects
+            .iter()
+            .map(|o| {
+                let field = |p: &str| o.pointer(p).and_then(Value::as_str).unwrap_or("");
+                let ns = Some(field("/metadata/namespace"))
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or("default");
+                (key(field("/kind"), ns, field("/metadata/name")), o.clone())
+            })
+            .collect();
+        SourceContext { objects, charts }
+    }
+
     /// Source `kind` `namespace/name` as JSON text.
     pub fn source(&self, kind: &str, namespace: &str, name: &str) -> Option<String> {
-        self.sources
+        self.objects
             .get(&key(kind, namespace, name))
-            .map(|s| s.object.to_string())
+            .map(Value::to_string)
     }
 
     /// The chart of HelmRelease `namespace/name`.
@@ -203,15 +221,9 @@ impl Resolver {
             .iter()
             .filter(|o| is_helm_release(o))
             .map(|o| {
-                let ns = o
-                    .pointer("/metadata/namespace")
-                    .and_then(Value::as_str)
-                    .unwrap_or("default");
-                let name = o
-                    .pointer("/metadata/name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
-                (format!("{ns}/{name}"), wanted(o, ns))
+                let release = release_key(o);
+                let ns = release.split('/').next().unwrap_or("default").to_string();
+                (release, wanted(o, &ns))
             })
             .collect();
         let mut charts = BTreeMap::new();
@@ -239,7 +251,10 @@ impl Resolver {
             });
         }
         SourceContext {
-            sources: Arc::clone(sources),
+            objects: sources
+                .iter()
+                .map(|(key, s)| (key.clone(), s.object.clone()))
+                .collect(),
             charts,
         }
     }
@@ -420,6 +435,25 @@ pub fn is_helm_release(object: &Value) -> bool {
         && object["apiVersion"]
             .as_str()
             .is_some_and(|v| v.starts_with("helm.toolkit.fluxcd.io/"))
+}
+
+/// A HelmRelease's `namespace/name` (namespace `default` when unset).
+pub fn release_key(release: &Value) -> String {
+    let field = |p: &str| release.pointer(p).and_then(Value::as_str).unwrap_or("");
+    let ns = Some(field("/metadata/namespace"))
+        .filter(|n| !n.is_empty())
+        .unwrap_or("default");
+    format!("{ns}/{}", field("/metadata/name"))
+}
+
+/// The name of the chart a HelmRelease installs: `spec.chart.spec.chart`,
+/// or the name of the OCIRepository of its `spec.chartRef`.
+pub fn chart_name(release: &Value) -> Option<String> {
+    release
+        .pointer("/spec/chart/spec/chart")
+        .or_else(|| release.pointer("/spec/chartRef/name"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }
 
 /// The chart a HelmRelease asks for (namespace `ns`).

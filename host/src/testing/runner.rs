@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::suite::{load_objects, Case, ExpectedViolation, Suite, TagSpec};
+use super::suite::{load_objects, Case, ChartSpec, ExpectedViolation, Suite, TagSpec};
+use crate::charts::{self, Chart, SourceContext};
 use crate::explain;
 use crate::plugin::{Plugin, PluginError, PluginSource, Runtime, Severity, Tag, Violation, World};
 
@@ -204,6 +205,57 @@ fn run_cases(plugin: &Plugin, suite: &Suite, name: &str, dir: &Path, report: &mu
     }
 }
 
+/// What `rekon:sources` answers in a case: the suite's `sources` and
+/// `charts` (`None` when the suite states neither).
+fn source_context(
+    suite: &Suite,
+    inputs: &[Value],
+    dir: &Path,
+) -> Result<Option<std::sync::Arc<SourceContext>>, String> {
+    if suite.sources.is_none() && suite.charts.is_empty() {
+        return Ok(None);
+    }
+    let objects = match &suite.sources {
+        Some(s) => load_objects(s, dir)?,
+        None => Vec::new(),
+    };
+    let charts = suite
+        .charts
+        .iter()
+        .map(|(release, spec)| {
+            let name = inputs
+                .iter()
+                .find(|o| charts::is_helm_release(o) && charts::release_key(o) == *release)
+                .and_then(charts::chart_name)
+                .unwrap_or_default();
+            let chart = match spec {
+                ChartSpec::Version(version) => Ok(Chart {
+                    name,
+                    version: version.clone(),
+                    digest: None,
+                }),
+                ChartSpec::Full { error: Some(e), .. } => Err(e.clone()),
+                ChartSpec::Full {
+                    version: Some(version),
+                    digest,
+                    error: None,
+                } => Ok(Chart {
+                    name,
+                    version: version.clone(),
+                    digest: digest.clone(),
+                }),
+                ChartSpec::Full { .. } => {
+                    return Err(format!("charts.{release}: give a version or an error"))
+                }
+            };
+            Ok((release.clone(), chart))
+        })
+        .collect::<Result<_, String>>()?;
+    Ok(Some(std::sync::Arc::new(SourceContext::given(
+        &objects, charts,
+    ))))
+}
+
 fn run_case(plugin: &Plugin, suite: &Suite, case: &Case, dir: &Path) -> Result<(), String> {
     let settings = case
         .settings
@@ -265,7 +317,8 @@ fn run_case(plugin: &Plugin, suite: &Suite, case: &Case, dir: &Path) -> Result<(
             let inputs = input_values(case, dir)?;
             let refs: Vec<&Value> = inputs.iter().collect();
             // As in a render: interest, Secrets and the grant apply.
-            let result = plugin.mutate_objects(&settings, &refs);
+            let sources = source_context(suite, &inputs, dir)?;
+            let result = plugin.mutate_objects_in(&settings, &refs, sources.as_ref());
             if let Some(err) = expected_error(expect, &result) {
                 return err;
             }

@@ -21,6 +21,13 @@ pub struct Suite {
     /// `clock`, `random`, `secrets`, `create[:KINDS]`, `delete[:KINDS]`, `rename`.
     #[serde(default)]
     pub grant: crate::plugin::Grant,
+    /// Flux source objects (HelmRepository, OCIRepository) a plugin granted
+    /// `sources` reads through `rekon:sources`, inline or in a file.
+    pub sources: Option<Objects>,
+    /// The chart each HelmRelease of the cases resolves to, by
+    /// `namespace/name`, as the host would have resolved it before the call.
+    #[serde(default)]
+    pub charts: std::collections::BTreeMap<String, ChartSpec>,
     /// The cases, run in order, each in a fresh sandbox.
     pub cases: Vec<Case>,
 }
@@ -41,6 +48,26 @@ pub struct Case {
     pub objects: Option<Objects>,
     /// What must happen.
     pub expect: Expect,
+}
+
+/// A resolved chart in a suite: its version, or the whole answer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum ChartSpec {
+    /// Just the version (the chart's name is the HelmRelease's).
+    Version(String),
+    /// A version with its digest, or the error the host would give.
+    Full {
+        /// The exact version.
+        #[serde(default)]
+        version: Option<String>,
+        /// The archive's digest.
+        #[serde(default)]
+        digest: Option<String>,
+        /// The resolution failed with this message.
+        #[serde(default)]
+        error: Option<String>,
+    },
 }
 
 /// A tag given by name only, or with digest and creation time.
