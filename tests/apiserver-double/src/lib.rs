@@ -20,6 +20,7 @@ mod controllers;
 mod error;
 mod faults;
 mod fields;
+mod helm;
 mod http;
 mod resources;
 mod selector;
@@ -218,6 +219,16 @@ users:
         lock(&self.state)
             .store
             .set_rollout(namespace, name, rollout);
+    }
+
+    /// Make the install Jobs of the HelmChart `namespace/name` fail from now
+    /// on, the Job's `Failed` condition saying `message` (k3s's Job
+    /// controller says `Job has reached the specified backoff limit`).
+    /// Re-runs the helm-controller on a stored HelmChart.
+    pub fn fail_helm_install(&self, namespace: &str, name: &str, message: &str) {
+        lock(&self.state)
+            .store
+            .fail_helm_install(namespace, name, message);
     }
 
     /// Add a reject rule (checked on dry-runs too).
