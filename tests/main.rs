@@ -11,6 +11,7 @@ mod daemon;
 mod docs;
 mod flux;
 mod flux_run;
+mod helm_health;
 mod install;
 mod languages;
 mod lease;
