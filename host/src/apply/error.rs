@@ -157,8 +157,8 @@ pub enum ApplyError {
     /// the object (and everything after it) was not applied.
     #[error("{object} was not applied: it depends on Helm release {release}, which {why}")]
     Dependency {
-        /// The dependent object.
-        object: ObjectRef,
+        /// The dependent object (boxed: it keeps `ApplyError` small).
+        object: Box<ObjectRef>,
         /// The release (`namespace/name`).
         release: String,
         /// What the release's HelmChart said (`failed: ...`, `is not ready after 5m: ...`).

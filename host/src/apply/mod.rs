@@ -800,7 +800,7 @@ impl Cluster {
                 .find(|((_, o), w)| {
                     **w == wave && helm::depends_on(o).unwrap_or_default().contains(release)
                 })
-                .map(|((id, _), _)| (*id).clone())
+                .map(|((id, _), _)| Box::new((*id).clone()))
                 .expect("a release of this wave has a dependent in it")
         };
         while !pending.is_empty() {
