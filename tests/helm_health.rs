@@ -128,6 +128,32 @@ async fn a_helm_chart_is_ready_once_the_install_job_of_its_spec_completes() {
 }
 
 #[tokio::test]
+async fn after_a_values_change_the_previous_job_does_not_count() {
+    let site = Site::new();
+    let set = |values: &str| {
+        let mut c = chart("apps", "podinfo", "6.5.4", None);
+        c["spec"]["valuesContent"] = json!(values);
+        [namespace("apps"), c]
+    };
+    assert!(site.apply("5s", &set("{}")).await.unwrap().succeeded());
+    // Only the values change: the Job's env is the same, but until k3s
+    // replaces the Job it is the previous spec's.
+    site.server.pause_helm_controller(true);
+    let report = site.apply("1s", &set("replicas: 2")).await.unwrap();
+    assert_eq!(report.health[0].state, HealthState::TimedOut);
+    assert_eq!(
+        report.health[0].message,
+        "waiting for k3s to replace install Job apps/helm-install-podinfo for the current spec after 1s"
+    );
+    site.server.pause_helm_controller(false);
+    assert!(site
+        .apply("5s", &set("replicas: 2"))
+        .await
+        .unwrap()
+        .succeeded());
+}
+
+#[tokio::test]
 async fn a_failed_install_job_fails_the_apply_with_its_message() {
     let site = Site::new();
     site.server.fail_helm_install(

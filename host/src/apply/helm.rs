@@ -25,9 +25,11 @@
 //!   `apply.ErrReplace`). So the Job of the current spec is the one whose
 //!   env matches the spec. k3s records no `observedGeneration`, and the
 //!   config hash cannot be recomputed outside k3s (it hashes Go's encoding
-//!   of the pod template and the values Secret), so rekon compares the env.
-//!   A change of the values alone (`valuesContent`) is invisible in the env:
-//!   until k3s replaces the Job, the old, complete Job counts.
+//!   of the pod template and the values Secret). So rekon compares the env,
+//!   and when its own apply changes the spec (the dry-run moves the
+//!   HelmChart's `metadata.generation`) it notes the install Job's uid
+//!   before applying: that Job is the previous spec's even if the env
+//!   matches (a change of `valuesContent` alone), until k3s replaces it.
 //! - `OnChange` writes `status.jobName` and the conditions `JobCreated`
 //!   (`Applying HelmChart using Job <ns>/<job>`) and `Failed` (`False`, or
 //!   `True` when the Job failed, could not be generated, or the Helm
@@ -42,7 +44,8 @@
 //! # What rekon decides
 //!
 //! A HelmChart is **ready** when the Job named in `status.jobName` (else
-//! `helm-install-<name>`) matches the current spec (env above), is not
+//! `helm-install-<name>`) matches the current spec (env above, and is not
+//! the Job noted before rekon changed the spec), is not
 //! suspended and is `Complete`; **failed** when that Job is `Failed` (the
 //! message names the Job and says its message), or when there is no current
 //! Job and the HelmChart's `Failed` condition is `True`; otherwise **in
@@ -147,12 +150,16 @@ pub fn job_name(chart: &Value) -> String {
     }
 }
 
-/// The state of a live HelmChart, given its install Job if it exists.
-pub fn assess(chart: &Value, job: Option<&Value>) -> (HealthState, String) {
+/// The state of a live HelmChart, given its install Job if it exists and
+/// the uid of the Job of its previous spec (`stale`) if rekon just changed it.
+pub fn assess(chart: &Value, job: Option<&Value>, stale: Option<&str>) -> (HealthState, String) {
     let s = |p: &str| chart.pointer(p).and_then(Value::as_str).unwrap_or("");
     let namespace = s("/metadata/namespace");
     let job_ref = format!("{namespace}/{}", job_name(chart));
-    let current = job.filter(|j| installs_current_spec(chart, j));
+    let current = job.filter(|j| {
+        installs_current_spec(chart, j)
+            && (stale.is_none() || j.pointer("/metadata/uid").and_then(Value::as_str) != stale)
+    });
     let condition = |object: &Value, kind: &str| {
         object
             .pointer("/status/conditions")
@@ -362,12 +369,31 @@ mod tests {
         })
     }
 
+    fn check(chart: &Value, job: Option<&Value>) -> (HealthState, String) {
+        assess(chart, job, None)
+    }
+
+    #[test]
+    fn the_job_of_the_spec_before_rekon_changed_it_does_not_count() {
+        let c = chart("6.5.4", json!({"jobName": "helm-install-podinfo"}));
+        let mut old = job(
+            "6.5.4",
+            json!({"conditions": [{"type": "Complete", "status": "True"}]}),
+        );
+        old["metadata"] = json!({"uid": "old"});
+        assert_eq!(
+            assess(&c, Some(&old), Some("old")).0,
+            HealthState::InProgress
+        );
+        assert_eq!(assess(&c, Some(&old), Some("older")).0, HealthState::Ready);
+    }
+
     #[test]
     fn a_chart_is_ready_when_the_job_of_its_spec_completed() {
         let c = chart("6.5.4", json!({"jobName": "helm-install-podinfo"}));
         let complete = json!({"conditions": [{"type": "Complete", "status": "True"}]});
         assert_eq!(
-            assess(&c, Some(&job("6.5.4", complete.clone()))),
+            check(&c, Some(&job("6.5.4", complete.clone()))),
             (
                 HealthState::Ready,
                 "installed podinfo 6.5.4 (Job apps/helm-install-podinfo)".into()
@@ -375,18 +401,18 @@ mod tests {
         );
         // The Job of the previous spec does not count.
         assert_eq!(
-            assess(&c, Some(&job("6.5.3", complete))),
+            check(&c, Some(&job("6.5.3", complete))),
             (
                 HealthState::InProgress,
                 "waiting for k3s to replace install Job apps/helm-install-podinfo for the current spec".into()
             )
         );
         assert_eq!(
-            assess(&c, Some(&job("6.5.4", json!({"active": 1})))).1,
+            check(&c, Some(&job("6.5.4", json!({"active": 1})))).1,
             "install Job apps/helm-install-podinfo running"
         );
         assert_eq!(
-            assess(&c, None).1,
+            check(&c, None).1,
             "waiting for k3s to create install Job apps/helm-install-podinfo"
         );
     }
@@ -396,7 +422,7 @@ mod tests {
         let c = chart("6.5.4", json!({"jobName": "helm-install-podinfo"}));
         let failed = json!({"conditions": [{"type": "Failed", "status": "True", "message": "Job has reached the specified backoff limit"}]});
         assert_eq!(
-            assess(&c, Some(&job("6.5.4", failed))),
+            check(&c, Some(&job("6.5.4", failed))),
             (
                 HealthState::Failed,
                 "install Job apps/helm-install-podinfo failed: Job has reached the specified backoff limit".into()
@@ -407,7 +433,7 @@ mod tests {
             json!({"conditions": [{"type": "Failed", "status": "True", "message": "Only Helm v3 charts are supported"}]}),
         );
         assert_eq!(
-            assess(&refused, None),
+            check(&refused, None),
             (
                 HealthState::Failed,
                 "k3s: Only Helm v3 charts are supported".into()

@@ -57,7 +57,7 @@ mod object;
 mod plan;
 mod prune;
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -357,8 +357,10 @@ impl Cluster {
             }
         }
 
+        let replaced = self.jobs_to_replace(&desired, &plans).await;
         for wave in 0..=waves.iter().copied().max().unwrap_or(0) {
-            self.wait_releases(k, &desired, &waves, wave).await?;
+            self.wait_releases(k, &desired, &waves, wave, &replaced)
+                .await?;
             for ((d, p), _) in desired
                 .iter()
                 .zip(&plans)
@@ -392,7 +394,8 @@ impl Cluster {
         inventory::write(&self.client, retry, &k.owner(), &entries).await?;
 
         let mut health = if k.wait {
-            self.wait_healthy(&desired, k.timeout, false).await
+            self.wait_healthy(&desired, k.timeout, false, &replaced)
+                .await
         } else {
             Vec::new()
         };
@@ -410,7 +413,10 @@ impl Cluster {
                     defined_in_set: false,
                 })
                 .collect();
-            health.extend(self.wait_healthy(&extra, k.timeout, true).await);
+            health.extend(
+                self.wait_healthy(&extra, k.timeout, true, &HashMap::new())
+                    .await,
+            );
         }
         Ok(ApplyReport {
             kustomization: k.name.clone(),
@@ -634,6 +640,7 @@ impl Cluster {
         desired: &[Desired],
         timeout: Duration,
         listed: bool,
+        replaced: &JobsToReplace,
     ) -> Vec<Health> {
         let deadline = Instant::now() + timeout;
         let mut done: Vec<Health> = Vec::new();
@@ -669,7 +676,8 @@ impl Cluster {
                     .await
                     {
                         Ok(Some(live)) if helm::is_helm_chart(&d.id) => {
-                            self.chart_health(&plan::to_value(live)).await
+                            let stale = replaced.get(&d.id).map(String::as_str);
+                            self.chart_health(&plan::to_value(live), stale).await
                         }
                         Ok(Some(live)) => health::assess(&plan::to_value(live)),
                         Ok(None) if listed => (HealthState::InProgress, "not found".into()),
@@ -711,8 +719,38 @@ impl Cluster {
 }
 
 impl Cluster {
-    /// A HelmChart's state, read with its install Job.
-    async fn chart_health(&self, chart: &Value) -> (HealthState, String) {
+    /// The install Jobs k3s is about to replace: for each HelmChart of
+    /// `desired` whose spec this apply changes (its dry-run moves its
+    /// generation), the uid of its install Job now. Until k3s replaces
+    /// that Job, it is the previous spec's (see [`helm`]).
+    async fn jobs_to_replace(&self, desired: &[Desired], plans: &[Planned]) -> JobsToReplace {
+        let generation = |o: &Option<Value>| {
+            o.as_ref()
+                .and_then(|o| o.pointer("/metadata/generation"))
+                .and_then(Value::as_i64)
+        };
+        let mut replaced = HashMap::new();
+        for (d, p) in desired.iter().zip(plans) {
+            if !helm::is_helm_chart(&d.id)
+                || !matches!(p.verdict, Verdict::Apply { created: false, .. })
+                || generation(&p.live) == generation(&p.merged)
+            {
+                continue;
+            }
+            let Some(live) = &p.live else { continue };
+            if let Some(uid) = self.install_job(live).await.ok().flatten().and_then(|job| {
+                job.pointer("/metadata/uid")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            }) {
+                replaced.insert(d.id.clone(), uid);
+            }
+        }
+        replaced
+    }
+
+    /// A HelmChart's install Job, if it exists.
+    async fn install_job(&self, chart: &Value) -> Result<Option<Value>, kube::Error> {
         let namespace = chart
             .pointer("/metadata/namespace")
             .and_then(Value::as_str)
@@ -720,17 +758,23 @@ impl Cluster {
         let name = helm::job_name(chart);
         let api: Api<DynamicObject> =
             Api::namespaced_with(self.client.clone(), namespace, &helm::job_resource());
-        match with_retry(
+        with_retry(
             &self.options.retry,
             &format!("reading Job {namespace}/{name}"),
             || api.get_opt(&name),
         )
         .await
-        {
-            Ok(job) => helm::assess(chart, job.map(plan::to_value).as_ref()),
+        .map(|job| job.map(plan::to_value))
+    }
+
+    /// A HelmChart's state, read with its install Job; `stale`: the uid of
+    /// the Job of its previous spec, if this apply changed the spec.
+    async fn chart_health(&self, chart: &Value, stale: Option<&str>) -> (HealthState, String) {
+        match self.install_job(chart).await {
+            Ok(job) => helm::assess(chart, job.as_ref(), stale),
             Err(e) => (
                 HealthState::InProgress,
-                format!("cannot read Job {namespace}/{name}: {}", reason(&e)),
+                format!("cannot read its install Job: {}", reason(&e)),
             ),
         }
     }
@@ -741,6 +785,7 @@ impl Cluster {
         &self,
         desired: &[Desired],
         release: &ReleaseId,
+        replaced: &JobsToReplace,
     ) -> (HealthState, String) {
         let in_set = desired.iter().find(|d| {
             helm::is_helm_chart(&d.id) && helm::release_of(&d.object).as_ref() == Some(release)
@@ -772,7 +817,10 @@ impl Cluster {
             }
         };
         match live {
-            Ok(Some(chart)) => self.chart_health(&plan::to_value(chart)).await,
+            Ok(Some(chart)) => {
+                let stale = in_set.and_then(|d| replaced.get(&d.id)).map(String::as_str);
+                self.chart_health(&plan::to_value(chart), stale).await
+            }
             Ok(None) => (HealthState::InProgress, "has no HelmChart".into()),
             Err(e) => (
                 HealthState::InProgress,
@@ -789,6 +837,7 @@ impl Cluster {
         desired: &[Desired],
         waves: &[usize],
         wave: usize,
+        replaced: &JobsToReplace,
     ) -> Result<(), ApplyError> {
         let objects = dependents(desired);
         let mut pending: BTreeSet<ReleaseId> = helm::releases_of_wave(&objects, waves, wave);
@@ -806,7 +855,7 @@ impl Cluster {
         while !pending.is_empty() {
             let mut last = Vec::new();
             for release in std::mem::take(&mut pending) {
-                let (state, message) = self.release_health(desired, &release).await;
+                let (state, message) = self.release_health(desired, &release, replaced).await;
                 match state {
                     HealthState::Ready => {}
                     HealthState::Failed => {
@@ -840,6 +889,9 @@ impl Cluster {
         Ok(())
     }
 }
+
+/// Uids of install Jobs of a previous HelmChart spec, by HelmChart.
+type JobsToReplace = HashMap<ObjectRef, String>;
 
 /// Each object with what its dependencies are read from: stage one ignores
 /// `rekon.dev/depends-on`, so its objects count as having none.

@@ -231,6 +231,12 @@ users:
             .fail_helm_install(namespace, name, message);
     }
 
+    /// Pause k3s's helm-controller: HelmChart changes do not replace their
+    /// install Jobs until it is resumed (`false`), as when k3s is slow.
+    pub fn pause_helm_controller(&self, paused: bool) {
+        lock(&self.state).store.pause_helm_controller(paused);
+    }
+
     /// Add a reject rule (checked on dry-runs too).
     pub fn reject(&self, rule: Reject) {
         lock(&self.state).store.rejections.push(rule);

@@ -77,6 +77,9 @@ pub struct Store {
     /// HelmCharts by (namespace, name) whose install Jobs fail, with the
     /// Job's message.
     pub helm_failures: HashMap<(String, String), String>,
+    /// HelmCharts changed while the helm-controller is paused (`Some`), to
+    /// reconcile when it resumes.
+    helm_paused: Option<Vec<(String, String)>>,
 }
 
 /// A write's outcome.
@@ -99,6 +102,7 @@ impl Store {
             rollouts: HashMap::new(),
             rejections: Vec::new(),
             helm_failures: HashMap::new(),
+            helm_paused: None,
         };
         let ns = store
             .resources
@@ -475,6 +479,18 @@ impl Store {
         }
     }
 
+    /// Pause k3s's helm-controller (HelmChart changes wait, their old
+    /// install Jobs stay), or resume it and reconcile what changed meanwhile.
+    pub fn pause_helm_controller(&mut self, paused: bool) {
+        if paused {
+            self.helm_paused.get_or_insert_with(Vec::new);
+        } else if let Some(pending) = self.helm_paused.take() {
+            for (namespace, name) in pending {
+                self.helm_controller(&namespace, &name);
+            }
+        }
+    }
+
     /// Make installs of the HelmChart `namespace/name` fail with `message`
     /// from now on (also fails the install Job already stored).
     pub fn fail_helm_install(&mut self, namespace: &str, name: &str, message: &str) {
@@ -700,8 +716,13 @@ impl Store {
             },
         );
         if r.kind == "HelmChart" && r.group == "helm.cattle.io" && spec_changed {
-            if let Some(chart) = self.helm_controller(&namespace, &name) {
-                object = chart;
+            match &mut self.helm_paused {
+                Some(pending) => pending.push((namespace, name)),
+                None => {
+                    if let Some(chart) = self.helm_controller(&namespace, &name) {
+                        object = chart;
+                    }
+                }
             }
         }
         Ok(Written {
