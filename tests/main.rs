@@ -12,6 +12,7 @@ mod docs;
 mod flux;
 mod flux_run;
 mod helm;
+mod helm_health;
 mod install;
 mod languages;
 mod lease;

@@ -209,6 +209,24 @@ pub struct KustomizationDetail {
     pub changes_total: usize,
     /// Validator findings below error severity in the last render.
     pub findings: Vec<String>,
+    /// The Helm releases of the last apply (k3s HelmCharts rekon applied).
+    #[serde(default)]
+    pub helm_releases: Vec<HelmReleaseStatus>,
+}
+
+/// A Helm release rekon applied as a k3s HelmChart.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct HelmReleaseStatus {
+    /// The HelmRelease id, `namespace/name` (the HelmChart's
+    /// `rekon.dev/helm-release` annotation).
+    pub release: String,
+    /// `spec.chart`.
+    pub chart: String,
+    /// `spec.version` (`-` when unset: the latest).
+    pub version: String,
+    /// `installed`, `installing`, `not installed after 5m: …`, `failed: …`,
+    /// or `applied` when the kustomization does not wait.
+    pub state: String,
 }
 
 /// One object and what was done to it.

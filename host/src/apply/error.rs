@@ -137,6 +137,33 @@ pub enum ApplyError {
         /// How long rekon waited.
         timeout: Duration,
     },
+    /// A `rekon.dev/depends-on` entry is not a Helm release id.
+    #[error("{object}: annotation `rekon.dev/depends-on`: `{entry}` is not `namespace/name` (a HelmRelease id)")]
+    BadDependsOn {
+        /// The object.
+        object: ObjectRef,
+        /// The entry.
+        entry: String,
+    },
+    /// Objects depend on each other's Helm releases in a circle: nothing was applied.
+    #[error("kustomization `{kustomization}`: Helm release dependencies form a cycle, nothing was applied: {}", cycle.iter().chain(cycle.first()).map(ToString::to_string).collect::<Vec<_>>().join(" -> "))]
+    DependencyCycle {
+        /// The kustomization.
+        kustomization: String,
+        /// The objects, each depending on the next and the last on the first.
+        cycle: Vec<ObjectRef>,
+    },
+    /// A Helm release an object depends on failed or was not ready in time:
+    /// the object (and everything after it) was not applied.
+    #[error("{object} was not applied: it depends on Helm release {release}, which {why}")]
+    Dependency {
+        /// The dependent object (boxed: it keeps `ApplyError` small).
+        object: Box<ObjectRef>,
+        /// The release (`namespace/name`).
+        release: String,
+        /// What the release's HelmChart said (`failed: ...`, `is not ready after 5m: ...`).
+        why: String,
+    },
     /// The inventory ConfigMap holds something rekon cannot read.
     #[error("inventory {name}: {message}")]
     Inventory {

@@ -17,15 +17,25 @@
 //!    ([`ApplyError::LateDryRun`]).
 //! 3. **Stage one**: CRDs and Namespaces are applied; rekon waits until each
 //!    CRD is `Established`, then runs discovery again.
-//! 4. **Stage two**: everything else, in kustomize's kind order.
+//! 4. **Stage two**: everything else, in kustomize's kind order, in waves
+//!    when objects carry `rekon.dev/depends-on: ns/name,...` (Flux
+//!    HelmRelease `dependsOn`, written by the Helm plugin): objects without
+//!    it first; an object only after the HelmCharts of the releases it
+//!    names (labelled `helm.rekon.dev/release-namespace`/`-name`, in this
+//!    set or already in the cluster) are ready ([`helm`]). A cycle is an
+//!    error before anything is applied; a release that fails or is not
+//!    ready within the timeout stops the apply, naming it. Stage one
+//!    ignores the annotation.
 //! 5. **Inventory and prune**: objects the previous apply recorded that left
 //!    git are deleted in reverse order if they still carry the ownership
 //!    label ([`OWNER_LABEL`]) and are not annotated
 //!    `rekon.dev/prune: disabled`; then the new inventory is written to the
 //!    cluster ([`inventory`]). It is written only after a successful apply,
 //!    so a failed one loses nothing.
-//! 6. **Health**: Deployments, StatefulSets, DaemonSets and Jobs are
-//!    watched (polled) until ready, failed or the kustomization's timeout.
+//! 6. **Health**: Deployments, StatefulSets, DaemonSets, Jobs and k3s
+//!    HelmCharts (ready when k3s's install Job for their spec completed:
+//!    [`helm`]) are watched (polled) until ready, failed or the
+//!    kustomization's timeout.
 //!
 //! Every write uses server-side apply with field manager `rekon`. `force`
 //! is set only to take fields over from kubectl and Flux (see
@@ -40,18 +50,19 @@ mod diff;
 mod discovery;
 mod error;
 mod health;
+mod helm;
 pub mod inventory;
 pub mod lease;
 mod object;
 mod plan;
 mod prune;
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use kube::api::{DeleteParams, Patch};
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch};
 use kube::Client;
 use serde_json::Value;
 
@@ -65,6 +76,7 @@ pub use prune::{PruneOutcome, Pruned};
 use api::{field_conflicts, immutable_field, with_retry};
 use discovery::{groups, Resolver};
 use error::reason;
+use helm::{ReleaseId, WaveError};
 use plan::{Checked, Desired, Planned, Verdict};
 
 use crate::config::Kustomization;
@@ -292,6 +304,7 @@ impl Cluster {
         let retry = &self.options.retry;
         let inventory = inventory::read(&self.client, retry, &k.owner()).await?;
         let (mut resolver, mut desired) = self.prepare(k, objects, &inventory).await?;
+        let waves = waves(k, &desired)?;
         let namespaces = created_namespaces(&desired);
 
         let plans = self.check_all(k, &desired, &namespaces).await?;
@@ -344,9 +357,19 @@ impl Cluster {
             }
         }
 
-        for (d, p) in desired.iter().zip(&plans) {
-            if d.id.stage() == Stage::Objects {
-                applied.push(self.execute(k, d, p).await?);
+        let replaced = self.jobs_to_replace(&desired, &plans).await;
+        for wave in 0..=waves.iter().copied().max().unwrap_or(0) {
+            self.wait_releases(k, &desired, &waves, wave, &replaced)
+                .await?;
+            for ((d, p), _) in desired
+                .iter()
+                .zip(&plans)
+                .zip(&waves)
+                .filter(|(_, w)| **w == wave)
+            {
+                if d.id.stage() == Stage::Objects {
+                    applied.push(self.execute(k, d, p).await?);
+                }
             }
         }
 
@@ -371,7 +394,8 @@ impl Cluster {
         inventory::write(&self.client, retry, &k.owner(), &entries).await?;
 
         let mut health = if k.wait {
-            self.wait_healthy(&desired, k.timeout, false).await
+            self.wait_healthy(&desired, k.timeout, false, &replaced)
+                .await
         } else {
             Vec::new()
         };
@@ -389,7 +413,10 @@ impl Cluster {
                     defined_in_set: false,
                 })
                 .collect();
-            health.extend(self.wait_healthy(&extra, k.timeout, true).await);
+            health.extend(
+                self.wait_healthy(&extra, k.timeout, true, &HashMap::new())
+                    .await,
+            );
         }
         Ok(ApplyReport {
             kustomization: k.name.clone(),
@@ -613,6 +640,7 @@ impl Cluster {
         desired: &[Desired],
         timeout: Duration,
         listed: bool,
+        replaced: &JobsToReplace,
     ) -> Vec<Health> {
         let deadline = Instant::now() + timeout;
         let mut done: Vec<Health> = Vec::new();
@@ -630,7 +658,10 @@ impl Cluster {
         }
         let mut pending: Vec<&Desired> = desired
             .iter()
-            .filter(|d| (listed || health::has_health(&d.id.kind)) && d.target.is_some())
+            .filter(|d| {
+                (listed || health::has_health(&d.id.kind) || helm::is_helm_chart(&d.id))
+                    && d.target.is_some()
+            })
             .collect();
         loop {
             let mut still = Vec::new();
@@ -644,6 +675,10 @@ impl Cluster {
                     })
                     .await
                     {
+                        Ok(Some(live)) if helm::is_helm_chart(&d.id) => {
+                            let stale = replaced.get(&d.id).map(String::as_str);
+                            self.chart_health(&plan::to_value(live), stale).await
+                        }
                         Ok(Some(live)) => health::assess(&plan::to_value(live)),
                         Ok(None) if listed => (HealthState::InProgress, "not found".into()),
                         Ok(None) => (HealthState::Failed, "not found".into()),
@@ -681,6 +716,205 @@ impl Cluster {
         done.sort_by_key(|h| desired.iter().position(|d| d.id == h.object));
         done
     }
+}
+
+impl Cluster {
+    /// The install Jobs k3s is about to replace: for each HelmChart of
+    /// `desired` whose spec this apply changes (its dry-run moves its
+    /// generation), the uid of its install Job now. Until k3s replaces
+    /// that Job, it is the previous spec's (see [`helm`]).
+    async fn jobs_to_replace(&self, desired: &[Desired], plans: &[Planned]) -> JobsToReplace {
+        let generation = |o: &Option<Value>| {
+            o.as_ref()
+                .and_then(|o| o.pointer("/metadata/generation"))
+                .and_then(Value::as_i64)
+        };
+        let mut replaced = HashMap::new();
+        for (d, p) in desired.iter().zip(plans) {
+            if !helm::is_helm_chart(&d.id)
+                || !matches!(p.verdict, Verdict::Apply { created: false, .. })
+                || generation(&p.live) == generation(&p.merged)
+            {
+                continue;
+            }
+            let Some(live) = &p.live else { continue };
+            if let Some(uid) = self.install_job(live).await.ok().flatten().and_then(|job| {
+                job.pointer("/metadata/uid")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            }) {
+                replaced.insert(d.id.clone(), uid);
+            }
+        }
+        replaced
+    }
+
+    /// A HelmChart's install Job, if it exists.
+    async fn install_job(&self, chart: &Value) -> Result<Option<Value>, kube::Error> {
+        let namespace = chart
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("default");
+        let name = helm::job_name(chart);
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(self.client.clone(), namespace, &helm::job_resource());
+        with_retry(
+            &self.options.retry,
+            &format!("reading Job {namespace}/{name}"),
+            || api.get_opt(&name),
+        )
+        .await
+        .map(|job| job.map(plan::to_value))
+    }
+
+    /// A HelmChart's state, read with its install Job; `stale`: the uid of
+    /// the Job of its previous spec, if this apply changed the spec.
+    async fn chart_health(&self, chart: &Value, stale: Option<&str>) -> (HealthState, String) {
+        match self.install_job(chart).await {
+            Ok(job) => helm::assess(chart, job.as_ref(), stale),
+            Err(e) => (
+                HealthState::InProgress,
+                format!("cannot read its install Job: {}", reason(&e)),
+            ),
+        }
+    }
+
+    /// The state of the HelmChart installing `release`: the one in `desired`,
+    /// else the one the cluster has.
+    async fn release_health(
+        &self,
+        desired: &[Desired],
+        release: &ReleaseId,
+        replaced: &JobsToReplace,
+    ) -> (HealthState, String) {
+        let in_set = desired.iter().find(|d| {
+            helm::is_helm_chart(&d.id) && helm::release_of(&d.object).as_ref() == Some(release)
+        });
+        let retry = &self.options.retry;
+        let live = match in_set {
+            Some(d) => {
+                let api: Api<DynamicObject> = Api::namespaced_with(
+                    self.client.clone(),
+                    d.id.namespace.as_deref().unwrap_or("default"),
+                    &helm::chart_resource(),
+                );
+                with_retry(retry, &format!("reading {}", d.id), || {
+                    api.get_opt(&d.id.name)
+                })
+                .await
+            }
+            None => {
+                let api: Api<DynamicObject> =
+                    Api::all_with(self.client.clone(), &helm::chart_resource());
+                let params = ListParams::default().labels(&release.selector());
+                with_retry(
+                    retry,
+                    &format!("listing the HelmChart of {release}"),
+                    || api.list(&params),
+                )
+                .await
+                .map(|list| list.items.into_iter().next())
+            }
+        };
+        match live {
+            Ok(Some(chart)) => {
+                let stale = in_set.and_then(|d| replaced.get(&d.id)).map(String::as_str);
+                self.chart_health(&plan::to_value(chart), stale).await
+            }
+            Ok(None) => (HealthState::InProgress, "has no HelmChart".into()),
+            Err(e) => (
+                HealthState::InProgress,
+                format!("cannot read its HelmChart: {}", reason(&e)),
+            ),
+        }
+    }
+
+    /// Wait until every release the objects of `wave` depend on is ready,
+    /// within the kustomization's timeout.
+    async fn wait_releases(
+        &self,
+        k: &Kustomization,
+        desired: &[Desired],
+        waves: &[usize],
+        wave: usize,
+        replaced: &JobsToReplace,
+    ) -> Result<(), ApplyError> {
+        let objects = dependents(desired);
+        let mut pending: BTreeSet<ReleaseId> = helm::releases_of_wave(&objects, waves, wave);
+        let deadline = Instant::now() + k.timeout;
+        let dependent = |release: &ReleaseId| {
+            objects
+                .iter()
+                .zip(waves)
+                .find(|((_, o), w)| {
+                    **w == wave && helm::depends_on(o).unwrap_or_default().contains(release)
+                })
+                .map(|((id, _), _)| Box::new((*id).clone()))
+                .expect("a release of this wave has a dependent in it")
+        };
+        while !pending.is_empty() {
+            let mut last = Vec::new();
+            for release in std::mem::take(&mut pending) {
+                let (state, message) = self.release_health(desired, &release, replaced).await;
+                match state {
+                    HealthState::Ready => {}
+                    HealthState::Failed => {
+                        return Err(ApplyError::Dependency {
+                            object: dependent(&release),
+                            why: format!("failed: {message}"),
+                            release: release.to_string(),
+                        })
+                    }
+                    _ => {
+                        last.push((release.clone(), message));
+                        pending.insert(release);
+                    }
+                }
+            }
+            let now = Instant::now();
+            if let Some((release, message)) = last.into_iter().next().filter(|_| now >= deadline) {
+                return Err(ApplyError::Dependency {
+                    object: dependent(&release),
+                    why: format!(
+                        "is not ready after {}: {message}",
+                        humantime::format_duration(k.timeout)
+                    ),
+                    release: release.to_string(),
+                });
+            }
+            if !pending.is_empty() {
+                tokio::time::sleep(self.options.poll_interval.min(deadline - now)).await;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Uids of install Jobs of a previous HelmChart spec, by HelmChart.
+type JobsToReplace = HashMap<ObjectRef, String>;
+
+/// Each object with what its dependencies are read from: stage one ignores
+/// `rekon.dev/depends-on`, so its objects count as having none.
+fn dependents(desired: &[Desired]) -> Vec<(&ObjectRef, &Value)> {
+    const NONE: &Value = &Value::Null;
+    desired
+        .iter()
+        .map(|d| match d.id.stage() {
+            Stage::Objects => (&d.id, &d.object),
+            Stage::Definitions => (&d.id, NONE),
+        })
+        .collect()
+}
+
+/// The apply wave of each object of `desired` ([`helm::waves`]).
+fn waves(k: &Kustomization, desired: &[Desired]) -> Result<Vec<usize>, ApplyError> {
+    helm::waves(&dependents(desired)).map_err(|e| match e {
+        WaveError::Malformed { object, entry } => ApplyError::BadDependsOn { object, entry },
+        WaveError::Cycle(cycle) => ApplyError::DependencyCycle {
+            kustomization: k.name.clone(),
+            cycle,
+        },
+    })
 }
 
 /// The dry-run answers of a set, in its order.

@@ -205,6 +205,34 @@ fn table(snapshot: &Snapshot, now: SystemTime) -> String {
     if empty {
         out.push_str("\nno sources, kustomizations, images or plugins yet\n");
     }
+    let releases: Vec<[String; 5]> = snapshot
+        .kustomizations
+        .iter()
+        .filter_map(|(name, item)| Some((name, item.kustomization.as_ref()?)))
+        .flat_map(|(name, k)| {
+            k.helm_releases.iter().map(move |r| {
+                [
+                    r.release.clone(),
+                    name.clone(),
+                    r.chart.clone(),
+                    r.version.clone(),
+                    r.state.clone(),
+                ]
+            })
+        })
+        .collect();
+    if !releases.is_empty() {
+        let _ = writeln!(out, "\nHELM RELEASES");
+        let mut rows = vec![[
+            "RELEASE".to_string(),
+            "KUSTOMIZATION".into(),
+            "CHART".into(),
+            "VERSION".into(),
+            "STATE".into(),
+        ]];
+        rows.extend(releases);
+        columns(&mut out, &rows);
+    }
     if !snapshot.alerts.is_empty() || snapshot.alerts_dropped > 0 {
         let _ = writeln!(out, "\nALERTS");
         let mut rows = vec![[
@@ -265,6 +293,32 @@ fn ready(item: &ItemStatus) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn helm_releases_get_a_table_of_their_own() {
+        let board = crate::status::StatusBoard::new();
+        board.register(Kind::Kustomization, "apps", false);
+        board.update(Kind::Kustomization, "apps", |s| {
+            s.kustomization = Some(crate::status::KustomizationDetail {
+                helm_releases: vec![crate::status::HelmReleaseStatus {
+                    release: "apps/podinfo".into(),
+                    chart: "podinfo".into(),
+                    version: "6.5.4".into(),
+                    state: "installed".into(),
+                }],
+                ..Default::default()
+            });
+        });
+        let out = table(&board.snapshot(), SystemTime::now());
+        let section = out.split("HELM RELEASES\n").nth(1).expect("a Helm section");
+        assert_eq!(
+            section.lines().take(2).collect::<Vec<_>>(),
+            [
+                "RELEASE       KUSTOMIZATION  CHART    VERSION  STATE",
+                "apps/podinfo  apps           podinfo  6.5.4    installed",
+            ]
+        );
+    }
 
     #[test]
     fn hashes_are_shortened_and_tags_kept() {

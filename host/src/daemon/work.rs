@@ -18,8 +18,8 @@ use crate::plugin::{Plugin, PluginError};
 use crate::render::{ChangeKind, RenderError, Rendered, Renderer};
 use crate::retry::Retry;
 use crate::status::{
-    timestamp, CommitRecord, FieldChanged, ImageDetail, Kind, KustomizationDetail, ObjectAction,
-    SkippedTag, MAX_CHANGES, MAX_RANKED,
+    timestamp, CommitRecord, FieldChanged, HelmReleaseStatus, ImageDetail, Kind,
+    KustomizationDetail, ObjectAction, SkippedTag, MAX_CHANGES, MAX_RANKED,
 };
 
 use super::Shared;
@@ -208,6 +208,7 @@ pub async fn reconcile(shared: Arc<Shared>, name: String) -> Outcome {
                 action: p.outcome.to_string(),
             })
             .collect();
+        detail.helm_releases = helm_releases(&objects, &report);
     });
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for a in &report.applied {
@@ -444,6 +445,48 @@ pub async fn automate(shared: Arc<Shared>) -> Outcome {
     })
 }
 
+/// The Helm releases among the applied `objects` (HelmCharts annotated
+/// `rekon.dev/helm-release` by the Helm plugin), with their health.
+fn helm_releases(
+    objects: &[serde_json::Value],
+    report: &crate::apply::ApplyReport,
+) -> Vec<HelmReleaseStatus> {
+    use crate::apply::HealthState;
+    let text = |o: &serde_json::Value, p: &str| {
+        o.pointer(p)
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string)
+    };
+    objects
+        .iter()
+        .filter(|o| o["apiVersion"] == "helm.cattle.io/v1" && o["kind"] == "HelmChart")
+        .filter_map(|o| {
+            let release = text(o, "/metadata/annotations/rekon.dev~1helm-release")?;
+            let (namespace, name) = (text(o, "/metadata/namespace"), text(o, "/metadata/name")?);
+            let health = report.health.iter().find(|h| {
+                h.object.kind == "HelmChart"
+                    && h.object.name == name
+                    && (namespace.is_none() || h.object.namespace == namespace)
+            });
+            let state = match health {
+                None => "applied".to_string(),
+                Some(h) => match h.state {
+                    HealthState::Ready => "installed".into(),
+                    HealthState::InProgress => "installing".into(),
+                    HealthState::TimedOut => format!("not installed: {}", h.message),
+                    HealthState::Failed => format!("failed: {}", h.message),
+                },
+            };
+            Some(HelmReleaseStatus {
+                release,
+                chart: text(o, "/spec/chart").unwrap_or_default(),
+                version: text(o, "/spec/version").unwrap_or_else(|| "-".into()),
+                state,
+            })
+        })
+        .collect()
+}
+
 /// `Kind/namespace/name` (or `Kind/name`), as `rekon render --explain` names objects.
 fn object_name(o: &crate::apply::ObjectRef) -> String {
     match &o.namespace {
@@ -454,4 +497,75 @@ fn object_name(o: &crate::apply::ObjectRef) -> String {
 
 fn short(revision: &str) -> &str {
     &revision[..12.min(revision.len())]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apply::{ApplyReport, Health, HealthState, ObjectRef};
+    use serde_json::json;
+
+    #[test]
+    fn helm_releases_are_the_annotated_helm_charts_with_their_health() {
+        let chart = |name: &str, version: Option<&str>| {
+            let mut c = json!({"apiVersion": "helm.cattle.io/v1", "kind": "HelmChart",
+                "metadata": {"name": name, "namespace": "apps",
+                    "annotations": {"rekon.dev/helm-release": format!("apps/{name}")}},
+                "spec": {"chart": name}});
+            if let Some(v) = version {
+                c["spec"]["version"] = json!(v);
+            }
+            c
+        };
+        let health = |name: &str, state, message: &str| Health {
+            object: ObjectRef {
+                api_version: "helm.cattle.io/v1".into(),
+                kind: "HelmChart".into(),
+                namespace: Some("apps".into()),
+                name: name.into(),
+            },
+            state,
+            message: message.into(),
+        };
+        let objects = [
+            chart("podinfo", Some("6.5.4")),
+            chart("redis", None),
+            json!({"apiVersion": "helm.cattle.io/v1", "kind": "HelmChart", "metadata": {"name": "foreign", "namespace": "apps"}}),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "podinfo", "namespace": "apps"}}),
+        ];
+        let report = ApplyReport {
+            kustomization: "apps".into(),
+            applied: Vec::new(),
+            pruned: Vec::new(),
+            health: vec![
+                health("podinfo", HealthState::Ready, "installed"),
+                health(
+                    "redis",
+                    HealthState::Failed,
+                    "install Job apps/helm-install-redis failed: backoff",
+                ),
+            ],
+        };
+        let states: Vec<(String, String, String, String)> = helm_releases(&objects, &report)
+            .into_iter()
+            .map(|r| (r.release, r.chart, r.version, r.state))
+            .collect();
+        assert_eq!(
+            states,
+            [
+                (
+                    "apps/podinfo".into(),
+                    "podinfo".into(),
+                    "6.5.4".into(),
+                    "installed".into()
+                ),
+                (
+                    "apps/redis".into(),
+                    "redis".into(),
+                    "-".into(),
+                    "failed: install Job apps/helm-install-redis failed: backoff".into()
+                ),
+            ]
+        );
+    }
 }

@@ -289,6 +289,26 @@ fn kustomization(snapshot: &Snapshot, status: &ItemStatus, now: SystemTime) -> M
                 }
             }
         }
+        @if !k.helm_releases.is_empty() {
+            section aria-labelledby="helm" {
+                h2 #helm { "Helm releases" }
+                p .mute { "Installed by k3s's helm-controller from the HelmCharts of the last apply." }
+                table {
+                    thead { tr {
+                        th scope="col" { "Release" } th scope="col" { "Chart" }
+                        th scope="col" { "Version" } th scope="col" { "State" }
+                    } }
+                    tbody {
+                        @for r in &k.helm_releases {
+                            tr {
+                                th scope="row" { code { (r.release) } }
+                                td { (r.chart) } td { (r.version) } td { (r.state) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
         section aria-labelledby="changes" {
             h2 #changes { "Fields changed by plugins" }
             p .mute { "In the last successful render, as " code { "rekon render --explain" } " prints them." }
@@ -735,6 +755,33 @@ mod tests {
         assert!(at("apps") < at("later"));
         // Kustomizations come after sources, each kind in its own table.
         assert!(at("website") < at("broken"));
+    }
+
+    #[test]
+    fn a_kustomization_page_lists_its_helm_releases() {
+        let board = board();
+        board.update(Kind::Kustomization, "apps", |s| {
+            s.kustomization = Some(KustomizationDetail {
+                helm_releases: vec![crate::status::HelmReleaseStatus {
+                    release: "apps/podinfo".into(),
+                    chart: "podinfo".into(),
+                    version: "6.5.4".into(),
+                    state: "failed: install Job apps/helm-install-podinfo failed: backoff".into(),
+                }],
+                ..Default::default()
+            });
+        });
+        let page = item(&board.snapshot(), Kind::Kustomization, "apps", chrome()).unwrap();
+        assert!(
+            page.contains("<h2 id=\"helm\">Helm releases</h2>"),
+            "{page}"
+        );
+        assert!(
+            page.contains("<tr><th scope=\"row\"><code>apps/podinfo</code></th><td>podinfo</td><td>6.5.4</td><td>failed: install Job apps/helm-install-podinfo failed: backoff</td></tr>"),
+            "{page}"
+        );
+        let other = item(&board.snapshot(), Kind::Kustomization, "broken", chrome()).unwrap();
+        assert!(!other.contains("Helm releases"));
     }
 
     #[test]

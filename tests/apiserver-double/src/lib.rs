@@ -20,6 +20,7 @@ mod controllers;
 mod error;
 mod faults;
 mod fields;
+mod helm;
 mod http;
 mod resources;
 mod selector;
@@ -218,6 +219,22 @@ users:
         lock(&self.state)
             .store
             .set_rollout(namespace, name, rollout);
+    }
+
+    /// Make the install Jobs of the HelmChart `namespace/name` fail from now
+    /// on, the Job's `Failed` condition saying `message` (k3s's Job
+    /// controller says `Job has reached the specified backoff limit`).
+    /// Re-runs the helm-controller on a stored HelmChart.
+    pub fn fail_helm_install(&self, namespace: &str, name: &str, message: &str) {
+        lock(&self.state)
+            .store
+            .fail_helm_install(namespace, name, message);
+    }
+
+    /// Pause k3s's helm-controller: HelmChart changes do not replace their
+    /// install Jobs until it is resumed (`false`), as when k3s is slow.
+    pub fn pause_helm_controller(&self, paused: bool) {
+        lock(&self.state).store.pause_helm_controller(paused);
     }
 
     /// Add a reject rule (checked on dry-runs too).

@@ -74,6 +74,7 @@ const BUILTIN: &[(&str, &str, &str, &str, bool)] = &[
     ("apps", "v1", "ReplicaSet", "replicasets", true),
     ("batch", "v1", "Job", "jobs", true),
     ("batch", "v1", "CronJob", "cronjobs", true),
+    ("helm.cattle.io", "v1", "HelmChart", "helmcharts", true),
     ("networking.k8s.io", "v1", "Ingress", "ingresses", true),
     (
         "networking.k8s.io",
@@ -159,7 +160,8 @@ impl Resources {
                 kind: kind.into(),
                 plural: plural.into(),
                 namespaced,
-                custom: false,
+                // k3s installs the HelmChart CRD itself.
+                custom: group == "helm.cattle.io",
             })
             .collect();
         Resources { list }

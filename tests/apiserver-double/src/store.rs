@@ -11,6 +11,7 @@ use crate::admission::{self, Reject};
 use crate::controllers::{self, Rollout};
 use crate::error::ApiError;
 use crate::fields::{self, FieldSet, Path};
+use crate::helm;
 use crate::resources::{Resource, Resources};
 use crate::selector::Selector;
 
@@ -73,6 +74,12 @@ pub struct Store {
     pub rollouts: HashMap<(String, String), Rollout>,
     /// Reject rules, checked on every create and update.
     pub rejections: Vec<Reject>,
+    /// HelmCharts by (namespace, name) whose install Jobs fail, with the
+    /// Job's message.
+    pub helm_failures: HashMap<(String, String), String>,
+    /// HelmCharts changed while the helm-controller is paused (`Some`), to
+    /// reconcile when it resumes.
+    helm_paused: Option<Vec<(String, String)>>,
 }
 
 /// A write's outcome.
@@ -94,6 +101,8 @@ impl Store {
             last_ip: 0,
             rollouts: HashMap::new(),
             rejections: Vec::new(),
+            helm_failures: HashMap::new(),
+            helm_paused: None,
         };
         let ns = store
             .resources
@@ -421,6 +430,16 @@ impl Store {
                 "Namespace" if r.group.is_empty() => {
                     self.objects.retain(|k, _| k.namespace != name);
                 }
+                "HelmChart" if r.group == "helm.cattle.io" => {
+                    // k3s's end state once its helm-delete Job is done.
+                    let job = Key {
+                        group: "batch".into(),
+                        plural: "jobs".into(),
+                        namespace: namespace.into(),
+                        name: helm::install_job_name(name),
+                    };
+                    self.objects.remove(&job);
+                }
                 "CustomResourceDefinition" => {
                     if let Some((group, plural)) = self.resources.unregister_crd(&stored.object) {
                         self.objects
@@ -458,6 +477,80 @@ impl Store {
                 }
             }
         }
+    }
+
+    /// Pause k3s's helm-controller (HelmChart changes wait, their old
+    /// install Jobs stay), or resume it and reconcile what changed meanwhile.
+    pub fn pause_helm_controller(&mut self, paused: bool) {
+        if paused {
+            self.helm_paused.get_or_insert_with(Vec::new);
+        } else if let Some(pending) = self.helm_paused.take() {
+            for (namespace, name) in pending {
+                self.helm_controller(&namespace, &name);
+            }
+        }
+    }
+
+    /// Make installs of the HelmChart `namespace/name` fail with `message`
+    /// from now on (also fails the install Job already stored).
+    pub fn fail_helm_install(&mut self, namespace: &str, name: &str, message: &str) {
+        self.helm_failures
+            .insert((namespace.into(), name.into()), message.into());
+        self.helm_controller(namespace, name);
+    }
+
+    /// What k3s's helm-controller does when a HelmChart is created or its
+    /// spec changes: replace its install Job (delete, create), let the Job
+    /// controller run, and write the HelmChart's status. Returns the
+    /// HelmChart as stored then, `None` if it does not exist or k3s would
+    /// not manage it.
+    fn helm_controller(&mut self, namespace: &str, name: &str) -> Option<Value> {
+        let chart_r = self
+            .resources
+            .by_kind("helm.cattle.io/v1", "HelmChart")?
+            .clone();
+        let job_r = self.resources.by_kind("batch/v1", "Job")?.clone();
+        let chart = self.get(&chart_r, namespace, name).ok()?;
+        if !helm::managed(&chart) {
+            return None;
+        }
+        let job_name = helm::install_job_name(name);
+        let _ = self.delete(&job_r, namespace, &job_name, false);
+        let mut job = self
+            .apply(
+                &job_r,
+                namespace,
+                &job_name,
+                helm::install_job(&chart),
+                "helm-controller",
+                true,
+                false,
+            )
+            .ok()?
+            .object;
+        if let Some(message) = self.helm_failures.get(&(namespace.into(), name.into())) {
+            job["status"] = helm::failed_job_status(message);
+            self.set_status(&job_r, namespace, &job_name, job["status"].clone());
+        }
+        let status = helm::chart_status(namespace, &job);
+        self.set_status(&chart_r, namespace, name, status)
+    }
+
+    /// Write an object's status as its controller would; returns the object.
+    fn set_status(
+        &mut self,
+        r: &Resource,
+        namespace: &str,
+        name: &str,
+        status: Value,
+    ) -> Option<Value> {
+        let stored = self.objects.get_mut(&Key::new(r, namespace, name))?;
+        if stored.object["status"] != status {
+            stored.object["status"] = status;
+            self.last_rv += 1;
+            stored.object["metadata"]["resourceVersion"] = json!(self.last_rv.to_string());
+        }
+        Some(stored.object.clone())
     }
 
     /// Checks every create and update goes through: body matches path, the
@@ -611,6 +704,10 @@ impl Store {
         if r.kind == "CustomResourceDefinition" {
             self.resources.register_crd(&object);
         }
+        let spec_changed = live
+            .as_ref()
+            .is_none_or(|l| l.object["metadata"]["generation"] != object["metadata"]["generation"]);
+        let (namespace, name) = (key.namespace.clone(), key.name.clone());
         self.objects.insert(
             key,
             Stored {
@@ -618,6 +715,16 @@ impl Store {
                 managers,
             },
         );
+        if r.kind == "HelmChart" && r.group == "helm.cattle.io" && spec_changed {
+            match &mut self.helm_paused {
+                Some(pending) => pending.push((namespace, name)),
+                None => {
+                    if let Some(chart) = self.helm_controller(&namespace, &name) {
+                        object = chart;
+                    }
+                }
+            }
+        }
         Ok(Written {
             object,
             created: live.is_none(),
@@ -687,6 +794,86 @@ mod tests {
             "metadata": {"name": "web", "namespace": "default"},
             "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "web"}}},
         })
+    }
+
+    #[test]
+    fn a_helm_chart_gets_an_install_job_replaced_on_spec_changes() {
+        let mut store = Store::new();
+        let charts = store
+            .resources
+            .by_kind("helm.cattle.io/v1", "HelmChart")
+            .unwrap()
+            .clone();
+        let jobs = store.resources.by_kind("batch/v1", "Job").unwrap().clone();
+        let chart = |version: &str| {
+            json!({
+                "apiVersion": "helm.cattle.io/v1", "kind": "HelmChart",
+                "metadata": {"name": "podinfo", "namespace": "default"},
+                "spec": {"chart": "podinfo", "repo": "https://example.test", "version": version},
+            })
+        };
+        store
+            .apply(
+                &charts,
+                "default",
+                "podinfo",
+                chart("1.0.0"),
+                "rekon",
+                false,
+                false,
+            )
+            .unwrap();
+        let job = store.get(&jobs, "default", "helm-install-podinfo").unwrap();
+        let hash = job
+            .pointer("/spec/template/metadata/annotations/helmcharts.helm.cattle.io~1configHash")
+            .cloned()
+            .unwrap();
+        assert_eq!(
+            job.pointer("/status/conditions/0/type"),
+            Some(&json!("Complete"))
+        );
+        assert_eq!(
+            job.pointer("/spec/template/spec/containers/0/env/1"),
+            Some(&json!({"name": "VERSION", "value": "1.0.0"}))
+        );
+        let stored = store.get(&charts, "default", "podinfo").unwrap();
+        assert_eq!(
+            stored.pointer("/status/jobName"),
+            Some(&json!("helm-install-podinfo"))
+        );
+
+        store.fail_helm_install("default", "podinfo", "chart not found");
+        store
+            .apply(
+                &charts,
+                "default",
+                "podinfo",
+                chart("2.0.0"),
+                "rekon",
+                false,
+                false,
+            )
+            .unwrap();
+        let replaced = store.get(&jobs, "default", "helm-install-podinfo").unwrap();
+        assert_ne!(replaced["metadata"]["uid"], job["metadata"]["uid"]);
+        assert_ne!(
+            replaced.pointer(
+                "/spec/template/metadata/annotations/helmcharts.helm.cattle.io~1configHash"
+            ),
+            Some(&hash)
+        );
+        assert_eq!(
+            replaced.pointer("/status/conditions/0/message"),
+            Some(&json!("chart not found"))
+        );
+        let stored = store.get(&charts, "default", "podinfo").unwrap();
+        assert_eq!(
+            stored.pointer("/status/conditions/1/status"),
+            Some(&json!("True"))
+        );
+
+        store.delete(&charts, "default", "podinfo", false).unwrap();
+        assert!(store.get(&jobs, "default", "helm-install-podinfo").is_err());
     }
 
     fn apps(store: &Store) -> Resource {
