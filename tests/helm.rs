@@ -638,3 +638,95 @@ fn helm_k3s_needs_its_grant() {
     assert!(shown.contains("helm-k3s"), "{shown}");
     assert!(shown.contains("`sources`"), "{shown}");
 }
+
+/// `rekon apply` of the Flux repository against the API server double: the
+/// HelmChart helm-k3s writes is applied, k3s's install Job (modelled by
+/// the double) decides its health, and a failed install fails the apply
+/// with the Job's message.
+#[test]
+fn rekon_apply_installs_the_chart_and_waits_for_k3s_install_job() {
+    let (index_text, archives) = index("http://127.0.0.1/charts", "podinfo", &["6.5.4"]);
+    let mut files: Vec<(&'static str, Vec<u8>)> =
+        vec![("/charts/index.yaml", index_text.into_bytes())];
+    for (file, tgz) in archives {
+        files.push((Box::leak(format!("/charts/{file}").into_boxed_str()), tgz));
+    }
+    let server = ChartServer::start(files, None);
+    let dir = tempfile::tempdir().unwrap();
+    repository(dir.path(), &server.url(), "127.0.0.1:1", APPS_WITH_PLUGIN);
+    std::fs::write(
+        dir.path().join("apps/podinfo/namespace.yaml"),
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: podinfo\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("apps/podinfo/kustomization.yaml"),
+        "resources:\n  - namespace.yaml\n  - release.yaml\n",
+    )
+    .unwrap();
+    config(dir.path(), GRANT);
+    let cluster = rekon_apiserver_double::ApiServer::start();
+    let kubeconfig = dir.path().join("kubeconfig");
+    cluster.write_kubeconfig(&kubeconfig).unwrap();
+    let apply = || {
+        crate::support::langs::rekon(
+            dir.path(),
+            &[
+                "apply",
+                "flux-system/apps",
+                "--kubeconfig",
+                kubeconfig.to_str().unwrap(),
+            ],
+        )
+    };
+
+    let out = apply();
+    let shown = crate::support::langs::show(&out);
+    assert!(out.status.success(), "{shown}");
+    let chart = cluster
+        .object("helm.cattle.io/v1", "HelmChart", "podinfo", "podinfo")
+        .unwrap_or_else(|| panic!("no HelmChart applied: {shown}"));
+    assert_eq!(chart["spec"]["version"], "6.5.4");
+    let job = cluster
+        .object("batch/v1", "Job", "podinfo", "helm-install-podinfo")
+        .expect("k3s's install Job");
+    assert!(
+        job["status"]["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["type"] == "Complete" && c["status"] == "True"),
+        "{job}"
+    );
+    assert!(
+        cluster
+            .object(
+                "helm.toolkit.fluxcd.io/v2",
+                "HelmRelease",
+                "podinfo",
+                "podinfo"
+            )
+            .is_none(),
+        "no HelmRelease reaches the cluster"
+    );
+
+    // A new version whose install fails: the apply fails, naming the chart,
+    // its Job and the Job's message.
+    let release = dir.path().join("apps/podinfo/release.yaml");
+    let text = std::fs::read_to_string(&release).unwrap();
+    std::fs::write(&release, text.replace("replicaCount: 2", "replicaCount: 3")).unwrap();
+    cluster.fail_helm_install(
+        "podinfo",
+        "podinfo",
+        "Job has reached the specified backoff limit",
+    );
+    let out = apply();
+    let shown = crate::support::langs::show(&out);
+    assert!(!out.status.success(), "{shown}");
+    assert!(shown.contains("HelmChart/podinfo/podinfo"), "{shown}");
+    assert!(shown.contains("helm-install-podinfo"), "{shown}");
+    assert!(
+        shown.contains("Job has reached the specified backoff limit"),
+        "{shown}"
+    );
+}

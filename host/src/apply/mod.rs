@@ -35,7 +35,9 @@
 //! 6. **Health**: Deployments, StatefulSets, DaemonSets, Jobs and k3s
 //!    HelmCharts (ready when k3s's install Job for their spec completed:
 //!    [`helm`]) are watched (polled) until ready, failed or the
-//!    kustomization's timeout.
+//!    kustomization's timeout. HelmCharts are watched even when the
+//!    kustomization does not `wait`, as Flux's helm-controller reports every
+//!    HelmRelease's readiness.
 //!
 //! Every write uses server-side apply with field manager `rekon`. `force`
 //! is set only to take fields over from kubectl and Flux (see
@@ -397,7 +399,16 @@ impl Cluster {
             self.wait_healthy(&desired, k.timeout, false, &replaced)
                 .await
         } else {
-            Vec::new()
+            // A HelmChart stands in for a HelmRelease, whose readiness
+            // Flux's helm-controller reports whatever the Kustomization's
+            // `wait`: its install is watched even when nothing else is.
+            let charts: Vec<Desired> = desired
+                .iter()
+                .filter(|d| helm::is_helm_chart(&d.id))
+                .cloned()
+                .collect();
+            self.wait_healthy(&charts, k.timeout, false, &replaced)
+                .await
         };
         // Flux's `healthChecks`: objects of any kind, applied here or not,
         // waited for within the same timeout.

@@ -18,6 +18,7 @@ use super::object::{apply_order, normalize, ObjectRef, FIELD_MANAGER, OWNER_LABE
 use crate::config::Kustomization;
 
 /// A rendered object as rekon will apply it.
+#[derive(Clone)]
 pub(crate) struct Desired {
     /// Its identity, namespace filled in.
     pub id: ObjectRef,
