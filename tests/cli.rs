@@ -53,6 +53,7 @@ fn first_party_plugin_suites_all_pass() {
         "readiness-probe",
         "traefik-priority",
         "image-validator",
+        "helm-k3s",
     ] {
         assert!(
             stdout.contains(suite),

@@ -436,7 +436,7 @@ fn bad_objects_are_errors_naming_file_and_line() {
         (
             "flux/clusters/production/apps.yaml",
             APPS.replace("  prune: true\n", "  prune: true\n  healthChecks:\n    - apiVersion: helm.toolkit.fluxcd.io/v2\n      kind: HelmRelease\n      name: podinfo\n"),
-            "flux/clusters/production/apps.yaml:1: Kustomization flux-system/apps: spec.healthChecks[0]: HelmRelease podinfo: Flux objects are rekon's configuration",
+            "flux/clusters/production/apps.yaml:1: Kustomization flux-system/apps: spec.healthChecks[0]: HelmRelease flux-system/podinfo is not defined in the repository",
         ),
         (
             "flux/clusters/production/hook.yaml",

@@ -292,6 +292,10 @@ fn repository(dir: &Path, http_repo: &str, registry: &str, apps: &str) {
 
 const APPS: &str = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: apps\n  namespace: flux-system\nspec:\n  dependsOn:\n    - name: sources\n  interval: 10m\n  path: ./apps/podinfo\n  prune: true\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n";
 
+/// APPS with a Flux health check on the release, which targets namespace
+/// `web` (so its release, and HelmChart, is `web-podinfo`).
+const APPS_CHECKED: &str = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: apps\n  namespace: flux-system\nspec:\n  dependsOn:\n    - name: sources\n  interval: 10m\n  path: ./apps/podinfo\n  prune: true\n  healthChecks:\n    - apiVersion: helm.toolkit.fluxcd.io/v2\n      kind: HelmRelease\n      name: podinfo\n      namespace: podinfo\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n";
+
 fn discover(dir: &Path) -> Config {
     let mut config = Config::for_flux(dir, Path::new("clusters/home")).unwrap();
     config.state_dir = Some(dir.join("state"));
@@ -351,8 +355,32 @@ fn chart_versions_resolve_against_an_index_and_a_registry_and_listings_are_reuse
     }
     let server = ChartServer::start(files, None);
     let dir = tempfile::tempdir().unwrap();
-    repository(dir.path(), &server.url(), &registry.host(), APPS);
+    repository(dir.path(), &server.url(), &registry.host(), APPS_CHECKED);
+    let file = dir.path().join("apps/podinfo/release.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        text.replacen("spec:\n", "spec:\n  targetNamespace: web\n", 1),
+    )
+    .unwrap();
     let config = discover(dir.path());
+    // A Flux `healthChecks` entry naming the HelmRelease checks the HelmChart
+    // that stands for it (named after the release).
+    let apps = config
+        .kustomizations
+        .iter()
+        .find(|k| k.name == "flux-system/apps")
+        .unwrap();
+    let check = &apps.flux.as_ref().unwrap().health_checks[0];
+    assert_eq!(
+        (check.api_version.as_str(), check.kind.as_str()),
+        ("helm.cattle.io/v1", "HelmChart")
+    );
+    assert_eq!(
+        (check.namespace.as_deref(), check.name.as_str()),
+        (Some("podinfo"), "web-podinfo")
+    );
+    assert!(apps.wait);
     let mut keys: Vec<&String> = config.charts.keys().collect();
     keys.sort();
     assert_eq!(

@@ -113,6 +113,9 @@ struct Discovery<'a> {
     oci_repositories: Vec<Parsed<objects::OciRepositorySpec>>,
     /// The Helm chart sources as written, by `Kind/namespace/name`.
     chart_objects: BTreeMap<String, Value>,
+    /// HelmReleases (`namespace/name`) and the name of the HelmChart that
+    /// stands for each, for `healthChecks` naming them.
+    helm_releases: BTreeMap<String, String>,
     /// `Kind namespace/name` → labels, for Alerts' `matchLabels`.
     labels: BTreeMap<String, BTreeMap<String, String>>,
     graph: Graph,
@@ -163,6 +166,7 @@ pub async fn expand(
         helm_repositories: Vec::new(),
         oci_repositories: Vec::new(),
         chart_objects: BTreeMap::new(),
+        helm_releases: BTreeMap::new(),
         labels: BTreeMap::new(),
         graph: Graph::default(),
     };
@@ -407,7 +411,13 @@ impl Discovery<'_> {
                 self.graph.notes.push(note);
             }
         }
-        for r in sorted.flux {
+        // HelmReleases stay among the objects to apply (a plugin translates
+        // them), and are read here too.
+        let releases = sorted
+            .objects
+            .into_iter()
+            .filter(|r| crate::charts::is_helm_release(&r.object));
+        for r in sorted.flux.into_iter().chain(releases) {
             self.add_object(repo, r)?;
         }
         Ok(())
@@ -650,6 +660,19 @@ impl Discovery<'_> {
                     ),
                     (None, None) => "no chart".into(),
                 };
+                // The HelmChart that will stand for it is named after the
+                // release (helm-k3s: `releaseName`, else Flux's default).
+                let spec = &r.object["spec"];
+                let chart_name = match (
+                    spec["releaseName"].as_str(),
+                    spec["targetNamespace"].as_str(),
+                ) {
+                    (Some(release), _) => release.to_string(),
+                    (None, Some(target)) => format!("{target}-{name}"),
+                    (None, None) => name.clone(),
+                };
+                self.helm_releases
+                    .insert(format!("{ns}/{name}"), chart_name);
                 self.graph.items.push(GraphItem {
                     kind: kind.clone(),
                     name: format!("{ns}/{name}"),
@@ -678,6 +701,37 @@ impl Discovery<'_> {
             }
         }
         Ok(())
+    }
+
+    /// `flux` with its `healthChecks` naming HelmReleases turned into the
+    /// HelmCharts that stand for them (what the cluster has).
+    fn helm_health_checks(
+        &self,
+        k: &Parsed<KustomizationSpec>,
+        flux: &FluxKustomization,
+    ) -> Result<FluxKustomization, FluxError> {
+        let mut flux = flux.clone();
+        for (i, check) in flux.health_checks.iter_mut().enumerate() {
+            if !(check.kind == "HelmRelease"
+                && check.api_version.starts_with("helm.toolkit.fluxcd.io/"))
+            {
+                continue;
+            }
+            let release = format!(
+                "{}/{}",
+                check.namespace.as_deref().unwrap_or(&k.namespace),
+                check.name
+            );
+            let chart = self.helm_releases.get(&release).ok_or_else(|| {
+                k.error(format!(
+                    "spec.healthChecks[{i}]: HelmRelease {release} is not defined in the repository"
+                ))
+            })?;
+            check.api_version = "helm.cattle.io/v1".into();
+            check.kind = "HelmChart".into();
+            check.name = chart.clone();
+        }
+        Ok(flux)
     }
 
     fn item<S>(&mut self, p: &Parsed<S>, detail: String) {
@@ -851,7 +905,7 @@ impl Discovery<'_> {
                 depends_on: deps,
                 suspend: spec.suspend,
                 decryption: flux.decryption.clone(),
-                flux: Some(Box::new(flux.clone())),
+                flux: Some(Box::new(self.helm_health_checks(k, flux)?)),
             });
         }
         if let Some(cycle) = find_cycle(&depends) {
@@ -1434,7 +1488,9 @@ fn flux_kustomization(
         let (Some(api_version), Some(kind)) = (&h.api_version, &h.kind) else {
             return Err(k.error(format!("{field}: apiVersion and kind are required")));
         };
-        if api_version.contains(super::GROUP_SUFFIX) {
+        let helm_release =
+            api_version.starts_with("helm.toolkit.fluxcd.io/") && kind == "HelmRelease";
+        if api_version.contains(super::GROUP_SUFFIX) && !helm_release {
             return Err(k.error(format!(
                 "{field}: {kind} {}: Flux objects are rekon's configuration, not in the cluster; \
                  name the objects they apply instead",

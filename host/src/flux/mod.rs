@@ -39,9 +39,16 @@
 //! - **Alert + Provider** (v1beta3) → alerts ([`crate::alerts`]), the
 //!   Provider's `secretRef` read from the cluster.
 //!
+//! - **HelmRepository + OCIRepository** → chart sources
+//!   ([`crate::charts`]), for a plugin (`helm-k3s`) that turns the
+//!   **HelmReleases** of a render into k3s HelmCharts; a HelmRelease stays
+//!   in its Kustomization's render for that plugin (one left there fails
+//!   the render).
+//!
 //! Flux objects are never applied (the cluster has no Flux CRDs), nor are
 //! Flux's own controllers and CRDs (`gotk-components.yaml`); every other
-//! object is. Helm and OCI sources and Buckets are refused by name (file,
+//! object is. Buckets, OCIRepository as a Kustomization's source and
+//! source-controller's own HelmChart objects are refused by name (file,
 //! line, object), as is every unknown field, and a `decryption` provider
 //! other than `sops` or without a `secretRef` (cloud KMS).
 
