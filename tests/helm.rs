@@ -206,6 +206,30 @@ fn push_chart(registry: &Registry, name: &str, version: &str) {
     assert_eq!(status, 201, "PUT {tag}: {body}\n{}", registry.log());
 }
 
+/// A self-signed CA certificate (PEM), made by the `openssl` CLI.
+fn self_signed_ca(dir: &Path) -> String {
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "2", "-subj", "/CN=charts.lan CA"])
+        .arg("-keyout")
+        .arg(dir.join("ca.key"))
+        .output()
+        .expect("running openssl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// One HTTP/1.1 request on loopback: status and response head.
 fn request(port: u16, method: &str, path: &str, body: &[u8]) -> (u16, String) {
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -487,6 +511,7 @@ fn a_private_index_is_read_with_the_repositorys_credentials() {
             ca_file: None,
             timeout: std::time::Duration::from_secs(5),
         },
+        ca: None,
         interval: std::time::Duration::from_secs(600),
     };
     let release = release("podinfo", chart_spec("podinfo", "6.5.4", "private"));
@@ -696,6 +721,32 @@ fn rekon_apply_installs_the_chart_and_waits_for_k3s_install_job() {
     let cluster = rekon_apiserver_double::ApiServer::start();
     let kubeconfig = dir.path().join("kubeconfig");
     cluster.write_kubeconfig(&kubeconfig).unwrap();
+    // The repository's CA, in a Secret its certSecretRef names: rekon reads
+    // it from the cluster and the HelmChart carries it inline (k3s takes a
+    // CA inline or from a ConfigMap, never from a Secret).
+    let pem = self_signed_ca(dir.path());
+    let pem = pem.as_str();
+    for object in [
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "flux-system"}}),
+        json!({"apiVersion": "v1", "kind": "Secret",
+               "metadata": {"name": "podinfo-ca", "namespace": "flux-system"},
+               "data": {"ca.crt": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, pem)}}),
+    ] {
+        cluster.apply_as("test", &object, true).unwrap();
+    }
+    let sources = dir
+        .path()
+        .join("infrastructure/sources/helm-repositories.yaml");
+    let text = std::fs::read_to_string(&sources).unwrap();
+    std::fs::write(
+        &sources,
+        text.replacen(
+            "  interval: 1h\n",
+            "  interval: 1h\n  certSecretRef:\n    name: podinfo-ca\n",
+            1,
+        ),
+    )
+    .unwrap();
     let apply = || {
         crate::support::langs::rekon(
             dir.path(),
@@ -715,6 +766,7 @@ fn rekon_apply_installs_the_chart_and_waits_for_k3s_install_job() {
         .object("helm.cattle.io/v1", "HelmChart", "podinfo", "podinfo")
         .unwrap_or_else(|| panic!("no HelmChart applied: {shown}"));
     assert_eq!(chart["spec"]["version"], "6.5.4");
+    assert_eq!(chart["spec"]["repoCA"], pem);
     let job = cluster
         .object("batch/v1", "Job", "podinfo", "helm-install-podinfo")
         .expect("k3s's install Job");

@@ -55,6 +55,9 @@ pub struct ChartSource {
     pub origin: String,
     /// How its charts' versions are listed.
     pub fetch: Fetch,
+    /// The PEM CA of its `certSecretRef` (read from the cluster), for the
+    /// plugin to write into what it makes (k3s's `repoCA`).
+    pub ca: Option<String>,
     /// How long a listing is reused.
     pub interval: Duration,
 }
@@ -128,6 +131,8 @@ pub struct Chart {
     pub version: String,
     /// The archive's digest (`sha256:...`), when the index or registry says.
     pub digest: Option<String>,
+    /// The PEM CA of the source's `certSecretRef`, when the host read one.
+    pub ca: Option<String>,
 }
 
 /// What one render's plugins may read through `rekon:sources`: every source
@@ -285,6 +290,7 @@ impl Resolver {
                     name: w.chart.clone(),
                     version: tag.replace('_', "+"),
                     digest: None,
+                    ca: source.ca.clone(),
                 });
             }
         }
@@ -337,6 +343,7 @@ impl Resolver {
             name: w.chart.clone(),
             version: best.version.clone(),
             digest: best.digest.clone(),
+            ca: source.ca.clone(),
         })
     }
 
@@ -548,7 +555,16 @@ async fn fetch_index(
         .map(|p| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display())))
         .transpose()?;
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = crate::images::registry::http_client(timeout, ca.as_deref())?;
+    let client =
+        crate::images::registry::http_client(timeout, ca.as_deref()).map_err(
+            |e| match ca_file {
+                Some(file) => format!(
+                    "the CA of spec.certSecretRef ({}) is not usable: {e}",
+                    file.display()
+                ),
+                None => e,
+            },
+        )?;
     let index_url = format!("{}/index.yaml", url.trim_end_matches('/'));
     let retry = Retry::REMOTE;
     let mut delay = retry.first_delay;

@@ -1803,8 +1803,8 @@ async fn helm_repository(
             return Err(h.error(format!("spec.type `{other}`: write `default` or `oci`")))
         }
     };
-    let (fetch, note) = if oci {
-        let (registry, path, note) = oci_registry(
+    let (fetch, ca, note) = if oci {
+        let (registry, path, ca, note) = oci_registry(
             h,
             &spec.url,
             spec.insecure,
@@ -1821,6 +1821,7 @@ async fn helm_repository(
                 path,
                 reference: None,
             },
+            ca,
             note,
         )
     } else {
@@ -1860,7 +1861,9 @@ async fn helm_repository(
                 }
             }
         };
-        let ca_file = chart_ca(h, spec.cert_secret_ref.as_ref(), cluster, state_dir).await?;
+        let (ca_file, ca, ca_note) =
+            chart_ca(h, spec.cert_secret_ref.as_ref(), cluster, state_dir).await?;
+        let note = note.or(ca_note);
         (
             crate::charts::Fetch::Index {
                 url: spec.url.clone(),
@@ -1868,11 +1871,12 @@ async fn helm_repository(
                 ca_file,
                 timeout: chart_timeout(h, spec.timeout.as_deref())?,
             },
+            ca,
             note,
         )
     };
     Ok((
-        chart_source(h, objects, fetch, spec.interval.as_deref())?,
+        chart_source(h, objects, fetch, ca, spec.interval.as_deref())?,
         note,
     ))
 }
@@ -1906,7 +1910,7 @@ async fn oci_repository(
     if let Some((_, message)) = unsupported.iter().find(|(bad, _)| *bad) {
         return Err(o.error(*message));
     }
-    let (registry, path, note) = oci_registry(
+    let (registry, path, ca, note) = oci_registry(
         o,
         &spec.url,
         spec.insecure,
@@ -1923,7 +1927,7 @@ async fn oci_repository(
         reference: Some(spec.reference.clone().unwrap_or_default()),
     };
     Ok((
-        chart_source(o, objects, fetch, spec.interval.as_deref())?,
+        chart_source(o, objects, fetch, ca, spec.interval.as_deref())?,
         note,
     ))
 }
@@ -1932,6 +1936,7 @@ fn chart_source<S>(
     p: &Parsed<S>,
     objects: &BTreeMap<String, Value>,
     fetch: crate::charts::Fetch,
+    ca: Option<String>,
     interval: Option<&str>,
 ) -> Result<crate::charts::ChartSource, FluxError> {
     let key = crate::charts::key(&p.object.kind, &p.namespace, &p.object.metadata.name);
@@ -1942,6 +1947,7 @@ fn chart_source<S>(
         object: objects.get(&key).cloned().unwrap_or_default(),
         origin: format!("{}:{}", p.file.display(), p.line),
         fetch,
+        ca,
         interval: match interval {
             Some(i) => duration("interval", i).map_err(|e| p.error(format!("spec.{e}")))?,
             None => CHART_SOURCE_INTERVAL,
@@ -1964,17 +1970,30 @@ fn no_cluster_note<S>(p: &Parsed<S>, secret: &str) -> String {
     )
 }
 
-/// The CA of a chart source's `certSecretRef`, kept as a file.
+/// The CA of a chart source's `certSecretRef`: kept as a file (for the
+/// host's own requests) and as PEM text (for the HelmChart's `repoCA`).
+/// Without a cluster there is none, and a note says so.
 async fn chart_ca<S>(
     p: &Parsed<S>,
     secret: Option<&objects::LocalRef>,
     cluster: Option<&Cluster>,
     state_dir: Option<&Path>,
-) -> Result<Option<PathBuf>, FluxError> {
+) -> Result<(Option<PathBuf>, Option<String>, Option<String>), FluxError> {
     let Some(secret) = secret else {
-        return Ok(None);
+        return Ok((None, None, None));
     };
     let name = format!("{}/{}", p.namespace, secret.name);
+    if cluster.is_none() {
+        return Ok((
+            None,
+            None,
+            Some(format!(
+                "{}: spec.certSecretRef {name} is not read without a cluster: charts are listed \
+                 without its CA, and a HelmChart cannot carry it",
+                p.describe()
+            )),
+        ));
+    }
     let data = read_secret(cluster, &p.describe(), &p.namespace, &secret.name)
         .await
         .map_err(|m| p.error(format!("spec.certSecretRef: {m}")))?;
@@ -1982,9 +2001,17 @@ async fn chart_ca<S>(
         .get("ca.crt")
         .or_else(|| data.get("caFile"))
         .ok_or_else(|| p.error(format!("spec.certSecretRef: Secret {name} has no ca.crt")))?;
-    secret_file(state_dir, &name, "ca.crt", ca)
-        .map(Some)
-        .map_err(|m| p.error(format!("spec.certSecretRef: {m}")))
+    let pem = String::from_utf8(ca.clone())
+        .ok()
+        .filter(|t| t.contains("-----BEGIN CERTIFICATE"))
+        .ok_or_else(|| {
+            p.error(format!(
+                "spec.certSecretRef: Secret {name}: ca.crt is not a PEM certificate"
+            ))
+        })?;
+    let file = secret_file(state_dir, &name, "ca.crt", ca)
+        .map_err(|m| p.error(format!("spec.certSecretRef: {m}")))?;
+    Ok((Some(file), Some(pem), None))
 }
 
 /// The registry and path of an `oci://host/path` chart source.
@@ -1998,7 +2025,7 @@ async fn oci_registry<S>(
     cert: Option<&objects::LocalRef>,
     cluster: Option<&Cluster>,
     state_dir: Option<&Path>,
-) -> Result<(RegistryConfig, String, Option<String>), FluxError> {
+) -> Result<(RegistryConfig, String, Option<String>, Option<String>), FluxError> {
     let Some((host, path)) = url
         .strip_prefix("oci://")
         .and_then(|rest| rest.trim_end_matches('/').split_once('/'))
@@ -2021,8 +2048,9 @@ async fn oci_registry<S>(
                     .map_err(|m| p.error(format!("spec.secretRef: {m}")))?;
         }
     }
-    registry.ca_file = chart_ca(p, cert, cluster, state_dir).await?;
-    Ok((registry, path.to_string(), note))
+    let (ca_file, ca, ca_note) = chart_ca(p, cert, cluster, state_dir).await?;
+    registry.ca_file = ca_file;
+    Ok((registry, path.to_string(), ca, note.or(ca_note)))
 }
 
 /// The credentials for `host` in a `kubernetes.io/dockerconfigjson` Secret.

@@ -172,6 +172,7 @@ impl flux::Host for CallState {
             name: c.name,
             version: c.version,
             digest: c.digest,
+            ca: c.ca,
         })
     }
 }

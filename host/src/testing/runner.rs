@@ -233,16 +233,19 @@ fn source_context(
                     name,
                     version: version.clone(),
                     digest: None,
+                    ca: None,
                 }),
                 ChartSpec::Full { error: Some(e), .. } => Err(e.clone()),
                 ChartSpec::Full {
                     version: Some(version),
                     digest,
+                    ca,
                     error: None,
                 } => Ok(Chart {
                     name,
                     version: version.clone(),
                     digest: digest.clone(),
+                    ca: ca.clone(),
                 }),
                 ChartSpec::Full { .. } => {
                     return Err(format!("charts.{release}: give a version or an error"))

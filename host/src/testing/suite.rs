@@ -64,6 +64,9 @@ pub enum ChartSpec {
         /// The archive's digest.
         #[serde(default)]
         digest: Option<String>,
+        /// The PEM CA of the source's `certSecretRef`.
+        #[serde(default)]
+        ca: Option<String>,
         /// The resolution failed with this message.
         #[serde(default)]
         error: Option<String>,

@@ -101,6 +101,8 @@ struct Location {
     docker_registry_secret: Option<String>,
     plain_http: bool,
     pass_credentials: bool,
+    /// The CA of the source's `certSecretRef` (inline `repoCA`).
+    repo_ca: Option<String>,
 }
 
 /// The HelmChart of one HelmRelease, or the refusal.
@@ -154,11 +156,12 @@ fn helm_chart<'a>(
             ));
         }
     }
-    let location = location(spec, namespace, sources).map_err(|e| format!("{id}: {e}"))?;
-    let version = sources
+    let resolved = sources
         .helm_chart(namespace, name)
-        .map_err(|e| format!("{id}: {e}"))?
-        .version;
+        .map_err(|e| format!("{id}: {e}"))?;
+    let location = location(spec, namespace, sources, resolved.ca.as_deref())
+        .map_err(|e| format!("{id}: {e}"))?;
+    let version = resolved.version;
 
     let mut chart_spec = Map::new();
     chart_spec.insert("chart".into(), location.chart.into());
@@ -235,6 +238,9 @@ fn helm_chart<'a>(
     }
     if location.plain_http {
         chart_spec.insert("plainHTTP".into(), true.into());
+    }
+    if let Some(ca) = location.repo_ca {
+        chart_spec.insert("repoCA".into(), ca.into());
     }
     let ChartValues { content, secrets } = chart_values(spec, namespace, config_map)
         .map_err(|(field, reason)| refuse(&field, &reason))?;
@@ -559,7 +565,16 @@ fn check_remediation(r: &spec::Remediation, path: &str, reason: &str) -> Result<
 }
 
 /// The chart's location from its HelmRepository or OCIRepository.
-fn location(spec: &Spec, namespace: &str, sources: &impl Sources) -> Result<Location, String> {
+///
+/// `ca` is the CA the host read for the source's `certSecretRef`: k3s takes a
+/// CA inline (`repoCA`) or from a ConfigMap, never from a Secret, so the host
+/// reads it and the HelmChart carries it (a CA is public).
+fn location(
+    spec: &Spec,
+    namespace: &str,
+    sources: &impl Sources,
+    ca: Option<&str>,
+) -> Result<Location, String> {
     let (kind, field, source_ref, chart_name) = match (&spec.chart, &spec.chart_ref) {
         (Some(chart), _) => (
             "HelmRepository",
@@ -602,18 +617,27 @@ fn location(spec: &Spec, namespace: &str, sources: &impl Sources) -> Result<Loca
         }
     };
     let mut location = Location::default();
+    let repo_ca = |cert_secret_ref: &Option<LocalRef>| -> Result<Option<String>, String> {
+        match (cert_secret_ref, ca) {
+            (None, _) => Ok(None),
+            (Some(_), Some(ca)) => Ok(Some(ca.to_string())),
+            (Some(secret), None) => Err(refuse(
+                "spec.certSecretRef",
+                &format!(
+                    "the host did not give the CA of Secret `{}` (rekon reads it from the cluster; \
+                     without one it cannot be written as k3s's repoCA)",
+                    secret.name
+                ),
+            )),
+        }
+    };
     if kind == "HelmRepository" {
         let repo = spec::parse::<Source<HelmRepositorySpec>>(&object, "HelmRepository v1")
             .map_err(|e| format!("{source_id}: {e}"))?
             .spec;
         let chart = chart_name.expect("a HelmRepository's chart name");
         provider(&repo.provider)?;
-        if repo.cert_secret_ref.is_some() {
-            return Err(refuse(
-                "spec.certSecretRef",
-                "k3s takes a repository CA from a ConfigMap (repoCAConfigMap) or inline (repoCA), never from a Secret, and a client certificate only in the authSecret",
-            ));
-        }
+        location.repo_ca = repo_ca(&repo.cert_secret_ref)?;
         if repo.suspend == Some(true) {
             return Err(refuse("spec.suspend", suspended));
         }
@@ -663,12 +687,7 @@ fn location(spec: &Spec, namespace: &str, sources: &impl Sources) -> Result<Loca
                 "k3s's Helm job does not use a service account's image pull secrets; use a secretRef",
             ));
         }
-        if oci.cert_secret_ref.is_some() {
-            return Err(refuse(
-                "spec.certSecretRef",
-                "k3s takes a registry CA from a ConfigMap (repoCAConfigMap) or inline (repoCA), never from a Secret",
-            ));
-        }
+        location.repo_ca = repo_ca(&oci.cert_secret_ref)?;
         if oci.proxy_secret_ref.is_some() {
             return Err(refuse(
                 "spec.proxySecretRef",

@@ -21,6 +21,8 @@ fn documents(text: &str) -> Vec<Value> {
 struct Repository {
     sources: Vec<Value>,
     versions: HashMap<(String, String), String>,
+    /// The CA the host read for every source's `certSecretRef`, if any.
+    ca: Option<String>,
 }
 
 impl Repository {
@@ -38,6 +40,7 @@ impl Repository {
                 .iter()
                 .map(|(ns, name, v)| ((ns.to_string(), name.to_string()), v.to_string()))
                 .collect(),
+            ca: None,
         }
     }
 }
@@ -64,6 +67,7 @@ impl Sources for Repository {
             name: name.into(),
             version: version.clone(),
             digest: None,
+            ca: self.ca.clone(),
         })
     }
 }
@@ -261,6 +265,26 @@ fn oci_repository_chart_ref_with_registry_secret_and_plain_http() {
 }
 
 #[test]
+fn a_certificate_the_host_read_becomes_the_inline_repo_ca() {
+    let mut objects = render();
+    objects
+        .iter_mut()
+        .find(|o| o["kind"] == "HelmRelease" && o["metadata"]["name"] == "wiki")
+        .unwrap()["spec"]["chart"]["spec"]["sourceRef"]["name"] = "internal-ca".into();
+    let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    let mut repository = Repository::homelab();
+    repository.ca = Some(pem.into());
+    let charts = translated(objects, &repository).unwrap();
+    let spec = &chart(&charts, "wiki")["spec"];
+    assert_eq!(spec["repo"], "https://charts.internal.lan");
+    assert_eq!(spec["repoCA"], pem);
+    // Sources without a certSecretRef get no CA, whatever the host says.
+    assert!(chart(&charts, "cert-manager")["spec"]
+        .get("repoCA")
+        .is_none());
+}
+
+#[test]
 fn private_repository_and_values_secrets_listed_last() {
     let charts = translated(render(), &Repository::homelab()).unwrap();
     let chart = chart(&charts, "wiki");
@@ -404,7 +428,7 @@ fn refusals_name_the_release_and_the_field() {
         (
             "wiki",
             Box::new(|o| o["spec"]["chart"]["spec"]["sourceRef"]["name"] = "internal-ca".into()),
-            "HelmRelease tools/wiki: HelmRepository tools/internal-ca: spec.certSecretRef: k3s takes a repository CA from a ConfigMap (repoCAConfigMap) or inline (repoCA), never from a Secret, and a client certificate only in the authSecret",
+            "HelmRelease tools/wiki: HelmRepository tools/internal-ca: spec.certSecretRef: the host did not give the CA of Secret `internal-ca` (rekon reads it from the cluster; without one it cannot be written as k3s's repoCA)",
         ),
         (
             "podinfo",
