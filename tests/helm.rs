@@ -28,7 +28,7 @@ struct ChartServer {
 }
 
 impl ChartServer {
-    fn start(files: Vec<(&'static str, Vec<u8>)>, auth: Option<(&str, &str)>) -> ChartServer {
+    fn start(files: Vec<(String, Vec<u8>)>, auth: Option<(&str, &str)>) -> ChartServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -126,21 +126,28 @@ fn chart_tgz(name: &str, version: &str) -> Vec<u8> {
 }
 
 /// An `index.yaml` listing `versions` of chart `name`, each with the digest
-/// of its archive (as `helm repo index` writes it).
-fn index(base: &str, name: &str, versions: &[&str]) -> (String, Vec<(String, Vec<u8>)>) {
+/// of its archive (as `helm repo index` writes it, with relative URLs), and
+/// the files of the repository: `/charts/index.yaml` and the archives.
+fn index(name: &str, versions: &[&str]) -> Vec<(String, Vec<u8>)> {
     let mut text = format!("apiVersion: v1\nentries:\n  {name}:\n");
-    let mut archives = Vec::new();
+    let mut files = Vec::new();
     for v in versions {
         let tgz = chart_tgz(name, v);
         let file = format!("{name}-{v}.tgz");
         text += &format!(
-            "    - apiVersion: v2\n      name: {name}\n      version: {v}\n      digest: {}\n      urls:\n        - {base}/{file}\n",
+            "    - apiVersion: v2\n      name: {name}\n      version: {v}\n      digest: {}\n      urls:\n        - {file}\n",
             hex::encode(Sha256::digest(&tgz))
         );
-        archives.push((file, tgz));
+        files.push((format!("/charts/{file}"), tgz));
     }
     text += "generated: \"2026-12-01T10:00:00Z\"\n";
-    (text, archives)
+    files.insert(0, ("/charts/index.yaml".to_string(), text.into_bytes()));
+    files
+}
+
+/// A chart repository of `versions` of podinfo on loopback.
+fn serve_podinfo(versions: &[&str]) -> ChartServer {
+    ChartServer::start(index("podinfo", versions), None)
 }
 
 /// Push chart `name` `version` to `registry` as Helm pushes it (an OCI
@@ -366,17 +373,8 @@ fn chart_versions_resolve_against_an_index_and_a_registry_and_listings_are_reuse
     for v in ["1.2.0", "1.3.0+build.7", "2.0.0-rc.1"] {
         push_chart(&registry, "lan-app", v);
     }
-    let (index_text, archives) = index(
-        "http://127.0.0.1/charts",
-        "podinfo",
-        &["6.4.1", "6.5.3", "6.5.4", "7.0.0-rc.1"],
-    );
-    let digest_654 = format!("sha256:{}", hex::encode(Sha256::digest(&archives[2].1)));
-    let mut files: Vec<(&'static str, Vec<u8>)> =
-        vec![("/charts/index.yaml", index_text.into_bytes())];
-    for (file, tgz) in archives {
-        files.push((Box::leak(format!("/charts/{file}").into_boxed_str()), tgz));
-    }
+    let files = index("podinfo", &["6.4.1", "6.5.3", "6.5.4", "7.0.0-rc.1"]);
+    let digest_654 = format!("sha256:{}", hex::encode(Sha256::digest(&files[3].1)));
     let server = ChartServer::start(files, None);
     let dir = tempfile::tempdir().unwrap();
     repository(dir.path(), &server.url(), &registry.host(), APPS_CHECKED);
@@ -494,11 +492,7 @@ fn chart_versions_resolve_against_an_index_and_a_registry_and_listings_are_reuse
 
 #[test]
 fn a_private_index_is_read_with_the_repositorys_credentials() {
-    let (text, _) = index("http://127.0.0.1/charts", "podinfo", &["6.5.4"]);
-    let server = ChartServer::start(
-        vec![("/charts/index.yaml", text.into_bytes())],
-        Some(("robot", "s3cret")),
-    );
+    let server = ChartServer::start(index("podinfo", &["6.5.4"]), Some(("robot", "s3cret")));
     let source = |credentials| rekon::charts::ChartSource {
         kind: "HelmRepository".into(),
         namespace: "flux-system".into(),
@@ -601,17 +595,7 @@ const GRANT: &str =
 
 #[test]
 fn rekon_render_turns_a_flux_helm_release_into_a_k3s_helm_chart() {
-    let (index_text, archives) = index(
-        "http://127.0.0.1/charts",
-        "podinfo",
-        &["6.5.3", "6.5.4", "6.6.0"],
-    );
-    let mut files: Vec<(&'static str, Vec<u8>)> =
-        vec![("/charts/index.yaml", index_text.into_bytes())];
-    for (file, tgz) in archives {
-        files.push((Box::leak(format!("/charts/{file}").into_boxed_str()), tgz));
-    }
-    let server = ChartServer::start(files, None);
+    let server = serve_podinfo(&["6.5.3", "6.5.4", "6.6.0"]);
     let dir = tempfile::tempdir().unwrap();
     repository(dir.path(), &server.url(), "127.0.0.1:1", APPS_WITH_PLUGIN);
     config(dir.path(), GRANT);
@@ -698,13 +682,7 @@ fn helm_k3s_needs_its_grant() {
 /// with the Job's message.
 #[test]
 fn rekon_apply_installs_the_chart_and_waits_for_k3s_install_job() {
-    let (index_text, archives) = index("http://127.0.0.1/charts", "podinfo", &["6.5.4"]);
-    let mut files: Vec<(&'static str, Vec<u8>)> =
-        vec![("/charts/index.yaml", index_text.into_bytes())];
-    for (file, tgz) in archives {
-        files.push((Box::leak(format!("/charts/{file}").into_boxed_str()), tgz));
-    }
-    let server = ChartServer::start(files, None);
+    let server = serve_podinfo(&["6.5.4"]);
     let dir = tempfile::tempdir().unwrap();
     repository(dir.path(), &server.url(), "127.0.0.1:1", APPS_WITH_PLUGIN);
     std::fs::write(
