@@ -676,6 +676,20 @@ fn helm_k3s_needs_its_grant() {
     assert!(shown.contains("`sources`"), "{shown}");
 }
 
+/// The app's Namespace beside its release, as a cluster needs it.
+fn with_namespace(dir: &Path) {
+    std::fs::write(
+        dir.join("apps/podinfo/namespace.yaml"),
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: podinfo\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("apps/podinfo/kustomization.yaml"),
+        "resources:\n  - namespace.yaml\n  - release.yaml\n",
+    )
+    .unwrap();
+}
+
 /// `rekon apply` of the Flux repository against the API server double: the
 /// HelmChart helm-k3s writes is applied, k3s's install Job (modelled by
 /// the double) decides its health, and a failed install fails the apply
@@ -685,16 +699,7 @@ fn rekon_apply_installs_the_chart_and_waits_for_k3s_install_job() {
     let server = serve_podinfo(&["6.5.4"]);
     let dir = tempfile::tempdir().unwrap();
     repository(dir.path(), &server.url(), "127.0.0.1:1", APPS_WITH_PLUGIN);
-    std::fs::write(
-        dir.path().join("apps/podinfo/namespace.yaml"),
-        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: podinfo\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("apps/podinfo/kustomization.yaml"),
-        "resources:\n  - namespace.yaml\n  - release.yaml\n",
-    )
-    .unwrap();
+    with_namespace(dir.path());
     config(dir.path(), GRANT);
     let cluster = rekon_apiserver_double::ApiServer::start();
     let kubeconfig = dir.path().join("kubeconfig");
@@ -787,4 +792,71 @@ fn rekon_apply_installs_the_chart_and_waits_for_k3s_install_job() {
         shown.contains("Job has reached the specified backoff limit"),
         "{shown}"
     );
+}
+
+/// `rekon run` of the Flux repository: the release shows on `/status` and
+/// on the kustomization's page with its chart, version and state.
+#[test]
+fn rekon_run_shows_helm_releases_on_its_status_and_page() {
+    use crate::support::world::{http, status_at, terminate};
+    let server = serve_podinfo(&["6.5.4"]);
+    let dir = tempfile::tempdir().unwrap();
+    repository(dir.path(), &server.url(), "127.0.0.1:1", APPS_WITH_PLUGIN);
+    with_namespace(dir.path());
+    let listen = registry::free_port();
+    std::fs::write(
+        dir.path().join("rekon.toml"),
+        format!(
+            "state-dir = \"state\"\n[server]\nlisten = \"127.0.0.1:{listen}\"\n[flux]\npath = \"clusters/home\"\n\n[plugins.helm-k3s]\npath = \"{}\"\ngrant = [{GRANT}]\n",
+            crate::support::wasm("helm_k3s").display()
+        ),
+    )
+    .unwrap();
+    let cluster = rekon_apiserver_double::ApiServer::start();
+    let kubeconfig = dir.path().join("kubeconfig");
+    cluster.write_kubeconfig(&kubeconfig).unwrap();
+    let log = dir.path().join("rekon.log");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rekon"))
+        .arg("--cache-dir")
+        .arg(crate::support::repo().join("target/rekon-test-cache"))
+        .args(["run", "--config"])
+        .arg(dir.path().join("rekon.toml"))
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("starting rekon run");
+    let show = || std::fs::read_to_string(&log).unwrap_or_default();
+    let releases = || {
+        status_at(listen)
+            .map(|s| {
+                s["kustomizations"]["flux-system/apps"]["kustomization"]["helm_releases"].clone()
+            })
+            .unwrap_or(Value::Null)
+    };
+    crate::support::world::wait_until(
+        "the release installed on /status",
+        std::time::Duration::from_secs(60),
+        || releases()[0]["state"] == "installed",
+    );
+    assert_eq!(
+        releases(),
+        json!([{"release": "podinfo/podinfo", "chart": "podinfo", "version": "6.5.4", "state": "installed"}]),
+        "{}",
+        show()
+    );
+    let (code, page) = http(listen, "GET", "/kustomization/flux-system%2Fapps", &[], "");
+    assert_eq!(code, 200, "{page}");
+    let section = page
+        .split("Helm releases")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no Helm releases section:\n{page}"));
+    for text in ["podinfo/podinfo", "6.5.4", "installed"] {
+        assert!(
+            section.contains(text),
+            "{text} not in the section:\n{section}"
+        );
+    }
+    terminate(&mut child, show);
 }
