@@ -294,7 +294,8 @@ impl Resolver {
                 });
             }
         }
-        let listed = self.list(source, &w.chart).await?;
+        // An OCIRepository's range is its `ref.semver`; a HelmRepository's
+        // the release's `version`.
         let (range, filter) = match &source.fetch {
             Fetch::Oci {
                 reference: Some(r), ..
@@ -302,22 +303,13 @@ impl Resolver {
                 Some(s) => (Some(s.clone()), r.semver_filter.clone()),
                 None => {
                     return Err(format!(
-                        "{what}: spec.ref has no tag or semver: k3s's HelmChart needs a chart version"
-                    ))
+                    "{what}: spec.ref has no tag or semver: k3s's HelmChart needs a chart version"
+                ))
                 }
             },
-            Fetch::Oci {
-                reference: None,
-                registry,
-                path,
-            } if source.kind == "OCIRepository" => {
-                return Err(format!(
-                    "{what}: spec.ref has no tag or semver (oci://{}/{path}): k3s's HelmChart needs a chart version",
-                    registry.url
-                ))
-            }
             _ => (w.version.clone(), None),
         };
+        let listed = self.list(source, &w.chart).await?;
         let filter = filter
             .map(|f| {
                 regex::Regex::new(&f).map_err(|e| format!("{what}: spec.ref.semverFilter: {e}"))
@@ -670,6 +662,48 @@ mod tests {
         // A pre-release only when the range names one.
         assert_eq!(best(&v, Some(">=7.0.0-0")).as_deref(), Some("7.0.0-rc.1"));
         assert!(pick(listed(&v).iter(), Some("1.x || 2.x")).is_err());
+    }
+
+    #[test]
+    fn an_oci_repository_tag_needs_no_listing_and_no_tag_is_refused() {
+        let source = |reference: OciReference| ChartSource {
+            kind: "OCIRepository".into(),
+            namespace: "apps".into(),
+            name: "podinfo".into(),
+            object: Value::Null,
+            origin: "sources.yaml:1".into(),
+            // Nothing listens there: a listing would fail differently.
+            fetch: Fetch::Oci {
+                registry: RegistryConfig::anonymous("127.0.0.1:1"),
+                path: "charts/podinfo".into(),
+                reference: Some(reference),
+            },
+            ca: None,
+            interval: Duration::from_secs(600),
+        };
+        let release = serde_json::json!({
+            "apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+            "metadata": {"name": "podinfo", "namespace": "apps"},
+            "spec": {"chartRef": {"kind": "OCIRepository", "name": "podinfo"}}
+        });
+        let resolve = |reference| {
+            let s = source(reference);
+            let sources = Arc::new(Sources::from([(s.key(), s)]));
+            Resolver::new()
+                .context(&sources, &[&release])
+                .helm_chart("apps", "podinfo")
+                .map(|c| c.version)
+        };
+        let tagged = OciReference {
+            tag: Some("6.5.4_build.1".into()),
+            ..OciReference::default()
+        };
+        assert_eq!(resolve(tagged).as_deref(), Ok("6.5.4+build.1"));
+        assert_eq!(
+            resolve(OciReference::default()).unwrap_err(),
+            "OCIRepository apps/podinfo (oci://127.0.0.1:1/charts/podinfo): spec.ref has no tag or \
+             semver: k3s's HelmChart needs a chart version"
+        );
     }
 
     #[test]
