@@ -498,7 +498,6 @@ fn a_private_index_is_read_with_the_repositorys_credentials() {
         namespace: "flux-system".into(),
         name: "private".into(),
         object: json!({}),
-        origin: "sources.yaml:1".into(),
         fetch: rekon::charts::Fetch::Index {
             url: server.url(),
             credentials,

@@ -51,8 +51,6 @@ pub struct ChartSource {
     pub name: String,
     /// The object as written in git, for plugins (`rekon:sources/flux.source`).
     pub object: Value,
-    /// Where it is defined (`file:line`), for messages.
-    pub origin: String,
     /// How its charts' versions are listed.
     pub fetch: Fetch,
     /// The PEM CA of its `certSecretRef` (read from the cluster), for the
@@ -671,7 +669,6 @@ mod tests {
             namespace: "apps".into(),
             name: "podinfo".into(),
             object: Value::Null,
-            origin: "sources.yaml:1".into(),
             // Nothing listens there: a listing would fail differently.
             fetch: Fetch::Oci {
                 registry: RegistryConfig::anonymous("127.0.0.1:1"),

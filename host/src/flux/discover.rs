@@ -1945,7 +1945,6 @@ fn chart_source<S>(
         namespace: p.namespace.clone(),
         name: p.object.metadata.name.clone(),
         object: objects.get(&key).cloned().unwrap_or_default(),
-        origin: format!("{}:{}", p.file.display(), p.line),
         fetch,
         ca,
         interval: match interval {
