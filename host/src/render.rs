@@ -14,7 +14,7 @@ use crate::charts::{self, SourceContext};
 use crate::config::{Config, Kustomization, PluginUse};
 use crate::explain::{self, FieldChange};
 use crate::plugin::{
-    Capability, Plugin, PluginError, PluginSource, Runtime, Severity, Violation, World,
+    Capability, Plugin, PluginError, PluginSource, Runtime, Severity, Texts, Violation, World,
 };
 use crate::sops;
 
@@ -399,8 +399,9 @@ impl Renderer {
                 Arc::new(self.resolver.context(&self.charts, &values))
             });
         let mut changes = Vec::new();
+        let mut texts = Texts::new(objects.len());
         for u in &k.mutators {
-            self.mutate(u, &mut objects, &mut changes, sources.as_ref())?;
+            self.mutate(u, &mut objects, &mut texts, &mut changes, sources.as_ref())?;
         }
         if let Some(left) = objects.iter().find(|o| charts::is_helm_release(&o.object)) {
             return Err(RenderError::HelmRelease {
@@ -441,7 +442,10 @@ impl Renderer {
         let values: Vec<&Value> = objects.iter().map(|o| &o.object).collect();
         let mut findings = Vec::new();
         for u in &k.validators {
-            for violation in self.plugin(u).validate_objects(&u.settings, &values)? {
+            for violation in self
+                .plugin(u)
+                .validate_objects_in(&u.settings, &values, &texts)?
+            {
                 let origin = objects
                     .get(violation.object.index as usize)
                     .and_then(|o| o.origin.clone());
@@ -482,13 +486,15 @@ impl Renderer {
         &self,
         u: &PluginUse,
         objects: &mut Vec<RenderedObject>,
+        texts: &mut Texts,
         changes: &mut Vec<Change>,
         sources: Option<&Arc<SourceContext>>,
     ) -> Result<(), RenderError> {
         let values: Vec<&Value> = objects.iter().map(|o| &o.object).collect();
         let mutation = self
             .plugin(u)
-            .mutate_objects_in(&u.settings, &values, sources)?;
+            .mutate_objects_in(&u.settings, &values, texts, sources)?;
+        texts.follow(&mutation);
         for (at, after) in mutation.replaced {
             let before = &objects[at].object;
             let object = identity(before);

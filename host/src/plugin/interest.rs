@@ -157,8 +157,8 @@ impl Interest {
             return true;
         };
         let group = group_of(object);
-        let kind = str_at(object, "/kind");
-        let namespace = str_at(object, "/metadata/namespace");
+        let kind = str_at(object, &["kind"]);
+        let namespace = str_at(object, &["metadata", "namespace"]);
         rules.iter().any(|r| {
             r.groups
                 .as_ref()
@@ -209,7 +209,7 @@ pub struct Sensitive {
 impl Sensitive {
     /// Whether `object` is a Secret or a kind the operator marked sensitive.
     pub fn covers(&self, object: &Value) -> bool {
-        let kind = str_at(object, "/kind");
+        let kind = str_at(object, &["kind"]);
         let group = group_of(object);
         (kind == "Secret" && group.is_empty()) || self.kinds.iter().any(|k| k.matches(group, kind))
     }
@@ -217,22 +217,26 @@ impl Sensitive {
 
 /// The API group of an object (`""` for the core group).
 pub fn group_of(object: &Value) -> &str {
-    match str_at(object, "/apiVersion").split_once('/') {
+    match str_at(object, &["apiVersion"]).split_once('/') {
         Some((group, _)) => group,
         None => "",
     }
 }
 
-fn str_at<'a>(object: &'a Value, pointer: &str) -> &'a str {
-    object
-        .pointer(pointer)
+/// The string at `path` (keys), or `""`. Not `Value::pointer`, which
+/// allocates for every segment: this runs for every object and plugin of a
+/// render.
+fn str_at<'a>(object: &'a Value, path: &[&str]) -> &'a str {
+    path.iter()
+        .try_fold(object, |value, key| value.get(key))
         .and_then(Value::as_str)
         .unwrap_or("")
 }
 
 fn labels(object: &Value) -> BTreeMap<String, String> {
     object
-        .pointer("/metadata/labels")
+        .get("metadata")
+        .and_then(|m| m.get("labels"))
         .and_then(Value::as_object)
         .map(|m| {
             m.iter()

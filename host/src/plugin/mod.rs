@@ -18,6 +18,7 @@ pub mod interest;
 pub mod oci;
 pub mod sandbox;
 pub mod scope;
+mod texts;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,6 +37,7 @@ pub use error::{CallFailure, PluginError};
 pub use interest::{Interest, Sensitive};
 pub use sandbox::{Limits, LogLine};
 pub use scope::{Mutation, Overstep};
+pub use texts::Texts;
 
 use crate::charts::SourceContext;
 use bindings::{image_policy, mutator, v0_1, validator};
@@ -603,23 +605,25 @@ impl Plugin {
         settings: &serde_json::Value,
         objects: &[&serde_json::Value],
     ) -> Result<Mutation, PluginError> {
-        self.mutate_objects_in(settings, objects, None)
+        self.mutate_objects_in(settings, objects, &Texts::new(objects.len()), None)
     }
 
-    /// [`Plugin::mutate_objects`] with what `rekon:sources` answers during
-    /// the call (only a plugin with `sources` in force can import it).
+    /// [`Plugin::mutate_objects`] for a render whose plugins share `texts`
+    /// (the objects' JSON texts, see [`Texts`]; the caller keeps them in step
+    /// with the mutation), with what `rekon:sources` answers during the call
+    /// (only a plugin with `sources` in force can import it).
     pub fn mutate_objects_in(
         &self,
         settings: &serde_json::Value,
         objects: &[&serde_json::Value],
+        texts: &Texts,
         sources: Option<&Arc<SourceContext>>,
     ) -> Result<Mutation, PluginError> {
         let shown = self.shown(objects);
         if shown.is_empty() {
             return Ok(Mutation::default());
         }
-        let texts: Vec<String> = shown.iter().map(|i| objects[*i].to_string()).collect();
-        let changes = self.mutate_in(settings, &texts, sources)?;
+        let changes = self.mutate_in(settings, &shown_texts(objects, texts, &shown), sources)?;
         scope::check(&self.name, &self.limits.grant, objects, &shown, changes)
     }
 
@@ -663,12 +667,21 @@ impl Plugin {
         settings: &serde_json::Value,
         objects: &[&serde_json::Value],
     ) -> Result<Vec<Violation>, PluginError> {
+        self.validate_objects_in(settings, objects, &Texts::new(objects.len()))
+    }
+
+    /// [`Plugin::validate_objects`] for a render whose plugins share `texts`.
+    pub fn validate_objects_in(
+        &self,
+        settings: &serde_json::Value,
+        objects: &[&serde_json::Value],
+        texts: &Texts,
+    ) -> Result<Vec<Violation>, PluginError> {
         let shown = self.shown(objects);
         if shown.is_empty() {
             return Ok(Vec::new());
         }
-        let texts: Vec<String> = shown.iter().map(|i| objects[*i].to_string()).collect();
-        let mut violations = self.validate(settings, &texts)?;
+        let mut violations = self.validate(settings, &shown_texts(objects, texts, &shown))?;
         for v in &mut violations {
             let Some(at) = shown.get(v.object.index as usize) else {
                 return Err(PluginError::Call {
@@ -802,4 +815,18 @@ impl Plugin {
             backtrace,
         }
     }
+}
+
+/// The texts of the `shown` positions of `objects`, from `texts` (written
+/// there first if no plugin of the render was shown them yet).
+fn shown_texts(objects: &[&serde_json::Value], texts: &Texts, shown: &[usize]) -> Vec<String> {
+    debug_assert_eq!(
+        objects.len(),
+        texts.len(),
+        "texts out of step with the render"
+    );
+    shown
+        .iter()
+        .map(|&i| texts.text(i, objects[i]).to_owned())
+        .collect()
 }

@@ -9,7 +9,9 @@ use serde_json::Value;
 use super::suite::{load_objects, Case, ChartSpec, ExpectedViolation, Suite, TagSpec};
 use crate::charts::{self, Chart, SourceContext};
 use crate::explain;
-use crate::plugin::{Plugin, PluginError, PluginSource, Runtime, Severity, Tag, Violation, World};
+use crate::plugin::{
+    Plugin, PluginError, PluginSource, Runtime, Severity, Tag, Texts, Violation, World,
+};
 
 /// How a case ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -321,7 +323,12 @@ fn run_case(plugin: &Plugin, suite: &Suite, case: &Case, dir: &Path) -> Result<(
             let refs: Vec<&Value> = inputs.iter().collect();
             // As in a render: interest, Secrets and the grant apply.
             let sources = source_context(suite, &inputs, dir)?;
-            let result = plugin.mutate_objects_in(&settings, &refs, sources.as_ref());
+            let result = plugin.mutate_objects_in(
+                &settings,
+                &refs,
+                &Texts::new(refs.len()),
+                sources.as_ref(),
+            );
             if let Some(err) = expected_error(expect, &result) {
                 return err;
             }

@@ -44,10 +44,13 @@ impl Mutator for ReadinessProbe {
             log::debug("no settings: nothing to change");
             return Ok(());
         }
-        for object in objects.iter_mut() {
-            if selected(&settings.selector, object) {
-                tune(settings, object);
-            }
+        // Choose by reading, then take only the chosen workloads mutably: the
+        // SDK checks only those for changes (most of a render is not chosen).
+        let chosen: Vec<usize> = (0..objects.len())
+            .filter(|&i| selected(&settings.selector, &objects[i]))
+            .collect();
+        for i in chosen {
+            tune(settings, &mut objects[i]);
         }
         Ok(())
     }
@@ -58,12 +61,18 @@ fn selected(selector: &Selector, object: &Value) -> bool {
     if k8s::pod_template_path(object).is_none() {
         return false;
     }
-    let id = ObjectId::of(object);
+    let metadata = |key: &str| {
+        object
+            .get("metadata")
+            .and_then(|m| m.get(key))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    };
     let any = |globs: &[String], name: &str| {
         globs.is_empty() || globs.iter().any(|g| k8s::glob_match(g, name))
     };
-    any(&selector.namespaces, &id.namespace)
-        && any(&selector.names, &id.name)
+    any(&selector.namespaces, metadata("namespace"))
+        && any(&selector.names, metadata("name"))
         && k8s::has_labels(object, &selector.labels)
 }
 

@@ -104,9 +104,10 @@ pub fn object_ref(index: usize, object: &Value) -> ObjectRef {
 /// these kind names in another group (their shape is unknown). The path is
 /// returned even when the object lacks the fields; [`pod_spec_path`] adds `spec`.
 pub fn pod_template_path(object: &Value) -> Option<FieldPath> {
-    let id = ObjectId::of(object);
+    // Read in place: this runs for every object of a render.
+    let text = |key: &str| object.get(key).and_then(Value::as_str).unwrap_or_default();
     let template = FieldPath::root().key("spec").key("template");
-    match (id.group(), id.kind.as_str()) {
+    match (api_group(text("apiVersion")), text("kind")) {
         ("apps" | "extensions", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet") => {
             Some(template)
         }
@@ -319,6 +320,9 @@ pub fn has_labels<K: AsRef<str>, V: AsRef<str>>(
 /// assert!(!glob_match("front*", "backend"));
 /// ```
 pub fn glob_match(pattern: &str, name: &str) -> bool {
+    if !pattern.contains(['*', '?']) {
+        return pattern == name;
+    }
     let pattern: Vec<char> = pattern.chars().collect();
     let name: Vec<char> = name.chars().collect();
     // Greedy match with one backtrack point (the last `*`): linear for the

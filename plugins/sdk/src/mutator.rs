@@ -57,7 +57,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::marker::PhantomData;
-use std::ops::{Deref, DerefMut};
+use std::ops::{Deref, DerefMut, Index, IndexMut};
+use std::slice::SliceIndex;
 
 /// What one `mutate` call changed (WIT `rekon:plugin/mutator.changes`):
 /// `replaced` ([`Replacement`]s: position and new JSON text), `removed`
@@ -101,11 +102,48 @@ pub trait Mutator {
 /// slice (`objects.iter_mut()`, `objects[0]`, `for object in objects`).
 /// Positions never shift: a removed object stays in the slice (and changes to
 /// it are ignored), and added objects are kept apart ([`Objects::added`]).
-#[derive(Clone, Debug, Default, PartialEq)]
+///
+/// Only objects handed out mutably are checked for changes when the plugin
+/// returns: [`Objects::get_mut`] and `objects[i]` used mutably mark one
+/// object, anything else that borrows the slice mutably (`iter_mut()`,
+/// `for object in &mut objects`, `sort`) marks all of them. A plugin that
+/// picks its targets by reading first and then takes only those with
+/// `get_mut` saves writing out every other object again (most of a render,
+/// docs/PERFORMANCE.md):
+///
+/// ```
+/// use rekon_plugin_sdk::mutator::Objects;
+/// use serde_json::json;
+///
+/// let mut objects = Objects::new(vec![json!({"kind": "Service"}), json!({"kind": "Deployment"})]);
+/// let targets: Vec<usize> = (0..objects.len())
+///     .filter(|&i| objects[i]["kind"] == "Deployment")
+///     .collect();
+/// for i in targets {
+///     if let Some(object) = objects.get_mut(i) {
+///         object["metadata"] = json!({"labels": {"tuned": "yes"}});
+///     }
+/// }
+/// assert!(!objects.is_touched(0));
+/// assert!(objects.is_touched(1));
+/// ```
+#[derive(Clone, Debug, Default)]
 pub struct Objects {
     shown: Vec<Value>,
+    /// Positions handed out mutably one by one.
+    touched: Vec<bool>,
+    /// The whole slice was handed out mutably.
+    all_touched: bool,
     removed: BTreeSet<usize>,
     added: Vec<Value>,
+}
+
+/// Equal when the objects, the removals and the additions are: which objects
+/// were handed out mutably does not count.
+impl PartialEq for Objects {
+    fn eq(&self, other: &Self) -> bool {
+        self.shown == other.shown && self.removed == other.removed && self.added == other.added
+    }
 }
 
 impl Objects {
@@ -114,10 +152,26 @@ impl Objects {
     /// functions can build one too.
     pub fn new(shown: Vec<Value>) -> Self {
         Objects {
+            touched: vec![false; shown.len()],
             shown,
+            all_touched: false,
             removed: BTreeSet::new(),
             added: Vec::new(),
         }
+    }
+
+    /// The object at `index` to change, or `None` when there is none; only
+    /// this object is then checked for changes (see [`Objects`]).
+    pub fn get_mut(&mut self, index: usize) -> Option<&mut Value> {
+        let object = self.shown.get_mut(index)?;
+        self.touched[index] = true;
+        Some(object)
+    }
+
+    /// Whether the object at `index` was handed out mutably, so the SDK
+    /// checks it for changes.
+    pub fn is_touched(&self, index: usize) -> bool {
+        self.all_touched || self.touched.get(index).copied().unwrap_or(false)
     }
 
     /// Takes the object at `index` out of the render (needs the operator's
@@ -161,9 +215,34 @@ impl Deref for Objects {
     }
 }
 
+/// Hands out every object: all of them are checked for changes.
 impl DerefMut for Objects {
     fn deref_mut(&mut self) -> &mut [Value] {
+        self.all_touched = true;
         &mut self.shown
+    }
+}
+
+impl<I: SliceIndex<[Value]>> Index<I> for Objects {
+    type Output = I::Output;
+
+    fn index(&self, index: I) -> &I::Output {
+        &self.shown[index]
+    }
+}
+
+/// `objects[i]` used mutably marks only object `i`; `objects[a..b]` marks
+/// the objects of that range.
+impl<I: SliceIndex<[Value]>> IndexMut<I> for Objects {
+    fn index_mut(&mut self, index: I) -> &mut I::Output {
+        let base = self.shown.as_ptr() as usize;
+        let part = &mut self.shown[index];
+        // Which positions `part` covers, from where it lies in the slice.
+        let size = std::mem::size_of::<Value>();
+        let start = (part as *mut I::Output as *mut u8 as usize - base) / size;
+        let len = std::mem::size_of_val(part) / size;
+        self.touched[start..start + len].fill(true);
+        part
     }
 }
 
@@ -181,6 +260,7 @@ impl<'a> IntoIterator for &'a mut Objects {
     type IntoIter = std::slice::IterMut<'a, Value>;
 
     fn into_iter(self) -> Self::IntoIter {
+        self.all_touched = true;
         self.shown.iter_mut()
     }
 }
@@ -196,39 +276,24 @@ pub fn check_settings<M: Mutator>(settings: &str) -> Result<(), String> {
 /// [`Mutator::mutate`], return what changed.
 pub fn mutate<M: Mutator>(settings: &str, objects: Vec<String>) -> Result<Changes, String> {
     let parsed: M::Settings = settings::parse(settings)?;
-    let shown = parse_objects(&objects)?;
-    // Which objects do not change is found by writing each one out again and
-    // comparing bytes, rather than by comparing with a deep clone taken
-    // before: the clone costs as much as the parse and doubles the memory
-    // (docs/PERFORMANCE.md). The host sends compact JSON, so an untouched
-    // object writes back byte for byte; an input in another form is marked
-    // here and compared by value instead.
-    let mut buffer = Vec::new();
-    let mut canonical = Vec::with_capacity(shown.len());
-    for (value, text) in shown.iter().zip(&objects) {
-        buffer.clear();
-        write(&mut buffer, value)?;
-        canonical.push(buffer == text.as_bytes());
-    }
-    let mut objects_now = Objects::new(shown);
-    M::mutate(&parsed, &mut objects_now)?;
-    let Objects {
-        shown: after,
-        removed,
-        added,
-    } = objects_now;
+    let mut shown = Objects::new(parse_objects(&objects)?);
+    M::mutate(&parsed, &mut shown)?;
+    // Objects the plugin never had mutably are unchanged. The others are
+    // written out again and compared with the text they came as, rather than
+    // with a deep clone taken before: the clone costs as much as the parse and
+    // doubles the memory (docs/PERFORMANCE.md). The host sends serde_json's
+    // compact form, so an unchanged object writes back byte for byte; text in
+    // another form is parsed again and compared by value.
     let mut replaced = Vec::new();
-    for (index, ((after, text), canonical)) in after.iter().zip(&objects).zip(canonical).enumerate()
-    {
-        if removed.contains(&index) {
+    for (index, (after, text)) in shown.shown.iter().zip(&objects).enumerate() {
+        if !shown.is_touched(index) || shown.removed.contains(&index) {
             continue;
         }
-        buffer.clear();
-        write(&mut buffer, after)?;
-        if buffer == text.as_bytes() {
+        let written = to_text(after)?;
+        if written == *text {
             continue;
         }
-        if !canonical {
+        if !is_compact(text) {
             let before: Value = serde_json::from_str(text)
                 .map_err(|e| format!("object {index} is not valid JSON: {e}"))?;
             if &before == after {
@@ -237,10 +302,10 @@ pub fn mutate<M: Mutator>(settings: &str, objects: Vec<String>) -> Result<Change
         }
         replaced.push(Replacement {
             index: position(index)?,
-            object: String::from_utf8(buffer.clone())
-                .map_err(|e| format!("cannot serialize an object: {e}"))?,
+            object: written,
         });
     }
+    let Objects { removed, added, .. } = shown;
     Ok(Changes {
         replaced,
         removed: removed
@@ -249,11 +314,6 @@ pub fn mutate<M: Mutator>(settings: &str, objects: Vec<String>) -> Result<Change
             .collect::<Result<_, _>>()?,
         added: added.iter().map(to_text).collect::<Result<_, _>>()?,
     })
-}
-
-fn write(buffer: &mut Vec<u8>, object: &Value) -> Result<(), String> {
-    serde_json::to_writer(&mut *buffer, object)
-        .map_err(|e| format!("cannot serialize an object: {e}"))
 }
 
 /// The objects after `changes`, as the host puts them together: replaced
@@ -285,6 +345,60 @@ pub fn apply(objects: &[String], changes: &Changes) -> Result<Vec<String>, Strin
         .flatten()
         .chain(changes.added.iter().cloned())
         .collect())
+}
+
+/// Whether `text` is exactly what serde_json writes for the value it holds
+/// (its compact form), judged in one pass without parsing: no whitespace
+/// between tokens, only the escapes serde_json writes (`\"`, `\\`, `\b`,
+/// `\f`, `\n`, `\r`, `\t`; a `\u` escape may stand for a character it writes
+/// raw), and only integers it keeps as they are (no fraction or exponent, no
+/// `-0`, at most 18 digits). `text` is valid JSON (it was parsed). `false`
+/// is always safe (the caller then compares values); `true` for text
+/// serde_json would write otherwise would make an unchanged object look
+/// changed. One such case is not seen here: a key given twice, which
+/// serde_json keeps once and rekon's host never sends.
+fn is_compact(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                loop {
+                    match bytes.get(i) {
+                        None => return false,
+                        Some(b'"') => break,
+                        Some(b'\\') => match bytes.get(i + 1) {
+                            Some(b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
+                            _ => return false,
+                        },
+                        Some(_) => i += 1,
+                    }
+                }
+                i += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                if bytes[i] == b'-' {
+                    i += 1;
+                }
+                let digits = i;
+                while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+                    i += 1;
+                }
+                let negative_zero = digits > start && &bytes[digits..i] == b"0";
+                if i - digits > 18
+                    || negative_zero
+                    || matches!(bytes.get(i), Some(b'.' | b'e' | b'E'))
+                {
+                    return false;
+                }
+            }
+            b' ' | b'\t' | b'\n' | b'\r' => return false,
+            _ => i += 1,
+        }
+    }
+    true
 }
 
 /// A position as the contract's `u32`.
@@ -447,6 +561,100 @@ mod tests {
                 r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"new"}}"#,
             ]
         );
+    }
+
+    #[test]
+    fn compact_text_is_recognised_without_parsing() {
+        // Whatever `is_compact` accepts, serde_json writes back byte for byte.
+        let compact = [
+            r#"{"a":1,"b":[true,false,null],"c":{"d":"e f"},"g":-12}"#,
+            r#"{"s":"quote \" backslash \\ tab \t nl \n \b\f\r","n":0,"u":"é ☃"}"#,
+            r#"[123456789012345678,-123456789012345678]"#,
+            r#""""#,
+        ];
+        for text in compact {
+            assert!(is_compact(text), "{text}");
+            let value: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(to_text(&value).unwrap(), text);
+        }
+        // Text serde_json would write otherwise is never taken for compact.
+        let other = [
+            r#"{"a": 1}"#,
+            "{\"a\":1}\n",
+            r#"{"a":1.0}"#,
+            r#"{"a":1e3}"#,
+            r#"{"a":1E3}"#,
+            r#"{"a":-0}"#,
+            r#"{"a":"\u00e9"}"#,
+            r#"{"a":"\/"}"#,
+            r#"{"a":12345678901234567890}"#,
+        ];
+        for text in other {
+            assert!(!is_compact(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn only_objects_handed_out_mutably_are_checked() {
+        /// Reads every object, changes none, and takes one mutably without
+        /// changing it; a pretty-printed object must not come back.
+        struct Reader;
+        impl Mutator for Reader {
+            type Settings = Settings;
+            fn describe() -> Description {
+                Touch::describe()
+            }
+            fn mutate(s: &Settings, objects: &mut Objects) -> Result<(), String> {
+                let wanted: Vec<usize> = (0..objects.len())
+                    .filter(|&i| objects[i]["kind"] == s.kind.as_str())
+                    .collect();
+                for i in wanted {
+                    let object = objects.get_mut(i).unwrap();
+                    if s.add {
+                        crate::json::set(object, "metadata.labels.touched", "yes".into())?;
+                    }
+                }
+                Ok(())
+            }
+        }
+        let pretty = "{\n  \"kind\": \"Pod\",\n  \"metadata\": {\"name\": \"p\"}\n}";
+        let other = r#"{"kind":"Service","metadata":{"name":"s"}}"#;
+        let objects = vec![pretty.to_string(), other.to_string()];
+        // Taken mutably, not changed: compared by value, not returned.
+        let changes = mutate::<Reader>(r#"{"kind": "Pod"}"#, objects.clone()).unwrap();
+        assert!(changes.replaced.is_empty(), "{:?}", changes.replaced);
+        // Taken mutably and changed: returned compact.
+        let changes = mutate::<Reader>(r#"{"kind": "Pod", "add": true}"#, objects).unwrap();
+        let replaced: Vec<(u32, &str)> = changes
+            .replaced
+            .iter()
+            .map(|r| (r.index, r.object.as_str()))
+            .collect();
+        assert_eq!(
+            replaced,
+            [(
+                0,
+                r#"{"kind":"Pod","metadata":{"name":"p","labels":{"touched":"yes"}}}"#
+            )]
+        );
+
+        let mut objects = Objects::new(vec![json!({"kind": "Pod"}), json!({"kind": "Job"})]);
+        objects[1]["kind"] = json!("CronJob");
+        assert_eq!(
+            (objects.is_touched(0), objects.is_touched(1)),
+            (false, true)
+        );
+        assert_eq!(objects[1..].len(), 1, "ranges index the slice");
+        let mut objects = Objects::new(vec![json!(0), json!(1), json!(2), json!(3)]);
+        objects[1..3][0] = json!("one");
+        let touched: Vec<bool> = (0..4).map(|i| objects.is_touched(i)).collect();
+        assert_eq!(
+            touched,
+            [false, true, true, false],
+            "a range marks its objects"
+        );
+        for _ in objects.iter_mut() {}
+        assert!(objects.is_touched(0), "iter_mut hands out every object");
     }
 
     #[test]
