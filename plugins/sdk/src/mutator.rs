@@ -350,9 +350,9 @@ pub fn apply(objects: &[String], changes: &Changes) -> Result<Vec<String>, Strin
 /// Whether `text` is exactly what serde_json writes for the value it holds
 /// (its compact form), judged in one pass without parsing: no whitespace
 /// between tokens, only the escapes serde_json writes (`\"`, `\\`, `\b`,
-/// `\f`, `\n`, `\r`, `\t`; a `\u` escape may stand for a character it writes
-/// raw), and only integers it keeps as they are (no fraction or exponent, no
-/// `-0`, at most 18 digits). `text` is valid JSON (it was parsed). `false`
+/// `\f`, `\n`, `\r`, `\t`; no `\u` escape, since serde_json writes most such
+/// characters raw), and only integers it keeps as they are (no fraction or
+/// exponent, no `-0`, at most 18 digits). `text` is valid JSON (it was parsed). `false`
 /// is always safe (the caller then compares values); `true` for text
 /// serde_json would write otherwise would make an unchanged object look
 /// changed. One such case is not seen here: a key given twice, which
