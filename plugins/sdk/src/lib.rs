@@ -132,6 +132,7 @@ pub mod json;
 pub mod k8s;
 pub mod log;
 pub mod mutator;
+mod parse;
 pub mod settings;
 pub mod sources;
 pub mod validator;

@@ -289,7 +289,7 @@ pub fn mutate<M: Mutator>(settings: &str, objects: Vec<String>) -> Result<Change
         if !shown.is_touched(index) || shown.removed.contains(&index) {
             continue;
         }
-        let written = to_text(after)?;
+        let written = to_text_like(after, text)?;
         if written == *text {
             continue;
         }
@@ -305,7 +305,14 @@ pub fn mutate<M: Mutator>(settings: &str, objects: Vec<String>) -> Result<Change
             object: written,
         });
     }
-    let Objects { removed, added, .. } = shown;
+    let Objects {
+        shown: values,
+        removed,
+        added,
+        ..
+    } = shown;
+    leave(values);
+    leave(objects);
     Ok(Changes {
         replaced,
         removed: removed
@@ -410,15 +417,43 @@ fn to_text(object: &Value) -> Result<String, String> {
     serde_json::to_string(object).map_err(|e| format!("cannot serialize an object: {e}"))
 }
 
-/// Parses the objects of a render; errors name the position of the bad one.
+/// [`to_text`] for an object that came as `text`: the buffer starts at about
+/// that size rather than doubling up from 128 bytes, so with
+/// [`Bump`](crate::alloc::Bump) a call over many objects touches (and faults
+/// in) about the bytes it writes, not up to twice as many.
+fn to_text_like(object: &Value, text: &str) -> Result<String, String> {
+    let mut out = Vec::with_capacity(text.len() + text.len() / 8 + 16);
+    serde_json::to_writer(&mut out, object)
+        .map_err(|e| format!("cannot serialize an object: {e}"))?;
+    // SAFETY: serde_json writes only valid UTF-8 (its own `to_string` relies
+    // on the same); checking again would read every byte once more.
+    Ok(unsafe { String::from_utf8_unchecked(out) })
+}
+
+/// Parses the objects of a render (at their final size: [`crate::parse`]);
+/// errors name the position of the bad one.
 pub(crate) fn parse_objects(objects: &[String]) -> Result<Vec<Value>, String> {
+    let mut stack = crate::parse::Stack::default();
     objects
         .iter()
         .enumerate()
         .map(|(i, text)| {
-            serde_json::from_str(text).map_err(|e| format!("object {i} is not valid JSON: {e}"))
+            crate::parse::value(text, &mut stack)
+                .map_err(|e| format!("object {i} is not valid JSON: {e}"))
         })
         .collect()
+}
+
+/// Leaves `values` to the end of the instance instead of dropping them: the
+/// host runs every call in a fresh instance and throws it away afterwards,
+/// so walking every parsed object to free it (with [`Bump`](crate::alloc::Bump),
+/// to free nothing) is time spent for nothing. Natively (tests) they are
+/// dropped as usual.
+pub(crate) fn leave<T>(values: T) {
+    #[cfg(target_arch = "wasm32")]
+    std::mem::forget(values);
+    #[cfg(not(target_arch = "wasm32"))]
+    drop(values);
 }
 
 /// Connects a [`Mutator`] to the generated bindings; used by

@@ -102,7 +102,9 @@ pub fn validate<V: Validator>(
 ) -> Result<Vec<Violation>, String> {
     let parsed: V::Settings = settings::parse(settings)?;
     let values = crate::mutator::parse_objects(objects)?;
-    V::validate(&parsed, &values)
+    let violations = V::validate(&parsed, &values);
+    crate::mutator::leave(values);
+    violations
 }
 
 /// Connects a [`Validator`] to the generated bindings; used by
@@ -122,7 +124,9 @@ impl<V: Validator> plugin::Guest for Export<V> {
 
 impl<V: Validator> validator::Guest for Export<V> {
     fn validate(settings: String, objects: Vec<String>) -> Result<Vec<Violation>, String> {
-        validate::<V>(&settings, &objects)
+        let violations = validate::<V>(&settings, &objects);
+        crate::mutator::leave(objects);
+        violations
     }
 }
 
