@@ -49,10 +49,59 @@ impl Mutator for ReadinessProbe {
         let chosen: Vec<usize> = (0..objects.len())
             .filter(|&i| selected(&settings.selector, &objects[i]))
             .collect();
+        let mut tuned = Tuned::default();
         for i in chosen {
-            tune(settings, &mut objects[i]);
+            let containers = tune(settings, &mut objects[i]);
+            if containers > 0 {
+                tuned.add(&objects[i], containers);
+            }
+        }
+        if let Some(line) = tuned.summary() {
+            log::info(&line);
         }
         Ok(())
+    }
+}
+
+/// What one call changed, for its one log line.
+#[derive(Default)]
+struct Tuned {
+    workloads: usize,
+    containers: usize,
+    /// The first few workloads, as `apiVersion Kind namespace/name`.
+    named: Vec<String>,
+}
+
+impl Tuned {
+    /// Workloads a summary names; `rekon render --explain` lists every field.
+    const NAMED: usize = 3;
+
+    fn add(&mut self, workload: &Value, containers: usize) {
+        self.workloads += 1;
+        self.containers += containers;
+        if self.named.len() < Self::NAMED {
+            self.named.push(ObjectId::of(workload).to_string());
+        }
+    }
+
+    /// One line per call rather than one per container: a render of
+    /// hundreds of workloads would otherwise log hundreds of lines at every
+    /// reconcile, and each line is a call into the host.
+    fn summary(&self) -> Option<String> {
+        if self.workloads == 0 {
+            return None;
+        }
+        let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+        let more = match self.workloads - self.named.len() {
+            0 => String::new(),
+            rest => format!(" and {rest} more"),
+        };
+        Some(format!(
+            "tuned probes of {} in {}: {}{more}",
+            plural(self.containers, "container"),
+            plural(self.workloads, "workload"),
+            self.named.join(", "),
+        ))
     }
 }
 
@@ -76,18 +125,18 @@ fn selected(selector: &Selector, object: &Value) -> bool {
         && k8s::has_labels(object, &selector.labels)
 }
 
-/// Sets the configured probe fields on the chosen containers of one workload.
-fn tune(settings: &Settings, object: &mut Value) {
-    let id = ObjectId::of(object);
+/// Sets the configured probe fields on the chosen containers of one
+/// workload; how many containers changed.
+fn tune(settings: &Settings, object: &mut Value) -> usize {
     let probes = settings.probes();
+    let mut changed = 0;
     for container in k8s::containers_mut(object) {
-        let name = container.name().to_string();
         let chosen = settings.selector.containers.is_empty()
             || settings
                 .selector
                 .containers
                 .iter()
-                .any(|g| k8s::glob_match(g, &name));
+                .any(|g| k8s::glob_match(g, container.name()));
         // Ephemeral containers may not have probes at all.
         if !chosen || container.kind == ContainerKind::Ephemeral {
             continue;
@@ -95,39 +144,41 @@ fn tune(settings: &Settings, object: &mut Value) {
         let Some(fields) = container.value.as_object_mut() else {
             continue;
         };
+        let mut any = false;
         for &(kind, probe) in &probes {
-            let changes = match fields.get_mut(kind.field()).and_then(Value::as_object_mut) {
+            any |= match fields.get_mut(kind.field()).and_then(Value::as_object_mut) {
                 Some(existing) => set_fields(existing, probe),
                 // Init containers only take probes as sidecars; never invent one there.
                 None if settings.add_if_missing && container.kind == ContainerKind::App => {
                     fields.insert(kind.field().to_string(), new_probe(probe));
-                    vec!["added".to_string()]
+                    true
                 }
-                None => continue,
+                None => false,
             };
-            if !changes.is_empty() {
-                log::info(&format!(
-                    "{id}: container {name}: {}: {}",
-                    kind.field(),
-                    changes.join(", ")
-                ));
+        }
+        changed += usize::from(any);
+    }
+    changed
+}
+
+/// Sets the timing fields on an existing probe; whether any changed.
+fn set_fields(probe: &mut Map<String, Value>, settings: &ProbeSettings) -> bool {
+    let mut changed = false;
+    for (field, value) in settings.fields() {
+        let new = Value::from(value);
+        match probe.get_mut(field) {
+            Some(old) if *old == new => {}
+            Some(old) => {
+                *old = new;
+                changed = true;
+            }
+            None => {
+                probe.insert(field.to_string(), new);
+                changed = true;
             }
         }
     }
-}
-
-/// Sets the timing fields on an existing probe; returns what changed.
-fn set_fields(probe: &mut Map<String, Value>, settings: &ProbeSettings) -> Vec<String> {
-    let mut changes = Vec::new();
-    for (field, value) in settings.fields() {
-        let new = Value::from(value);
-        let old = probe.insert(field.to_string(), new.clone());
-        if old.as_ref() != Some(&new) {
-            let old = old.map_or("unset".to_string(), |v| v.to_string());
-            changes.push(format!("{field} {old} -> {value}"));
-        }
-    }
-    changes
+    changed
 }
 
 /// A probe made from the settings: handler first, then the timings.
@@ -161,6 +212,30 @@ static ALLOCATOR: rekon_plugin_sdk::alloc::Bump = rekon_plugin_sdk::alloc::Bump:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_line_sums_up_a_call() {
+        assert_eq!(Tuned::default().summary(), None);
+        let workload = |name: &str| {
+            serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"namespace": "website", "name": name}})
+        };
+        let mut one = Tuned::default();
+        one.add(&workload("frontend"), 1);
+        assert_eq!(
+            one.summary().unwrap(),
+            "tuned probes of 1 container in 1 workload: apps/v1 Deployment website/frontend"
+        );
+        let mut many = Tuned::default();
+        for i in 0..5 {
+            many.add(&workload(&format!("app-{i}")), 2);
+        }
+        assert_eq!(
+            many.summary().unwrap(),
+            "tuned probes of 10 containers in 5 workloads: apps/v1 Deployment website/app-0, \
+             apps/v1 Deployment website/app-1, apps/v1 Deployment website/app-2 and 2 more"
+        );
+    }
 
     #[test]
     fn settings_example_is_accepted() {
