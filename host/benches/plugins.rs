@@ -4,10 +4,12 @@
 //! docs/PERFORMANCE.md records a run. Targets (issue #2): per-object cost of a
 //! batched mutator within 3x native (issue #12: within 1.5x), a fresh
 //! instance under 20 µs, ranking 10,000 tags under 10 ms. The readiness-probe
-//! group also prints plugin/native ratios from alternating calls.
+//! group also prints plugin/native ratios from alternating calls, in wall
+//! and CPU time (`alternate/`).
+
+mod alternate;
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rekon::plugin::{Limits, Plugin, PluginSource, Runtime, RuntimeOptions, Tag};
@@ -119,16 +121,22 @@ fn mutator(c: &mut Criterion) {
                 |b, o| b.iter(|| native_probe(o, namespace)),
             );
             if n > 1 {
-                // Criterion runs one benchmark after the other; on a shared
-                // machine the ratio is fairer from calls alternated one by one.
-                let (wasm, native) = alternating(
-                    || plugin.mutate(&settings, &objects).unwrap(),
-                    || native_probe(&objects, namespace),
+                let sides = alternate::alternate(
+                    ROUNDS,
+                    &[
+                        &|| drop(std::hint::black_box(plugin.mutate(&settings, &objects))),
+                        &|| drop(std::hint::black_box(native_probe(&objects, namespace))),
+                    ],
                 );
+                let (wasm, native) = (sides[0], sides[1]);
                 println!(
-                    "readiness-probe{suffix}/{n}: plugin {wasm:.2?}, native {native:.2?}, plugin/native = {:.2}x \
-                     (medians of {ROUNDS} alternating calls each)",
-                    wasm.as_secs_f64() / native.as_secs_f64()
+                    "readiness-probe{suffix}/{n}: plugin {:.2?} ({:.2?} CPU), native {:.2?} ({:.2?} CPU), \
+                     plugin/native = {} (medians of {ROUNDS} alternating calls each)",
+                    wasm.wall,
+                    wasm.cpu,
+                    native.wall,
+                    native.cpu,
+                    wasm.ratio(&native)
                 );
             }
         }
@@ -138,26 +146,6 @@ fn mutator(c: &mut Criterion) {
 
 /// Calls of each side behind a printed ratio.
 const ROUNDS: usize = 101;
-
-/// Median wall times of `a` and `b`, called alternately [`ROUNDS`] times each.
-fn alternating<A, B>(a: impl Fn() -> A, b: impl Fn() -> B) -> (Duration, Duration) {
-    let time = |f: &dyn Fn()| {
-        let started = Instant::now();
-        f();
-        started.elapsed()
-    };
-    let (mut x, mut y): (Vec<Duration>, Vec<Duration>) = (0..ROUNDS)
-        .map(|_| {
-            (
-                time(&|| drop(std::hint::black_box(a()))),
-                time(&|| drop(std::hint::black_box(b()))),
-            )
-        })
-        .unzip();
-    x.sort();
-    y.sort();
-    (x[ROUNDS / 2], y[ROUNDS / 2])
-}
 
 fn instance(c: &mut Criterion) {
     let runtime = Runtime::new(RuntimeOptions::default()).unwrap();

@@ -20,8 +20,10 @@
 //! (release build). docs/PERFORMANCE.md ("Whole render") records a run; the
 //! bench prints the ratio of the two medians at the end.
 
+mod alternate;
+
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use rekon::config::Config;
@@ -230,44 +232,40 @@ fn render(c: &mut Criterion) {
     }
     group.finish();
 
-    // The ratio from renders alternated one by one, so both sides see the
-    // same machine load (the machine may be shared).
-    let time = |k| {
-        let started = Instant::now();
-        renderer.render(&config.source_root, k).unwrap();
-        started.elapsed()
-    };
-    let (mut plugged, mut bare, mut older) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..ROUNDS {
-        plugged.push(time(with));
-        bare.push(time(without));
-        if let Some(old) = old {
-            older.push(time(old));
-        }
+    // The ratios from renders alternated one by one (the machine may be
+    // shared): `alternate` says why, and why CPU time too.
+    let (renderer, root) = (&renderer, &config.source_root);
+    let render = |k| move || drop(renderer.render(root, k).unwrap());
+    let (with, without) = (render(with), render(without));
+    let older = old.map(render);
+    let mut sides: Vec<&dyn Fn()> = vec![&with, &without];
+    if let Some(older) = &older {
+        sides.push(older);
     }
-    let (plugged, bare) = (median(&mut plugged), median(&mut bare));
+    let medians = alternate::alternate(ROUNDS, &sides);
+    let (plugged, bare) = (medians[0], medians[1]);
     println!(
-        "render-1200: plugins {plugged:.2?}, none {bare:.2?}, plugins/none = {:.2}x \
+        "render-1200: plugins {:.2?} ({:.2?} CPU), none {:.2?} ({:.2?} CPU), plugins/none = {} \
          (medians of {ROUNDS} alternating renders each)",
-        plugged.as_secs_f64() / bare.as_secs_f64()
+        plugged.wall,
+        plugged.cpu,
+        bare.wall,
+        bare.cpu,
+        plugged.ratio(&bare)
     );
-    if !older.is_empty() {
-        let older = median(&mut older);
+    if let Some(older) = medians.get(2) {
         println!(
-            "render-1200: plugins-0.1 {older:.2?}, plugins-0.1/none = {:.2}x, plugins-0.1/plugins = {:.2}x",
-            older.as_secs_f64() / bare.as_secs_f64(),
-            older.as_secs_f64() / plugged.as_secs_f64()
+            "render-1200: plugins-0.1 {:.2?} ({:.2?} CPU), plugins-0.1/none = {}, plugins-0.1/plugins = {}",
+            older.wall,
+            older.cpu,
+            older.ratio(&bare),
+            older.ratio(&plugged)
         );
     }
 }
 
 /// Rounds (one render with plugins, one without) behind the printed ratio.
-const ROUNDS: usize = 31;
-
-fn median(times: &mut [Duration]) -> Duration {
-    times.sort();
-    times[times.len() / 2]
-}
+const ROUNDS: usize = 61;
 
 criterion_group!(benches, render);
 criterion_main!(benches);
