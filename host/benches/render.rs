@@ -18,7 +18,7 @@
 //!
 //! Run with `tests/build-plugins.sh && cargo bench -p rekon --bench render`
 //! (release build). docs/PERFORMANCE.md ("Whole render") records a run; the
-//! bench prints the ratio of the two medians at the end.
+//! bench prints the ratios of the medians at the end, in wall and CPU time.
 
 mod alternate;
 

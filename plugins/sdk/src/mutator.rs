@@ -52,7 +52,7 @@
 //! ```
 
 use crate::raw::mutator::exports::rekon::plugin::{mutator, plugin};
-use crate::{settings, Description};
+use crate::{parse, settings, Description};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -273,10 +273,11 @@ pub fn check_settings<M: Mutator>(settings: &str) -> Result<(), String> {
 }
 
 /// What the host's `mutate` call does for `M`: parse settings and objects, call
-/// [`Mutator::mutate`], return what changed.
+/// [`Mutator::mutate`], return what changed. In WebAssembly the parsed
+/// objects are not freed afterwards (a call's instance is thrown away).
 pub fn mutate<M: Mutator>(settings: &str, objects: Vec<String>) -> Result<Changes, String> {
     let parsed: M::Settings = settings::parse(settings)?;
-    let mut shown = Objects::new(parse_objects(&objects)?);
+    let mut shown = Objects::new(parse::objects(&objects)?);
     M::mutate(&parsed, &mut shown)?;
     // Objects the plugin never had mutably are unchanged. The others are
     // written out again and compared with the text they came as, rather than
@@ -311,8 +312,8 @@ pub fn mutate<M: Mutator>(settings: &str, objects: Vec<String>) -> Result<Change
         added,
         ..
     } = shown;
-    leave(values);
-    leave(objects);
+    parse::leave(values);
+    parse::leave(objects);
     Ok(Changes {
         replaced,
         removed: removed
@@ -428,32 +429,6 @@ fn to_text_like(object: &Value, text: &str) -> Result<String, String> {
     // SAFETY: serde_json writes only valid UTF-8 (its own `to_string` relies
     // on the same); checking again would read every byte once more.
     Ok(unsafe { String::from_utf8_unchecked(out) })
-}
-
-/// Parses the objects of a render (at their final size: [`crate::parse`]);
-/// errors name the position of the bad one.
-pub(crate) fn parse_objects(objects: &[String]) -> Result<Vec<Value>, String> {
-    let mut stack = crate::parse::Stack::default();
-    objects
-        .iter()
-        .enumerate()
-        .map(|(i, text)| {
-            crate::parse::value(text, &mut stack)
-                .map_err(|e| format!("object {i} is not valid JSON: {e}"))
-        })
-        .collect()
-}
-
-/// Leaves `values` to the end of the instance instead of dropping them: the
-/// host runs every call in a fresh instance and throws it away afterwards,
-/// so walking every parsed object to free it (with [`Bump`](crate::alloc::Bump),
-/// to free nothing) is time spent for nothing. Natively (tests) they are
-/// dropped as usual.
-pub(crate) fn leave<T>(values: T) {
-    #[cfg(target_arch = "wasm32")]
-    std::mem::forget(values);
-    #[cfg(not(target_arch = "wasm32"))]
-    drop(values);
 }
 
 /// Connects a [`Mutator`] to the generated bindings; used by

@@ -18,6 +18,9 @@
 //! (a key given twice keeps its first place and its last value, as
 //! `Map::insert` does), numbers and the nesting limit the same: the JSON is
 //! read by serde_json's own deserializer; only the building is done here.
+//!
+//! For the same reason the SDK [`leave`]s the parsed objects at the end of a
+//! call rather than dropping them.
 
 use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
@@ -29,6 +32,30 @@ use std::fmt;
 pub(crate) struct Stack {
     entries: Vec<(String, Value)>,
     items: Vec<Value>,
+}
+
+/// Parses the objects of a call; errors name the position of the bad one.
+pub(crate) fn objects(texts: &[String]) -> Result<Vec<Value>, String> {
+    let mut stack = Stack::default();
+    texts
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            value(text, &mut stack).map_err(|e| format!("object {i} is not valid JSON: {e}"))
+        })
+        .collect()
+}
+
+/// Leaves `values` to the end of the instance instead of dropping them: the
+/// host runs every call in a fresh instance and throws it away afterwards,
+/// so walking every parsed object to free it (with [`Bump`](crate::alloc::Bump),
+/// to free nothing) is time spent for nothing. Natively (tests) they are
+/// dropped as usual.
+pub(crate) fn leave<T>(values: T) {
+    #[cfg(target_arch = "wasm32")]
+    std::mem::forget(values);
+    #[cfg(not(target_arch = "wasm32"))]
+    drop(values);
 }
 
 /// Parses one JSON text; the error is serde_json's.

@@ -95,15 +95,16 @@ pub fn check_settings<V: Validator>(settings: &str) -> Result<(), String> {
 }
 
 /// What the host's `validate` call does for `V`: parse settings and objects,
-/// then [`Validator::validate`].
+/// then [`Validator::validate`]. In WebAssembly the parsed objects are not
+/// freed afterwards (a call's instance is thrown away).
 pub fn validate<V: Validator>(
     settings: &str,
     objects: &[String],
 ) -> Result<Vec<Violation>, String> {
     let parsed: V::Settings = settings::parse(settings)?;
-    let values = crate::mutator::parse_objects(objects)?;
+    let values = crate::parse::objects(objects)?;
     let violations = V::validate(&parsed, &values);
-    crate::mutator::leave(values);
+    crate::parse::leave(values);
     violations
 }
 
@@ -125,7 +126,7 @@ impl<V: Validator> plugin::Guest for Export<V> {
 impl<V: Validator> validator::Guest for Export<V> {
     fn validate(settings: String, objects: Vec<String>) -> Result<Vec<Violation>, String> {
         let violations = validate::<V>(&settings, &objects);
-        crate::mutator::leave(objects);
+        crate::parse::leave(objects);
         violations
     }
 }
