@@ -58,33 +58,37 @@ fn probe_settings(namespace: &str) -> Value {
 }
 
 /// The readiness-probe mutation in native Rust, over the same JSON text the
-/// plugin receives: parse, change the probe of every container of a
-/// Deployment in `namespace`, serialize what changed.
+/// plugin receives, the way the SDK does it: parse, change the probe of every
+/// container of a Deployment in `namespace`, write out only the Deployments it
+/// chose and keep the text it came as when the written text is the same (the
+/// host sends serde_json's compact form). Until 2026-12-03 this baseline
+/// cloned every object to compare values, as the SDK then did; the SDK has
+/// not cloned since, so that baseline did more work than the plugin.
 fn native_probe(objects: &[String], namespace: &str) -> Vec<String> {
     objects
         .iter()
         .map(|text| {
             let mut object: Value = serde_json::from_str(text).unwrap();
-            let before = object.clone();
-            if object["kind"] == "Deployment" && object["metadata"]["namespace"] == namespace {
-                if let Some(containers) = object
-                    .pointer_mut("/spec/template/spec/containers")
-                    .and_then(Value::as_array_mut)
-                {
-                    for c in containers {
-                        if let Some(probe) =
-                            c.get_mut("readinessProbe").and_then(Value::as_object_mut)
-                        {
-                            probe.insert("initialDelaySeconds".into(), json!(10));
-                            probe.insert("periodSeconds".into(), json!(5));
-                        }
+            if object["kind"] != "Deployment" || object["metadata"]["namespace"] != namespace {
+                return text.clone();
+            }
+            if let Some(containers) = object
+                .pointer_mut("/spec/template/spec/containers")
+                .and_then(Value::as_array_mut)
+            {
+                for c in containers {
+                    if let Some(probe) = c.get_mut("readinessProbe").and_then(Value::as_object_mut)
+                    {
+                        probe.insert("initialDelaySeconds".into(), json!(10));
+                        probe.insert("periodSeconds".into(), json!(5));
                     }
                 }
             }
-            if object == before {
+            let written = object.to_string();
+            if written == *text {
                 text.clone()
             } else {
-                object.to_string()
+                written
             }
         })
         .collect()
