@@ -285,3 +285,63 @@ fn files_env_args_and_sockets_are_denied() {
     assert!(!err.contains("ALLOWED"), "{err}");
     assert_still_works(&plugin);
 }
+
+/// Pool slots keep the pages a finished call wrote resident for the next
+/// call (`plugin::engine`): whatever an earlier call left there must be gone.
+/// The `residue` mode counts the non-zero bytes of 4 MiB it takes straight
+/// from `memory.grow` and then fills them; each call of the same input grows
+/// at the same place, so the next call reads the pages the last one filled.
+#[test]
+fn memory_kept_resident_between_calls_is_zeroed() {
+    // A runtime of its own: the shared one's pool serves other tests at the
+    // same time, and its resident bytes would be theirs too.
+    let runtime = rekon::plugin::Runtime::new(rekon::plugin::RuntimeOptions {
+        cache_dir: Some(support::repo().join("target/rekon-test-cache")),
+        ..Default::default()
+    })
+    .unwrap();
+    let plugin = runtime
+        .load(&PluginSource {
+            name: "hostile-plugin".into(),
+            path: support::wasm("hostile_plugin"),
+            sha256: None,
+            limits: Limits::default(),
+        })
+        .unwrap();
+    let residue = || {
+        let changes = plugin
+            .mutate(&json!({"mode": "residue"}), &[deployment()])
+            .unwrap();
+        let object: serde_json::Value = serde_json::from_str(&changes.replaced[0].object).unwrap();
+        let annotation = |key: &str| {
+            object["metadata"]["annotations"][key]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        (
+            annotation("hostile.rekon.dev/residue"),
+            annotation("hostile.rekon.dev/residue-at"),
+        )
+    };
+    let (first, at) = residue();
+    assert_eq!(first, "0", "the first call's memory");
+    if runtime.keeps_memory_resident() {
+        let kept = runtime.resident_memory_bytes();
+        assert!(
+            kept >= 4 << 20,
+            "the 4 MiB the call filled should be kept resident, {kept} bytes are"
+        );
+    } else {
+        eprintln!(
+            "this kernel has no PAGEMAP_SCAN (Linux 6.7+): no memory is kept resident, \
+             so this only checks that each call starts from zeroed memory"
+        );
+    }
+    for call in 2..=4 {
+        let (count, page) = residue();
+        // Same pages as the first call, or the check would prove nothing.
+        assert_eq!(page, at, "call {call} grew memory elsewhere");
+        assert_eq!(count, "0", "call {call} saw bytes an earlier call wrote");
+    }
+}

@@ -1,6 +1,7 @@
 //! Plugins in Rust, JavaScript and Python side by side: component size, first
 //! load (Cranelift compile), load from the on-disk cache, the first call after
-//! a load, and later calls. One run, one table (markdown, for
+//! a load, and later calls (also in an engine that keeps no memory resident
+//! between calls, alternated with the default). One run, one table (markdown, for
 //! docs/PERFORMANCE.md).
 //!
 //! Run with `tests/bench-languages.sh`, which builds the plugins first. Not
@@ -10,7 +11,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use rekon::plugin::{CacheOutcome, Limits, Plugin, PluginSource, Runtime, RuntimeOptions, Tag};
+use rekon::plugin::{
+    CacheOutcome, Limits, Plugin, PluginSource, PoolSize, Runtime, RuntimeOptions, Tag,
+};
 use serde_json::json;
 
 /// Repetitions of each cached load and of each call.
@@ -161,8 +164,8 @@ fn main() {
             call: rank_calver,
         },
     ];
-    println!("| plugin | size | first load (compile) | cached load | first call after load | later calls | fresh instance |");
-    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!("| plugin | size | first load (compile) | cached load | first call after load | later calls | later calls, no memory kept resident | fresh instance |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     for case in &cases {
         let file = repo().join(case.file);
         assert!(
@@ -193,13 +196,25 @@ fn main() {
             plugin = Some((rt, p));
         }
         let (_rt, plugin) = plugin.unwrap();
-        let calls = (0..CALLS)
-            .map(|_| {
-                let start = Instant::now();
-                (case.call)(&plugin);
-                start.elapsed()
-            })
-            .collect();
+        // The same plugin in an engine that keeps no memory resident between
+        // calls (as before 2026-12-03), its calls alternated with the
+        // default's so both columns come from the same minutes.
+        let unkept_rt = Runtime::new(RuntimeOptions {
+            cache_dir: Some(cache.path().to_path_buf()),
+            pool: PoolSize {
+                keep_resident_bytes: 0,
+                ..PoolSize::default()
+            },
+        })
+        .unwrap();
+        let (unkept, _) = load(&unkept_rt, &file);
+        let timed = |plugin: &Plugin| {
+            let start = Instant::now();
+            (case.call)(plugin);
+            start.elapsed()
+        };
+        let (calls, unkept_calls): (Vec<_>, Vec<_>) =
+            (0..CALLS).map(|_| (timed(&plugin), timed(&unkept))).unzip();
         let instances = (0..CALLS)
             .map(|_| {
                 let start = Instant::now();
@@ -208,13 +223,14 @@ fn main() {
             })
             .collect();
         println!(
-            "| {} | {:.1} MB ({size} bytes) | {} | {} | {} | {} | {} |",
+            "| {} | {:.1} MB ({size} bytes) | {} | {} | {} | {} | {} | {} |",
             case.label,
             size as f64 / 1e6,
             show(compile),
             show(median(cached)),
             show(median(first_calls)),
             show(median(calls)),
+            show(median(unkept_calls)),
             show(median(instances)),
         );
     }

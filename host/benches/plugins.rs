@@ -12,7 +12,7 @@ mod alternate;
 use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use rekon::plugin::{Limits, Plugin, PluginSource, Runtime, RuntimeOptions, Tag};
+use rekon::plugin::{Limits, Plugin, PluginSource, PoolSize, Runtime, RuntimeOptions, Tag};
 use serde_json::{json, Value};
 
 fn wasm(name: &str) -> PathBuf {
@@ -94,9 +94,32 @@ fn native_probe(objects: &[String], namespace: &str) -> Vec<String> {
         .collect()
 }
 
+/// A runtime whose pool keeps no memory resident between calls (every call
+/// faults its pages in), as before 2026-12-03: the same plugin in it,
+/// alternated with the default, shows what keeping memory resident buys in
+/// the same run.
+fn unkept_runtime(default: &Runtime) -> Runtime {
+    if !default.keeps_memory_resident() {
+        println!(
+            "note: this kernel has no PAGEMAP_SCAN (Linux 6.7+), so no memory is kept \
+             resident between calls and the two plugin sides below are the same"
+        );
+    }
+    Runtime::new(RuntimeOptions {
+        pool: PoolSize {
+            keep_resident_bytes: 0,
+            ..PoolSize::default()
+        },
+        ..RuntimeOptions::default()
+    })
+    .unwrap()
+}
+
 fn mutator(c: &mut Criterion) {
     let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
     let plugin = load(&runtime, "readiness_probe");
+    let unkept_runtime = unkept_runtime(&runtime);
+    let unkept = load(&unkept_runtime, "readiness_probe");
     let mut group = c.benchmark_group("readiness-probe");
     for n in [1usize, 1000] {
         let objects: Vec<String> = (0..n).map(|i| deployment(i).to_string()).collect();
@@ -130,18 +153,10 @@ fn mutator(c: &mut Criterion) {
                     &[
                         &|| drop(std::hint::black_box(plugin.mutate(&settings, &objects))),
                         &|| drop(std::hint::black_box(native_probe(&objects, namespace))),
+                        &|| drop(std::hint::black_box(unkept.mutate(&settings, &objects))),
                     ],
                 );
-                let (wasm, native) = (sides[0], sides[1]);
-                println!(
-                    "readiness-probe{suffix}/{n}: plugin {:.2?} ({:.2?} CPU), native {:.2?} ({:.2?} CPU), \
-                     plugin/native = {} (medians of {ROUNDS} alternating calls each)",
-                    wasm.wall,
-                    wasm.cpu,
-                    native.wall,
-                    native.cpu,
-                    wasm.ratio(&native)
-                );
+                print_sides(&format!("readiness-probe{suffix}/{n}"), &sides);
             }
         }
     }
@@ -150,6 +165,27 @@ fn mutator(c: &mut Criterion) {
 
 /// Calls of each side behind a printed ratio.
 const ROUNDS: usize = 101;
+
+/// Prints the medians of alternated sides `[plugin, native, plugin in an
+/// engine keeping no memory resident]` and both plugins' ratios to native.
+fn print_sides(label: &str, sides: &[alternate::Medians]) {
+    let [wasm, native, faulting] = sides else {
+        panic!("three sides expected")
+    };
+    println!(
+        "{label}: plugin {:.2?} ({:.2?} CPU), native {:.2?} ({:.2?} CPU), \
+         plugin/native = {}; keeping no memory resident: plugin {:.2?} ({:.2?} CPU), \
+         plugin/native = {} (medians of {ROUNDS} alternating calls each)",
+        wasm.wall,
+        wasm.cpu,
+        native.wall,
+        native.cpu,
+        wasm.ratio(native),
+        faulting.wall,
+        faulting.cpu,
+        faulting.ratio(native)
+    );
+}
 
 fn instance(c: &mut Criterion) {
     let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
@@ -191,6 +227,30 @@ fn policy(c: &mut Criterion) {
         plugin.rank(&settings_json, "r", &wit_tags).unwrap(),
         flux_policy::rank(&settings, &refs).unwrap()
     );
+
+    let unkept_runtime = unkept_runtime(&runtime);
+    let unkept = load(&unkept_runtime, "flux_policy");
+    let sides = alternate::alternate(
+        ROUNDS,
+        &[
+            &|| {
+                drop(std::hint::black_box(plugin.rank(
+                    &settings_json,
+                    "r",
+                    &wit_tags,
+                )))
+            },
+            &|| drop(std::hint::black_box(flux_policy::rank(&settings, &refs))),
+            &|| {
+                drop(std::hint::black_box(unkept.rank(
+                    &settings_json,
+                    "r",
+                    &wit_tags,
+                )))
+            },
+        ],
+    );
+    print_sides("flux-policy-10k-tags", &sides);
 
     let mut group = c.benchmark_group("flux-policy-10k-tags");
     group.throughput(Throughput::Elements(names.len() as u64));

@@ -5,6 +5,20 @@
 //! address space can fail on kernels with a small address space (39-bit
 //! aarch64 has failed with wasmtime's defaults), so [`Runtime::new`] falls
 //! back to on-demand allocation and says so.
+//!
+//! Every call runs in a fresh instance, so every page of memory it touches
+//! used to be faulted in and given back afterwards: a fifth to a third of a
+//! call over 1,000 objects went to the kernel (docs/PERFORMANCE.md). Where the
+//! kernel can report which pages a call wrote (the `PAGEMAP_SCAN` ioctl,
+//! Linux 6.7 and later), a pool slot keeps up to
+//! [`PoolSize::keep_resident_bytes`] of them and wasmtime zeroes exactly those
+//! with `memset` when the instance ends; the next call starts from zeroed
+//! memory as before, without the faults. Without the ioctl wasmtime would
+//! have to zero the whole kept range after every call, however little a call
+//! touched (twice the time of a one-object call, measured), so then nothing
+//! is kept. Freed slots are reused before fresh ones
+//! (`max_unused_warm_slots(1)`): the memory kept resident is that of the
+//! calls running at the same time, not one slot's worth per plugin.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,7 +26,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
+use wasmtime::{
+    Config, Enabled, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig,
+};
 
 use super::PluginError;
 
@@ -26,16 +42,24 @@ pub struct PoolSize {
     pub concurrent_calls: u32,
     /// Largest memory cap any plugin may be given.
     pub max_memory_bytes: usize,
+    /// Bytes of a finished call's memory a pool slot keeps resident, zeroed,
+    /// for the next call (see the module doc); 0 keeps nothing. Only in
+    /// effect where the kernel has `PAGEMAP_SCAN`
+    /// ([`Runtime::keeps_memory_resident`]).
+    pub keep_resident_bytes: usize,
 }
 
 impl Default for PoolSize {
     /// 16 concurrent calls of up to 256 MiB each: a reconciler on a Pi runs a
     /// handful of plugin calls at once, and the memory is only reserved
-    /// address space until a plugin touches it.
+    /// address space until a plugin touches it. 8 MiB kept resident per slot
+    /// covers a call over about 1,000 Deployments (5-6 MiB); a larger call
+    /// faults in the rest as before.
     fn default() -> Self {
         PoolSize {
             concurrent_calls: 16,
             max_memory_bytes: 256 << 20,
+            keep_resident_bytes: 8 << 20,
         }
     }
 }
@@ -73,6 +97,7 @@ pub struct Runtime {
     pub(crate) engine: Engine,
     pub(crate) cache: Option<super::cache::Cache>,
     allocation: Allocation,
+    keeps_resident: bool,
     _ticker: Ticker,
 }
 
@@ -80,7 +105,9 @@ impl Runtime {
     /// Build the engine: pooling allocator when the address space allows,
     /// on-demand allocation otherwise.
     pub fn new(options: RuntimeOptions) -> Result<Self, PluginError> {
-        let (engine, allocation) = match Engine::new(&pooled_config(options.pool)) {
+        let keeps_resident = options.pool.keep_resident_bytes > 0
+            && PoolingAllocationConfig::is_pagemap_scan_available();
+        let (engine, allocation) = match Engine::new(&pooled_config(options.pool, keeps_resident)) {
             Ok(engine) => (engine, Allocation::Pooling),
             Err(err) => {
                 tracing::warn!(
@@ -97,8 +124,23 @@ impl Runtime {
             engine,
             cache,
             allocation,
+            keeps_resident: keeps_resident && allocation == Allocation::Pooling,
             _ticker: ticker,
         })
+    }
+
+    /// Whether finished calls leave memory resident for the next one: the
+    /// pool is in use, [`PoolSize::keep_resident_bytes`] is not 0 and the
+    /// kernel has `PAGEMAP_SCAN`.
+    pub fn keeps_memory_resident(&self) -> bool {
+        self.keeps_resident
+    }
+
+    /// Bytes of memory that idle pool slots keep resident (zeroed) now.
+    pub fn resident_memory_bytes(&self) -> usize {
+        self.engine
+            .pooling_allocator_metrics()
+            .map_or(0, |m| m.unused_memory_bytes_resident())
     }
 
     /// Which allocator the engine ended up with.
@@ -112,7 +154,7 @@ impl Runtime {
     }
 }
 
-fn pooled_config(pool: PoolSize) -> Config {
+fn pooled_config(pool: PoolSize, keep_resident: bool) -> Config {
     let mut pooling = PoolingAllocationConfig::new();
     let calls = pool.concurrent_calls.max(1);
     // A Rust wasip2 component instantiates a few core modules (the program
@@ -123,6 +165,12 @@ fn pooled_config(pool: PoolSize) -> Config {
         .total_memories(calls * 2)
         .total_tables(calls * 16)
         .max_memory_size(pool.max_memory_bytes);
+    if keep_resident {
+        pooling
+            .linear_memory_keep_resident(pool.keep_resident_bytes)
+            .pagemap_scan(Enabled::Yes)
+            .max_unused_warm_slots(1);
+    }
     let mut config = base_config();
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
     config
@@ -201,7 +249,7 @@ mod tests {
         // address space, so reserving the pool must fail.
         let huge = PoolSize {
             concurrent_calls: 2_000_000,
-            max_memory_bytes: 256 << 20,
+            ..PoolSize::default()
         };
         let runtime = Runtime::new(RuntimeOptions {
             cache_dir: None,
@@ -211,5 +259,26 @@ mod tests {
         assert_eq!(runtime.allocation(), Allocation::OnDemand);
         let normal = Runtime::new(RuntimeOptions::default()).unwrap();
         assert_eq!(normal.allocation(), Allocation::Pooling);
+        // The on-demand fallback has no pool slots to keep memory in.
+        assert!(!runtime.keeps_memory_resident());
+    }
+
+    #[test]
+    fn memory_is_kept_resident_only_where_the_kernel_reports_written_pages() {
+        let default = Runtime::new(RuntimeOptions::default()).unwrap();
+        assert_eq!(
+            default.keeps_memory_resident(),
+            PoolingAllocationConfig::is_pagemap_scan_available()
+        );
+        assert_eq!(default.resident_memory_bytes(), 0, "no call has run yet");
+        let off = Runtime::new(RuntimeOptions {
+            pool: PoolSize {
+                keep_resident_bytes: 0,
+                ..PoolSize::default()
+            },
+            ..RuntimeOptions::default()
+        })
+        .unwrap();
+        assert!(!off.keeps_memory_resident());
     }
 }
