@@ -9,16 +9,17 @@
 //! Every call runs in a fresh instance, so every page of memory it touches
 //! used to be faulted in and given back afterwards: a fifth to a third of a
 //! call over 1,000 objects went to the kernel (docs/PERFORMANCE.md). Where the
-//! kernel can report which pages a call wrote (the `PAGEMAP_SCAN` ioctl,
+//! kernel can list the pages present in a range (the `PAGEMAP_SCAN` ioctl,
 //! Linux 6.7 and later), a pool slot keeps up to
-//! [`PoolSize::keep_resident_bytes`] of them and wasmtime zeroes exactly those
-//! with `memset` when the instance ends; the next call starts from zeroed
-//! memory as before, without the faults. Without the ioctl wasmtime would
-//! have to zero the whole kept range after every call, however little a call
-//! touched (twice the time of a one-object call, measured), so then nothing
-//! is kept. Freed slots are reused before fresh ones
-//! (`max_unused_warm_slots(1)`): the memory kept resident is that of the
-//! calls running at the same time, not one slot's worth per plugin.
+//! [`PoolSize::keep_resident_bytes`] of them when the instance ends and
+//! wasmtime zeroes exactly those with `memset`; the next call starts from
+//! zeroed memory as before, without the faults. Without the ioctl wasmtime
+//! would have to zero the whole kept range after every call, however little
+//! a call touched (twice the time of a one-object call, measured), so then
+//! nothing is kept. Freed slots are reused before fresh ones
+//! (`max_unused_warm_slots(1)`), so what stays resident is at most
+//! `keep_resident_bytes` per call that ran at the same time as others (the
+//! most calls at once so far), not one slot's worth per plugin.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
