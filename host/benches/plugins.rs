@@ -161,6 +161,34 @@ fn mutator(c: &mut Criterion) {
         }
     }
     group.finish();
+    small_after_large(&plugin, &unkept);
+}
+
+/// What keeping memory resident costs a one-object call made right after a
+/// call over 1,000 objects in the same pool slot (it zeroes the kept pages
+/// again; docs/PERFORMANCE.md): the one-object call alone is timed, each
+/// round after a large call, in both engines in turn.
+fn small_after_large(plugin: &Plugin, unkept: &Plugin) {
+    let large: Vec<String> = (0..1000).map(|i| deployment(i).to_string()).collect();
+    let small = vec![deployment(0).to_string()];
+    let settings = probe_settings("website");
+    let mut times = [Vec::new(), Vec::new()];
+    for _ in 0..ROUNDS {
+        for (side, plugin) in [plugin, unkept].into_iter().enumerate() {
+            plugin.mutate(&settings, &large).unwrap();
+            let started = std::time::Instant::now();
+            std::hint::black_box(plugin.mutate(&settings, &small).unwrap());
+            times[side].push(started.elapsed());
+        }
+    }
+    let [kept, faulting] = times.map(|mut t| {
+        t.sort();
+        t[t.len() / 2]
+    });
+    println!(
+        "readiness-probe/1 right after a call over 1,000: {kept:.2?} with memory kept resident, \
+         {faulting:.2?} without (medians of {ROUNDS} rounds)"
+    );
 }
 
 /// Calls of each side behind a printed ratio.
