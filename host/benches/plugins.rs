@@ -4,8 +4,10 @@
 //! docs/PERFORMANCE.md records a run. Targets (issue #2): per-object cost of a
 //! batched mutator within 3x native (issue #12: within 1.5x), a fresh
 //! instance under 20 µs, ranking 10,000 tags under 10 ms. The readiness-probe
-//! group also prints plugin/native ratios from alternating calls, in wall
-//! and CPU time (`alternate/`).
+//! and flux-policy groups also print plugin/native ratios from alternating
+//! calls, in wall and CPU time (`alternate/`), for the default engine and for
+//! one that keeps no memory resident between calls (`unkept_runtime`), and
+//! the time of a one-object call right after a large one in each.
 
 mod alternate;
 
