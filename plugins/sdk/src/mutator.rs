@@ -277,14 +277,15 @@ pub fn check_settings<M: Mutator>(settings: &str) -> Result<(), String> {
 /// objects are not freed afterwards (a call's instance is thrown away).
 pub fn mutate<M: Mutator>(settings: &str, objects: Vec<String>) -> Result<Changes, String> {
     let parsed: M::Settings = settings::parse(settings)?;
-    let mut shown = Objects::new(parse::objects(&objects)?);
+    let parse::Parsed { values, compact } = parse::objects(&objects)?;
+    let mut shown = Objects::new(values);
     M::mutate(&parsed, &mut shown)?;
     // Objects the plugin never had mutably are unchanged. The others are
     // written out again and compared with the text they came as, rather than
     // with a deep clone taken before: the clone costs as much as the parse and
     // doubles the memory (docs/PERFORMANCE.md). The host sends serde_json's
     // compact form, so an unchanged object writes back byte for byte; text in
-    // another form is parsed again and compared by value.
+    // another form (the parse tells) is parsed again and compared by value.
     let mut replaced = Vec::new();
     for (index, (after, text)) in shown.shown.iter().zip(&objects).enumerate() {
         if !shown.is_touched(index) || shown.removed.contains(&index) {
@@ -294,7 +295,7 @@ pub fn mutate<M: Mutator>(settings: &str, objects: Vec<String>) -> Result<Change
         if written == *text {
             continue;
         }
-        if !is_compact(text) {
+        if !compact[index] {
             let before: Value = serde_json::from_str(text)
                 .map_err(|e| format!("object {index} is not valid JSON: {e}"))?;
             if &before == after {
@@ -353,60 +354,6 @@ pub fn apply(objects: &[String], changes: &Changes) -> Result<Vec<String>, Strin
         .flatten()
         .chain(changes.added.iter().cloned())
         .collect())
-}
-
-/// Whether `text` is exactly what serde_json writes for the value it holds
-/// (its compact form), judged in one pass without parsing: no whitespace
-/// between tokens, only the escapes serde_json writes (`\"`, `\\`, `\b`,
-/// `\f`, `\n`, `\r`, `\t`; no `\u` escape, since serde_json writes most such
-/// characters raw), and only integers it keeps as they are (no fraction or
-/// exponent, no `-0`, at most 18 digits). `text` is valid JSON (it was parsed). `false`
-/// is always safe (the caller then compares values); `true` for text
-/// serde_json would write otherwise would make an unchanged object look
-/// changed. One such case is not seen here: a key given twice, which
-/// serde_json keeps once and rekon's host never sends.
-fn is_compact(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'"' => {
-                i += 1;
-                loop {
-                    match bytes.get(i) {
-                        None => return false,
-                        Some(b'"') => break,
-                        Some(b'\\') => match bytes.get(i + 1) {
-                            Some(b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
-                            _ => return false,
-                        },
-                        Some(_) => i += 1,
-                    }
-                }
-                i += 1;
-            }
-            b'-' | b'0'..=b'9' => {
-                let start = i;
-                if bytes[i] == b'-' {
-                    i += 1;
-                }
-                let digits = i;
-                while bytes.get(i).is_some_and(u8::is_ascii_digit) {
-                    i += 1;
-                }
-                let negative_zero = digits > start && &bytes[digits..i] == b"0";
-                if i - digits > 18
-                    || negative_zero
-                    || matches!(bytes.get(i), Some(b'.' | b'e' | b'E'))
-                {
-                    return false;
-                }
-            }
-            b' ' | b'\t' | b'\n' | b'\r' => return false,
-            _ => i += 1,
-        }
-    }
-    true
 }
 
 /// A position as the contract's `u32`.
@@ -574,37 +521,6 @@ mod tests {
     }
 
     #[test]
-    fn compact_text_is_recognised_without_parsing() {
-        // Whatever `is_compact` accepts, serde_json writes back byte for byte.
-        let compact = [
-            r#"{"a":1,"b":[true,false,null],"c":{"d":"e f"},"g":-12}"#,
-            r#"{"s":"quote \" backslash \\ tab \t nl \n \b\f\r","n":0,"u":"é ☃"}"#,
-            r#"[123456789012345678,-123456789012345678]"#,
-            r#""""#,
-        ];
-        for text in compact {
-            assert!(is_compact(text), "{text}");
-            let value: Value = serde_json::from_str(text).unwrap();
-            assert_eq!(to_text(&value).unwrap(), text);
-        }
-        // Text serde_json would write otherwise is never taken for compact.
-        let other = [
-            r#"{"a": 1}"#,
-            "{\"a\":1}\n",
-            r#"{"a":1.0}"#,
-            r#"{"a":1e3}"#,
-            r#"{"a":1E3}"#,
-            r#"{"a":-0}"#,
-            r#"{"a":"\u00e9"}"#,
-            r#"{"a":"\/"}"#,
-            r#"{"a":12345678901234567890}"#,
-        ];
-        for text in other {
-            assert!(!is_compact(text), "{text}");
-        }
-    }
-
-    #[test]
     fn only_objects_handed_out_mutably_are_checked() {
         /// Reads every object, changes none, and takes one mutably without
         /// changing it; a pretty-printed object must not come back.
@@ -629,7 +545,9 @@ mod tests {
         }
         let pretty = "{\n  \"kind\": \"Pod\",\n  \"metadata\": {\"name\": \"p\"}\n}";
         let other = r#"{"kind":"Service","metadata":{"name":"s"}}"#;
-        let objects = vec![pretty.to_string(), other.to_string()];
+        // No whitespace, but a number serde_json writes as `1000.0`.
+        let float = r#"{"kind":"Pod","metadata":{"name":"f"},"scale":1e3}"#;
+        let objects = vec![pretty.to_string(), other.to_string(), float.to_string()];
         // Taken mutably, not changed: compared by value, not returned.
         let changes = mutate::<Reader>(r#"{"kind": "Pod"}"#, objects.clone()).unwrap();
         assert!(changes.replaced.is_empty(), "{:?}", changes.replaced);
@@ -642,10 +560,16 @@ mod tests {
             .collect();
         assert_eq!(
             replaced,
-            [(
-                0,
-                r#"{"kind":"Pod","metadata":{"name":"p","labels":{"touched":"yes"}}}"#
-            )]
+            [
+                (
+                    0,
+                    r#"{"kind":"Pod","metadata":{"name":"p","labels":{"touched":"yes"}}}"#
+                ),
+                (
+                    2,
+                    r#"{"kind":"Pod","metadata":{"name":"f","labels":{"touched":"yes"}},"scale":1000.0}"#
+                )
+            ]
         );
 
         let mut objects = Objects::new(vec![json!({"kind": "Pod"}), json!({"kind": "Job"})]);

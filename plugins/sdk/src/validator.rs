@@ -102,7 +102,7 @@ pub fn validate<V: Validator>(
     objects: &[String],
 ) -> Result<Vec<Violation>, String> {
     let parsed: V::Settings = settings::parse(settings)?;
-    let values = crate::parse::objects(objects)?;
+    let values = crate::parse::objects(objects)?.values;
     let violations = V::validate(&parsed, &values);
     crate::parse::leave(values);
     violations
