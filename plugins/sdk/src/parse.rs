@@ -36,7 +36,7 @@
 //! changed text again for the answer cost more: a call over 1,000 changed
 //! Deployments is 2-9% faster this way (docs/PERFORMANCE.md).
 
-use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 use std::fmt;
 
@@ -142,38 +142,6 @@ impl Stack {
     }
 }
 
-/// A key of a map, counted as it is built.
-struct Key<'s>(&'s mut Stack);
-
-impl<'de> DeserializeSeed<'de> for Key<'_> {
-    type Value = String;
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, parser: D) -> Result<String, D::Error> {
-        parser.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Key<'_> {
-    type Value = String;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a string key")
-    }
-
-    /// serde_json hands out a string as it lies in the text when it has no
-    /// escapes (JSON allows no raw control character, `"` or `\\` in a
-    /// string), so it is written back as it came.
-    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<String, E> {
-        self.0.written += v.len() + 2;
-        Ok(v.to_owned())
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<String, E> {
-        self.0.escaped(v);
-        Ok(v.to_owned())
-    }
-}
-
 /// Builds one value, leaving `stack` as it found it.
 struct Build<'s>(&'s mut Stack);
 
@@ -213,7 +181,9 @@ impl<'de> Visitor<'de> for Build<'_> {
         Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
     }
 
-    /// See [`Key::visit_borrowed_str`].
+    /// serde_json hands out a string as it lies in the text when it has no
+    /// escapes (JSON allows no raw control character, `"` or `\\` in a
+    /// string), so it is written back as it came.
     fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Value, E> {
         self.0.written += v.len() + 2;
         Ok(Value::String(v.to_owned()))
@@ -243,7 +213,11 @@ impl<'de> Visitor<'de> for Build<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let start = self.0.entries.len();
-        while let Some(key) = map.next_key_seed(Key(&mut *self.0))? {
+        // A key is built (and counted) as a string value.
+        while let Some(key) = map.next_key_seed(Build(&mut *self.0))? {
+            let Value::String(key) = key else {
+                return Err(de::Error::custom("a key that is not a string"));
+            };
             let value = map.next_value_seed(Build(&mut *self.0))?;
             self.0.entries.push((key, value));
         }
