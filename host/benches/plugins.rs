@@ -3,9 +3,11 @@
 //! Run with `tests/build-plugins.sh && cargo bench -p rekon --bench plugins`;
 //! docs/PERFORMANCE.md records a run. The workspace's bench profile builds
 //! this with fat LTO and one codegen unit, as tests/build-plugins.sh builds
-//! the plugins, so the native side is compiled as well as they are. Targets (issue #2): per-object cost of a
-//! batched mutator within 3x native (issue #12: within 1.5x), a fresh
-//! instance under 20 µs, ranking 10,000 tags under 10 ms. The readiness-probe
+//! the plugins, so the native side is compiled as well as they are.
+//!
+//! Targets (issue #2): per-object cost of a batched mutator within 3x native
+//! (issue #12: within 1.5x), a fresh instance under 20 µs, ranking 10,000
+//! tags under 10 ms. The readiness-probe
 //! and flux-policy groups also print plugin/native ratios from alternating
 //! calls, in wall and CPU time (`alternate/`), for the default engine and for
 //! one that keeps no memory resident between calls (`unkept_runtime`), and
