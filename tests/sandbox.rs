@@ -345,3 +345,47 @@ fn memory_kept_resident_between_calls_is_zeroed() {
         assert_eq!(count, "0", "call {call} saw bytes an earlier call wrote");
     }
 }
+
+/// A plugin on the SDK's bump allocator starts with its 8 MiB arena in its
+/// initial memory (plugins/sdk/src/alloc.rs), so a memory cap below that
+/// refuses it when it is loaded, saying what it asked for; at 10 MiB it runs.
+#[test]
+fn a_cap_below_a_bump_plugins_arena_is_refused_at_load() {
+    let source = |mib: usize| PluginSource {
+        name: "readiness-probe".into(),
+        path: support::wasm("readiness_probe"),
+        sha256: None,
+        limits: Limits {
+            memory_bytes: mib << 20,
+            ..Limits::default()
+        },
+    };
+    let err = support::runtime().load(&source(8)).unwrap_err();
+    let PluginError::Call {
+        plugin, failure, ..
+    } = &err
+    else {
+        panic!("expected a call failure, got {err}")
+    };
+    assert_eq!(plugin, "readiness-probe");
+    let CallFailure::MemoryCap {
+        cap_mib,
+        requested_mib,
+        ..
+    } = failure
+    else {
+        panic!("expected the memory cap, got {failure}")
+    };
+    assert_eq!((*cap_mib, *requested_mib), (8, 10), "{err}");
+    let plugin = support::runtime().load(&source(10)).unwrap();
+    let out = plugin
+        .mutate(
+            &json!({"readinessProbe": {"initialDelaySeconds": 10}}),
+            &[deployment()],
+        )
+        .unwrap();
+    assert!(
+        out.replaced.is_empty(),
+        "the Deployment has no probe to tune"
+    );
+}

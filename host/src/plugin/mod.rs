@@ -773,7 +773,9 @@ impl Plugin {
         if let Some(requested) = state.memory.denied {
             return CallFailure::MemoryCap {
                 cap_mib: (self.limits.memory_bytes >> 20) as u64,
-                requested_mib: (requested >> 20) as u64,
+                // Rounded up: an operator who raises the cap to the number
+                // shown must not be refused again.
+                requested_mib: requested.div_ceil(1 << 20) as u64,
                 detail: state.stderr_tail(),
             };
         }
