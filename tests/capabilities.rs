@@ -183,13 +183,45 @@ fn plugins_built_before_capabilities_load_unchanged() {
     assert_eq!(admission.effective, Capabilities::NONE);
 }
 
+/// wasmtime's artifact in a file `rekon plugin compile` wrote, without the
+/// header that records the declarations: what it wrote before it did.
+fn bare(artifact: &[u8]) -> &[u8] {
+    let at = artifact
+        .windows(4)
+        .position(|w| w == b"\x7fELF")
+        .expect("an ELF object after the header");
+    &artifact[at..]
+}
+
 #[test]
-fn a_precompiled_artifact_gets_exactly_its_grant() {
+fn a_precompiled_artifact_declares_what_its_component_did() {
     let dir = tempfile::tempdir().unwrap();
     let wasm = std::fs::read(probe(Some(&["clock"]), dir.path())).unwrap();
     let artifact = rekon::plugin::precompile_for_target(&wasm, None).unwrap();
     let path = dir.path().join("probe.cwasm");
-    std::fs::write(&path, artifact).unwrap();
+    std::fs::write(&path, &artifact).unwrap();
+    let plugin = load(&path, &["clock"]).unwrap();
+    assert_eq!(
+        plugin.admission().declared.declared_in,
+        DeclaredIn::Component
+    );
+    assert_eq!(plugin.admission().declared.capabilities, grant(&["clock"]));
+    assert_real_wall_clock(&see(&plugin));
+    // As with the component: what it declares must be granted.
+    let err = load(&path, &[]).unwrap_err().to_string();
+    assert!(
+        err.contains("declares capabilities that are not granted: `clock`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_bare_precompiled_artifact_gets_exactly_its_grant() {
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = std::fs::read(probe(Some(&["clock"]), dir.path())).unwrap();
+    let artifact = rekon::plugin::precompile_for_target(&wasm, None).unwrap();
+    let path = dir.path().join("probe.cwasm");
+    std::fs::write(&path, bare(&artifact)).unwrap();
     let plugin = load(&path, &["clock"]).unwrap();
     assert_eq!(
         plugin.admission().declared.declared_in,

@@ -3,12 +3,13 @@
 
 use crate::support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use rekon::config::Config;
 use rekon::plugin::{CacheOutcome, Limits, PluginSource, Runtime, RuntimeOptions};
 use rekon::render::{RenderError, Renderer};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 fn example_config() -> Config {
     // The example loads its plugins from examples/pi-website/plugins/ (copied there by tests/build-plugins.sh).
@@ -274,7 +275,67 @@ fn precompiled_artifacts_load_here_and_build_for_aarch64() {
 
     let arm =
         rekon::plugin::precompile_for_target(&wasm, Some("aarch64-unknown-linux-gnu")).unwrap();
-    assert!(arm.starts_with(b"\x7fELF"), "an ELF object for the Pi");
+    // rekon's header line (the declarations), then an ELF object for the Pi.
+    assert!(arm.starts_with(b"\0rekon-artifact 1\n"));
+    let header_end = 18 + arm[18..].iter().position(|&b| b == b'\n').unwrap() + 1;
+    let elf = &arm[header_end..];
+    assert!(
+        elf.starts_with(b"\x7fELF"),
+        "an ELF object after the header"
+    );
     // e_machine 0xB7 = EM_AARCH64.
-    assert_eq!(u16::from_le_bytes([arm[18], arm[19]]), 0xB7);
+    assert_eq!(u16::from_le_bytes([elf[18], elf[19]]), 0xB7);
+}
+
+/// `rekon plugin compile` keeps what the component declares: a precompiled
+/// readiness-probe is shown only the workloads of its interest, as the
+/// `.wasm` is, and `plugin inspect` says so.
+#[test]
+fn a_precompiled_plugin_keeps_its_interest() {
+    let dir = tempfile::tempdir().unwrap();
+    let artifact = dir.path().join("readiness-probe.cwasm");
+    let out = Command::new(env!("CARGO_BIN_EXE_rekon"))
+        .arg("plugin")
+        .arg("compile")
+        .arg(support::wasm("readiness_probe"))
+        .arg("-o")
+        .arg(&artifact)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let load = |path: PathBuf| {
+        support::runtime()
+            .load(&PluginSource {
+                name: "readiness-probe".into(),
+                path,
+                sha256: None,
+                limits: Limits::default(),
+            })
+            .unwrap()
+    };
+    let objects = [
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"}}),
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}}),
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "web"}}),
+    ];
+    let objects: Vec<&serde_json::Value> = objects.iter().collect();
+    let precompiled = load(artifact.clone());
+    assert_eq!(precompiled.shown(&objects), vec![1]);
+    assert_eq!(
+        precompiled.shown(&objects),
+        load(support::wasm("readiness_probe")).shown(&objects)
+    );
+    let inspect = Command::new(env!("CARGO_BIN_EXE_rekon"))
+        .args(["plugin", "inspect"])
+        .arg(&artifact)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&inspect.stdout);
+    assert!(inspect.status.success(), "{text}");
+    assert!(text.contains("\"Deployment\""), "{text}");
+    assert!(!text.contains("not recorded"), "{text}");
 }

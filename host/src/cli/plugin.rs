@@ -144,9 +144,10 @@ pub struct AnnotateArgs {
 /// Precompile a plugin for this or another machine.
 ///
 /// Writes native code that `rekon` on the target loads in milliseconds
-/// instead of compiling on start (a Pi compiles slowly). Configure the
-/// artifact as the plugin's `path` like a `.wasm`. Only load artifacts you
-/// built yourself: they are native code.
+/// instead of compiling on start (a Pi compiles slowly), with what the
+/// component declares (capabilities, interest) recorded in front of it.
+/// Configure the artifact as the plugin's `path` like a `.wasm`. Only load
+/// artifacts you built yourself: they are native code.
 ///
 /// Example:
 ///   rekon plugin compile plugins/flux-policy.wasm --target aarch64-unknown-linux-gnu -o flux-policy.cwasm
@@ -385,7 +386,7 @@ fn print_inspection(inspection: &Inspection) {
     }
     println!("capabilities:");
     if info.declared_in == capabilities::DeclaredIn::NotRecorded {
-        println!("  declared:  not recorded (precompiled artifact): it gets exactly the grant");
+        println!("  declared:  not recorded (artifact from an older `rekon plugin compile`): it gets exactly the grant");
     } else {
         println!("  declared:  {} ({})", info.declared, info.declared_in);
     }
@@ -405,7 +406,9 @@ fn print_inspection(inspection: &Inspection) {
             println!("    {line}");
         }
     } else if info.interest_declared_in == capabilities::DeclaredIn::NotRecorded {
-        println!("  every object (not recorded in a precompiled artifact)");
+        println!(
+            "  every object (not recorded in an artifact from an older `rekon plugin compile`)"
+        );
     } else {
         println!("  every object (no declaration)");
     }
@@ -436,16 +439,6 @@ fn compile(args: &CompileArgs) -> anyhow::Result<ExitCode> {
         artifact.len(),
         args.target.as_deref().unwrap_or("this machine")
     );
-    // wasmtime's artifact keeps no custom sections, so the declaration is lost.
-    if let Ok(declared) = capabilities::read_declaration(&wasm) {
-        if !declared.capabilities.is_empty() {
-            eprintln!(
-                "note: the artifact does not record that the plugin declares {}; \
-                 the host gives it exactly the `grant` of its [plugins.NAME] table",
-                declared.capabilities
-            );
-        }
-    }
     Ok(ExitCode::SUCCESS)
 }
 

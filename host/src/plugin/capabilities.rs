@@ -274,7 +274,9 @@ pub enum DeclaredIn {
     /// Sections of its core modules (the Rust SDK's `declare_capabilities!`),
     /// united.
     CoreModule,
-    /// A precompiled artifact keeps no custom sections: the grant stands in.
+    /// A precompiled artifact from before rekon recorded declarations in
+    /// them (wasmtime's artifact alone keeps no custom sections): the grant
+    /// stands in.
     NotRecorded,
 }
 
@@ -310,6 +312,9 @@ pub enum DeclarationError {
     /// The section names a capability this host does not know.
     #[error("its `{SECTION}` section declares an {0}; a newer rekon may know it")]
     Unknown(UnknownCapability),
+    /// A precompiled artifact's header cannot be read.
+    #[error("its precompiled artifact is damaged: {0}")]
+    Artifact(String),
     /// Its interest declaration does not parse.
     #[error("its `{}` section{}: {message}", super::interest::SECTION, if *line == 0 { String::new() } else { format!(", line {line}") })]
     Interest {
@@ -324,7 +329,16 @@ pub enum DeclarationError {
 /// else the union of its core modules' sections, else none.
 pub fn read_declaration(component: &[u8]) -> Result<Declaration, DeclarationError> {
     let (outer, inner) = section_texts(component, SECTION)?;
-    let parse = |text: Option<String>| text.map(|t| parse_text(t.as_bytes())).transpose();
+    declaration_from(outer.as_deref(), inner.as_deref())
+}
+
+/// [`read_declaration`] from the texts [`section_texts`] found (a
+/// precompiled artifact records them, see [`super::artifact`]).
+pub(crate) fn declaration_from(
+    outer: Option<&str>,
+    inner: Option<&str>,
+) -> Result<Declaration, DeclarationError> {
+    let parse = |text: Option<&str>| text.map(|t| parse_text(t.as_bytes())).transpose();
     let (outer, inner) = (parse(outer)?, parse(inner)?);
     Ok(match (outer, inner) {
         (Some(capabilities), _) => Declaration {

@@ -219,7 +219,8 @@ pub(crate) fn ticks(timeout: Duration) -> u64 {
 }
 
 /// Compile `wasm` for another machine (e.g. `aarch64-unknown-linux-gnu`).
-/// The result loads there with [`super::Runtime::load`] like a `.wasm`.
+/// The result loads there with [`super::Runtime::load`] like a `.wasm` and
+/// declares what the component declares (see [`super::artifact`]).
 pub fn precompile_for_target(wasm: &[u8], target: Option<&str>) -> Result<Vec<u8>, PluginError> {
     let mut config = base_config();
     if let Some(target) = target {
@@ -228,9 +229,10 @@ pub fn precompile_for_target(wasm: &[u8], target: Option<&str>) -> Result<Vec<u8
             .map_err(|e| PluginError::Engine(format!("target `{target}`: {e}")))?;
     }
     let engine = Engine::new(&config).map_err(|e| PluginError::Engine(e.to_string()))?;
-    engine
+    let code = engine
         .precompile_component(wasm)
-        .map_err(|e| PluginError::Engine(format!("{e:?}")))
+        .map_err(|e| PluginError::Engine(format!("{e:?}")))?;
+    super::artifact::wrap(wasm, &code).map_err(PluginError::Declarations)
 }
 
 #[cfg(test)]

@@ -134,6 +134,9 @@ pub enum PluginError {
         /// What is wrong with the declaration.
         error: super::capabilities::DeclarationError,
     },
+    /// A component being precompiled declares what the host would refuse.
+    #[error("{0}")]
+    Declarations(super::capabilities::DeclarationError),
     /// The file's sha256 is not the one pinned in the configuration.
     #[error("plugin `{plugin}` ({}): sha256 is {actual}, but the configuration pins {expected}", path.display())]
     DigestMismatch {

@@ -27,8 +27,9 @@
 //!   granted `secrets`; see [`Sensitive`].
 //!
 //! A component's own section replaces its core modules' sections (the same
-//! rule as capabilities); precompiled artifacts keep no custom sections, so
-//! they see every object (Secrets still only with the grant).
+//! rule as capabilities). `rekon plugin compile` records both in the
+//! precompiled artifact ([`super::artifact`]); an artifact from before it did
+//! sees every object (Secrets still only with the grant).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -273,9 +274,18 @@ fn check_selector(selector: &LabelSelector) -> Result<(), String> {
 /// its core modules' sections concatenated, else every object.
 pub fn read(component: &[u8]) -> Result<Interest, DeclarationError> {
     let (outer, inner) = super::capabilities::section_texts(component, SECTION)?;
+    from_texts(outer.as_deref(), inner.as_deref())
+}
+
+/// [`read`] from the texts `section_texts` found (a precompiled artifact
+/// records them, see [`super::artifact`]).
+pub(crate) fn from_texts(
+    outer: Option<&str>,
+    inner: Option<&str>,
+) -> Result<Interest, DeclarationError> {
     match (outer, inner) {
-        (Some(text), _) => Interest::parse(&text, DeclaredIn::Component),
-        (None, Some(text)) => Interest::parse(&text, DeclaredIn::CoreModule),
+        (Some(text), _) => Interest::parse(text, DeclaredIn::Component),
+        (None, Some(text)) => Interest::parse(text, DeclaredIn::CoreModule),
         (None, None) => Ok(Interest::everything(DeclaredIn::Nowhere)),
     }
 }

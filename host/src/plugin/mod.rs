@@ -8,6 +8,7 @@
 //! becomes a [`PluginError`] naming the plugin and the export and never
 //! affects other calls.
 
+mod artifact;
 mod bindings;
 mod cache;
 pub mod capabilities;
@@ -174,21 +175,29 @@ impl Runtime {
             path: path.clone(),
             error,
         };
-        // A precompiled artifact keeps no custom sections (see capabilities).
-        let (declaration, interest) = if wasmtime::Engine::detect_precompiled(&bytes).is_some() {
-            (
+        // A precompiled artifact carries its component's declarations in a
+        // header (see `artifact`); a bare wasmtime artifact has none.
+        let (declaration, interest, code) = match artifact::read(&bytes) {
+            Some(artifact) => {
+                let artifact = artifact.map_err(declaration_error)?;
+                (Some(artifact.declaration), artifact.interest, artifact.code)
+            }
+            None if wasmtime::Engine::detect_precompiled(&bytes).is_some() => (
                 None,
                 Interest::everything(capabilities::DeclaredIn::NotRecorded),
-            )
-        } else {
-            check_magic(&bytes).map_err(not_a_component)?;
-            (
-                Some(capabilities::read_declaration(&bytes).map_err(declaration_error)?),
-                interest::read(&bytes).map_err(declaration_error)?,
-            )
+                &bytes[..],
+            ),
+            None => {
+                check_magic(&bytes).map_err(not_a_component)?;
+                (
+                    Some(capabilities::read_declaration(&bytes).map_err(declaration_error)?),
+                    interest::read(&bytes).map_err(declaration_error)?,
+                    &bytes[..],
+                )
+            }
         };
         let (component, cache) = self
-            .compile(&name, &path, &bytes, &sha256)
+            .compile(&name, &path, code, &sha256)
             .map_err(not_a_component)?;
 
         let ty = component.component_type();
