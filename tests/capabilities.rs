@@ -193,13 +193,17 @@ fn bare(artifact: &[u8]) -> &[u8] {
     &artifact[at..]
 }
 
+/// The probe, declaring `clock`, precompiled for this machine.
+fn precompiled_probe(dir: &Path) -> Vec<u8> {
+    let wasm = std::fs::read(probe(Some(&["clock"]), dir)).unwrap();
+    rekon::plugin::precompile_for_target(&wasm, None).unwrap()
+}
+
 #[test]
 fn a_precompiled_artifact_declares_what_its_component_did() {
     let dir = tempfile::tempdir().unwrap();
-    let wasm = std::fs::read(probe(Some(&["clock"]), dir.path())).unwrap();
-    let artifact = rekon::plugin::precompile_for_target(&wasm, None).unwrap();
     let path = dir.path().join("probe.cwasm");
-    std::fs::write(&path, &artifact).unwrap();
+    std::fs::write(&path, precompiled_probe(dir.path())).unwrap();
     let plugin = load(&path, &["clock"]).unwrap();
     assert_eq!(
         plugin.admission().declared.declared_in,
@@ -218,10 +222,8 @@ fn a_precompiled_artifact_declares_what_its_component_did() {
 #[test]
 fn a_bare_precompiled_artifact_gets_exactly_its_grant() {
     let dir = tempfile::tempdir().unwrap();
-    let wasm = std::fs::read(probe(Some(&["clock"]), dir.path())).unwrap();
-    let artifact = rekon::plugin::precompile_for_target(&wasm, None).unwrap();
     let path = dir.path().join("probe.cwasm");
-    std::fs::write(&path, bare(&artifact)).unwrap();
+    std::fs::write(&path, bare(&precompiled_probe(dir.path()))).unwrap();
     let plugin = load(&path, &["clock"]).unwrap();
     assert_eq!(
         plugin.admission().declared.declared_in,

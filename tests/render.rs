@@ -287,6 +287,20 @@ fn precompiled_artifacts_load_here_and_build_for_aarch64() {
     assert_eq!(u16::from_le_bytes([elf[18], elf[19]]), 0xB7);
 }
 
+/// Runs `rekon` with `args` and returns its stdout, once it succeeded.
+fn rekon_ok(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_rekon"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "rekon {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// `rekon plugin compile` keeps what the component declares: a precompiled
 /// readiness-probe is shown only the workloads of its interest, as the
 /// `.wasm` is, and `plugin inspect` says so.
@@ -294,19 +308,9 @@ fn precompiled_artifacts_load_here_and_build_for_aarch64() {
 fn a_precompiled_plugin_keeps_its_interest() {
     let dir = tempfile::tempdir().unwrap();
     let artifact = dir.path().join("readiness-probe.cwasm");
-    let out = Command::new(env!("CARGO_BIN_EXE_rekon"))
-        .arg("plugin")
-        .arg("compile")
-        .arg(support::wasm("readiness_probe"))
-        .arg("-o")
-        .arg(&artifact)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let wasm = support::wasm("readiness_probe");
+    let path = |p: &Path| p.to_str().unwrap().to_string();
+    rekon_ok(&["plugin", "compile", &path(&wasm), "-o", &path(&artifact)]);
     let load = |path: PathBuf| {
         support::runtime()
             .load(&PluginSource {
@@ -325,17 +329,8 @@ fn a_precompiled_plugin_keeps_its_interest() {
     let objects: Vec<&serde_json::Value> = objects.iter().collect();
     let precompiled = load(artifact.clone());
     assert_eq!(precompiled.shown(&objects), vec![1]);
-    assert_eq!(
-        precompiled.shown(&objects),
-        load(support::wasm("readiness_probe")).shown(&objects)
-    );
-    let inspect = Command::new(env!("CARGO_BIN_EXE_rekon"))
-        .args(["plugin", "inspect"])
-        .arg(&artifact)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&inspect.stdout);
-    assert!(inspect.status.success(), "{text}");
+    assert_eq!(precompiled.shown(&objects), load(wasm).shown(&objects));
+    let text = rekon_ok(&["plugin", "inspect", &path(&artifact)]);
     assert!(text.contains("\"Deployment\""), "{text}");
     assert!(!text.contains("not recorded"), "{text}");
 }
