@@ -222,7 +222,15 @@ fn plugin_compile_writes_an_artifact_for_the_pi() {
         None,
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(std::fs::read(&out_file).unwrap().starts_with(b"\x7fELF"));
+    // rekon's header line with the plugin's declarations, then wasmtime's
+    // artifact (tests/render.rs checks it is for aarch64).
+    let artifact = std::fs::read(&out_file).unwrap();
+    let header = artifact
+        .strip_prefix(b"\0rekon-artifact 1\n".as_slice())
+        .expect("rekon's artifact header");
+    let line = header.split(|&b| b == b'\n').next().unwrap();
+    assert!(text(line).contains("Deployment"), "{}", text(line));
+    assert!(header[line.len() + 1..].starts_with(b"\x7fELF"));
 }
 
 #[test]
