@@ -162,8 +162,8 @@ impl Default for Bump {
 }
 
 // SAFETY: every block handed out lies in the arena or in memory taken with
-// `memory.grow`, and is not handed out again while live: `next` only moves back over the most
-// recent block when that block is freed or shrunk.
+// `memory.grow`, and is not handed out again while live: `next` only moves
+// back over the most recent block when that block is freed or shrunk.
 unsafe impl GlobalAlloc for Bump {
     #[inline(always)]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
